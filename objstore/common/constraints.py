@@ -1,0 +1,70 @@
+"""Limits on names, metadata and sizes, shared by the proxy and storage nodes.
+
+Defaults match OpenStack Swift's so that real clients and conformance suites
+see the same behaviour; a ``[constraints]`` config section overrides them and
+the proxy publishes them at ``/info``.
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+
+from objstore.common.config import get_int, section
+
+
+@dataclasses.dataclass(frozen=True)
+class Constraints:
+    max_file_size: int = 5 * 1024 ** 3
+    max_meta_name_length: int = 128
+    max_meta_value_length: int = 256
+    max_meta_count: int = 90
+    max_meta_overall_size: int = 4096
+    max_header_size: int = 8192
+    extra_header_count: int = 0
+    max_object_name_length: int = 1024
+    container_listing_limit: int = 10000
+    account_listing_limit: int = 10000
+    max_account_name_length: int = 256
+    max_container_name_length: int = 256
+    valid_ratelimit: bool = False
+
+    def as_info(self) -> dict[str, int]:
+        """The ``swift`` section of ``/info``."""
+        info = dataclasses.asdict(self)
+        info.pop("valid_ratelimit")
+        return info
+
+
+def load_constraints(conf: configparser.ConfigParser) -> Constraints:
+    overrides = section(conf, "constraints")
+    defaults = Constraints()
+    values = {f.name: get_int(overrides, f.name, getattr(defaults, f.name))
+              for f in dataclasses.fields(Constraints) if f.type == "int"}
+    return dataclasses.replace(defaults, **values)
+
+
+def wsgi_to_str(value: str) -> str | None:
+    """WSGI strings carry raw bytes as latin-1; decode them as UTF-8 or None if invalid."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+
+
+def name_error(name: str, kind: str, max_length: int) -> str | None:
+    """Why ``name`` (already UTF-8 decoded) is not a valid account/container/object
+    name, or None when it is valid.  Lengths count UTF-8 bytes, like Swift."""
+    if not name:
+        return f"{kind} name is empty"
+    encoded = name.encode("utf-8", "surrogatepass")
+    if len(encoded) > max_length:
+        return f"{kind} name length of {len(encoded)} longer than {max_length}"
+    if "\x00" in name:
+        return f"{kind} name contains a NUL byte"
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        return f"{kind} name is not valid UTF-8"
+    if kind != "Object" and "/" in name:
+        return f"{kind} name cannot contain '/'"
+    if kind != "Object" and name in (".", ".."):
+        return f"{kind} name cannot be '.' or '..'"
+    return None

@@ -1,0 +1,28 @@
+"""``GET /healthcheck`` -> ``200 OK`` for load balancers and the all-in-one.
+
+Used as the outermost useful layer of every daemon; setting ``disable_path``
+to an existing file makes it answer 503 so an operator can drain a node.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable
+
+from objstore.common.wsgi import WSGIApp
+
+
+class HealthCheck:
+    def __init__(self, app: WSGIApp, disable_path: str = "") -> None:
+        self.app = app
+        self.disable_path = disable_path
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/healthcheck":
+            return self.app(environ, start_response)
+        if self.disable_path and os.path.exists(self.disable_path):
+            body, status = b"DISABLED BY FILE", "503 Service Unavailable"
+        else:
+            body, status = b"OK", "200 OK"
+        start_response(status, [("Content-Type", "text/plain"),
+                                ("Content-Length", str(len(body)))])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

@@ -1,0 +1,139 @@
+"""Serving a WSGI app on eventlet: access log, transaction ids, workers, SIGTERM.
+
+Every daemon (proxy, object, container, account server) is started through
+``serve()`` so that they all log one line per request in the same format and
+stop the same way: SIGTERM stops accepting, lets in-flight requests finish and
+exits.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from typing import Callable, Iterable, Iterator, Mapping
+
+import eventlet
+import eventlet.wsgi
+
+from objstore.common.config import get_float, get_int
+from objstore.common.logs import bind_txn_id, new_txn_id
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class AccessLog:
+    """WSGI wrapper: assigns the transaction id and logs one line per request.
+
+    Storage nodes trust the ``X-Trans-Id`` the proxy sends them; the proxy
+    (``trust_txn_id=False``) always makes its own so clients cannot forge one.
+    """
+
+    def __init__(self, app: WSGIApp, logger: logging.Logger, trust_txn_id: bool = True) -> None:
+        self.app = app
+        self.logger = logger
+        self.trust_txn_id = trust_txn_id
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        txn_id = environ.get("HTTP_X_TRANS_ID") if self.trust_txn_id else None
+        if not txn_id:
+            extra = environ.get("HTTP_X_TRANS_ID_EXTRA", "")
+            txn_id = new_txn_id(("-" + extra[:32]) if extra else "")
+        environ["HTTP_X_TRANS_ID"] = txn_id
+        bind_txn_id(txn_id)
+        started = time.monotonic()
+        status_holder: list[str] = []
+
+        def logging_start_response(status, headers, exc_info=None):
+            status_holder[:] = [status]
+            if not any(name.lower() == "x-trans-id" for name, _ in headers):
+                headers = list(headers) + [("X-Trans-Id", txn_id)]
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, logging_start_response)
+        return self._count(body, environ, status_holder, started, txn_id)
+
+    def _count(self, body: Iterable[bytes], environ: dict, status_holder: list[str],
+               started: float, txn_id: str) -> Iterator[bytes]:
+        sent = 0
+        try:
+            for chunk in body:
+                sent += len(chunk)
+                yield chunk
+        finally:
+            close = getattr(body, "close", None)
+            if close:
+                close()
+            bind_txn_id(txn_id)
+            status = status_holder[0].split(" ", 1)[0] if status_holder else "-"
+            self.logger.info(
+                '%s "%s %s" %s %d %.4fs',
+                environ.get("HTTP_X_FORWARDED_FOR") or environ.get("REMOTE_ADDR", "-"),
+                environ.get("REQUEST_METHOD", "-"),
+                environ.get("RAW_PATH_INFO") or environ.get("PATH_INFO", "-"),
+                status, sent, time.monotonic() - started)
+
+
+def bind_socket(options: Mapping[str, str], default_port: int) -> socket.socket:
+    ip = options.get("bind_ip", "127.0.0.1")
+    port = get_int(options, "bind_port", default_port)
+    return eventlet.listen((ip, port), backlog=get_int(options, "backlog", 4096))
+
+
+def serve(app: WSGIApp, options: Mapping[str, str], logger: logging.Logger, *,
+          default_port: int, trust_txn_id: bool = True,
+          sock: socket.socket | None = None) -> None:
+    """Serve ``app`` until SIGTERM/SIGINT; fork ``workers`` processes if > 0."""
+    sock = sock or bind_socket(options, default_port)
+    wrapped = AccessLog(app, logger, trust_txn_id=trust_txn_id)
+    workers = get_int(options, "workers", 0)
+    logger.info("listening on %s:%d with %d worker(s)", *sock.getsockname()[:2], max(workers, 1))
+    if workers <= 0:
+        _serve_in_this_process(sock, wrapped, options)
+        return
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            _serve_in_this_process(sock, wrapped, options)
+            os._exit(0)
+        children.append(pid)
+    _supervise(children)
+
+
+def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[str, str]) -> None:
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    pool = eventlet.GreenPool(get_int(options, "max_clients", 1024))
+    eventlet.wsgi.server(
+        sock, app, custom_pool=pool, log_output=False,
+        socket_timeout=get_float(options, "client_timeout", 60.0),
+        keepalive=True, minimum_chunk_size=65536)
+
+
+def _supervise(children: list[int]) -> None:
+    """Parent of forked workers: pass SIGTERM on, wait for all to exit."""
+    def forward(signum, frame):
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for pid in children:
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""Background consistency daemons: replicators, auditors, updaters and expirers."""

@@ -1,0 +1,1 @@
+"""The consistent-hashing ring: which devices hold each account, container and object."""
