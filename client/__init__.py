@@ -1,0 +1,1 @@
+"""The ``objstore`` user command-line client for any Swift-API endpoint."""
