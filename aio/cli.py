@@ -1,0 +1,187 @@
+"""``objstore-aio``: an all-in-one cluster (proxy + N storage nodes) on 127.0.0.1.
+
+    objstore-aio start [--dir DIR] [--nodes 3] [--replicas 3] [--part-power 10]
+                       [--port 8080] [--config EXTRA.conf]
+    objstore-aio status | stop | restart | reset
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from aio import layout as lay
+from aio import processes, rings
+from aio.layout import ClusterState, Layout, LayoutError, NodePorts
+
+DEFAULT_PROXY_PORT = 8080
+FIRST_STORAGE_PORT = 6200
+HEALTH_TIMEOUT = 60.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="objstore-aio", description="Run an all-in-one objstore cluster on this machine.")
+    parser.add_argument("--dir", help=f"cluster directory (default ${lay.DIR_ENV} or {lay.DEFAULT_DIR})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    start = commands.add_parser("start", help="create the cluster if needed and start its daemons")
+    restart = commands.add_parser("restart", help="stop, then start")
+    for sub in (start, restart):
+        sub.add_argument("--dir", default=argparse.SUPPRESS, help="cluster directory")
+        sub.add_argument("--nodes", type=int, help="storage nodes (new cluster only; default 3)")
+        sub.add_argument("--replicas", type=int, help="replicas (new cluster only; default 3)")
+        sub.add_argument("--part-power", type=int, help="ring partition power (new cluster only; default 10)")
+        sub.add_argument("--port", type=int, help=f"proxy port (default {DEFAULT_PROXY_PORT})")
+        sub.add_argument("--config", metavar="EXTRA.conf",
+                         help="INI sections merged into every daemon's config (e.g. more tempauth users)")
+        sub.add_argument("--timeout", type=float, default=HEALTH_TIMEOUT,
+                         help="seconds to wait for the daemons to become healthy")
+    for name, text in (("status", "show each daemon's pid, port and health"),
+                       ("stop", "stop every daemon (SIGTERM, then SIGKILL)"),
+                       ("reset", "stop every daemon and delete the cluster directory")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--dir", default=argparse.SUPPRESS, help="cluster directory")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    layout = Layout(lay.resolve_dir(args.dir))
+    try:
+        if args.command == "start":
+            return cmd_start(layout, args)
+        if args.command == "restart":
+            cmd_stop(layout)
+            return cmd_start(layout, args)
+        if args.command == "status":
+            return cmd_status(layout)
+        if args.command == "stop":
+            return cmd_stop(layout)
+        return cmd_reset(layout)
+    except (LayoutError, RuntimeError, OSError) as err:
+        print(f"objstore-aio: {err}", file=sys.stderr)
+        return 1
+
+
+def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
+    """Create the cluster on first use, or check the options against the existing one."""
+    if layout.exists():
+        state = layout.load_state()
+        for option in ("nodes", "replicas", "part_power"):
+            wanted = getattr(args, option)
+            if wanted is not None and wanted != getattr(state, option):
+                raise LayoutError(
+                    f"{layout.base} was created with --{option.replace('_', '-')} "
+                    f"{getattr(state, option)}; 'objstore-aio reset' first to change it")
+        if args.port is not None:
+            state.proxy_port = args.port
+    else:
+        nodes = 3 if args.nodes is None else args.nodes
+        proxy_port = DEFAULT_PROXY_PORT if args.port is None else args.port
+        ports = processes.free_ports(3 * max(nodes, 0), FIRST_STORAGE_PORT, taken={proxy_port})
+        node_ports = [NodePorts(*ports[i:i + 3]) for i in range(0, len(ports), 3)]
+        state = lay.new_state(nodes, 3 if args.replicas is None else args.replicas,
+                              10 if args.part_power is None else args.part_power,
+                              proxy_port, node_ports)
+    layout.make_dirs(state)
+    if args.config:
+        lay.read_extra(args.config)  # fail early on a bad file
+        shutil.copyfile(args.config, layout.extra_config)
+    lay.write_configs(layout, state)
+    if not rings.rings_exist(layout):
+        rings.build_rings(layout, state)
+    layout.save_state(state)
+    return state
+
+
+def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
+    state = prepare(layout, args)
+    daemons = layout.daemons(state)
+    to_start = [d for d in daemons if processes.read_pid(layout, d) is None]
+    for daemon in to_start:
+        if processes.port_in_use(daemon.port):
+            hint = " (pass --port to use another)" if daemon.kind == "proxy" else ""
+            raise LayoutError(f"port {daemon.port} is already in use by another program; "
+                              f"the {daemon.name} daemon needs it{hint}")
+    for daemon in to_start:
+        processes.start(layout, daemon)
+    try:
+        late = processes.wait_healthy(layout, daemons, args.timeout)
+    except processes.Died as died:
+        print(f"objstore-aio: {died.daemon.name} exited while starting; the end of "
+              f"{layout.log_file(died.daemon.name)}:\n{died.log_tail}", file=sys.stderr)
+        return 1
+    if late:
+        names = ", ".join(d.name for d in late)
+        print(f"objstore-aio: not healthy after {args.timeout:.0f}s: {names} "
+              f"(logs in {layout.logs})", file=sys.stderr)
+        return 1
+    started = "started " + ", ".join(d.name for d in to_start) if to_start else "already running"
+    print(f"objstore all-in-one cluster in {layout.base}: {started}")
+    print(usage_text(state))
+    return 0
+
+
+def usage_text(state: ClusterState) -> str:
+    auth = f"http://127.0.0.1:{state.proxy_port}/auth/v1.0"
+    return f"""
+  auth URL: {auth}
+  user:     test:tester
+  key:      testing
+  (also test2:tester2/testing2, test:tester3/testing3, and admin:admin/admin as reseller admin)
+
+swift CLI (pip install python-swiftclient):
+  swift -A {auth} -U test:tester -K testing stat
+  swift -A {auth} -U test:tester -K testing upload mycontainer README.md
+
+objstore CLI:
+  export ST_AUTH={auth} ST_USER=test:tester ST_KEY=testing
+  objstore upload mycontainer bigfile --segment-size 100M
+  objstore list mycontainer
+
+python (python-swiftclient):
+  from swiftclient.client import Connection
+  conn = Connection(authurl="{auth}", user="test:tester", key="testing")
+  conn.put_object("mycontainer", "hello.txt", b"hello")
+
+boto3: the S3 API comes with a later release of objstore.
+
+objstore-aio status | stop | reset   (logs: {os.path.join('<dir>', 'logs')})"""
+
+
+def cmd_status(layout: Layout) -> int:
+    state = layout.load_state()
+    print(f"{'daemon':<14} {'pid':>8} {'port':>6}  state")
+    all_ok = True
+    for daemon in layout.daemons(state):
+        pid = processes.read_pid(layout, daemon)
+        if pid is None:
+            condition, all_ok = "stopped", False
+        elif processes.healthy(daemon.port):
+            condition = "healthy"
+        else:
+            condition, all_ok = "running, not answering /healthcheck", False
+        print(f"{daemon.name:<14} {pid or '-':>8} {daemon.port:>6}  {condition}")
+    return 0 if all_ok else 3
+
+
+def cmd_stop(layout: Layout) -> int:
+    if not layout.exists():
+        print(f"no all-in-one cluster in {layout.base}")
+        return 0
+    stopped = processes.stop(layout, layout.daemons(layout.load_state()))
+    print("stopped " + ", ".join(stopped) if stopped else "nothing was running")
+    return 0
+
+
+def cmd_reset(layout: Layout) -> int:
+    if not os.path.isdir(layout.base):
+        print(f"nothing to reset: {layout.base} does not exist")
+        return 0
+    if not layout.exists():
+        raise LayoutError(f"{layout.base} is not an all-in-one cluster directory; not deleting it")
+    cmd_stop(layout)
+    shutil.rmtree(layout.base)
+    print(f"deleted {layout.base}")
+    return 0

@@ -1,0 +1,283 @@
+"""Where an all-in-one cluster keeps its files, and the config files it writes.
+
+One directory holds everything::
+
+    DIR/aio.json            the cluster's settings (ports, replicas, hash salt): kept across restarts
+    DIR/etc/proxy.conf      the proxy's config
+    DIR/etc/node<N>.conf    node N's object, container and account servers
+    DIR/etc/extra.conf      a copy of ``start --config EXTRA.conf``, merged into every config
+    DIR/rings/              *.builder and *.ring.gz
+    DIR/nodes/<N>/d<N>/     node N's one disk (``devices = DIR/nodes/<N>``)
+    DIR/logs/<daemon>.log   each daemon's output
+    DIR/run/<daemon>.pid    each daemon's pid
+
+Everything here is pure (no sockets, no processes) so it is unit-testable.
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import importlib.util
+import json
+import os
+import secrets
+
+STATE_FILE = "aio.json"
+STORAGE_KINDS = ("object", "container", "account")
+DEFAULT_DIR = "~/.objstore-aio"
+DIR_ENV = "OBJSTORE_AIO_DIR"
+
+# tempauth users every all-in-one has (account, user, key, roles); like Swift's SAIO.
+DEFAULT_USERS = (
+    ("test", "tester", "testing", ".admin"),
+    ("test2", "tester2", "testing2", ".admin"),
+    ("test", "tester3", "testing3", ""),
+    ("admin", "admin", "admin", ".admin .reseller_admin"),
+)
+
+# Middleware in pipeline order, with the modules that may provide each one.  A
+# filter is only put in the pipeline when one of its modules is installed, so
+# the all-in-one works while the middleware are still being written.
+PIPELINE_FILTERS = (
+    ("catch_errors", ("proxy.middleware.catch_errors", "proxy.catch_errors")),
+    ("healthcheck", ("proxy.middleware.healthcheck", "proxy.healthcheck")),
+    ("tempauth", ("auth.tempauth",)),
+    ("dlo", ("proxy.middleware.dlo", "proxy.dlo")),
+    ("slo", ("proxy.middleware.slo", "proxy.slo")),
+    ("copy", ("proxy.middleware.copy", "proxy.copy")),
+)
+
+# Keys the all-in-one decides itself: an extra config cannot override them.
+OWNED_KEYS = frozenset({"bind_ip", "bind_port", "devices", "mount_check", "ring_dir",
+                        "hash_path_prefix", "hash_path_suffix", "log_file", "pipeline", "use"})
+
+
+class LayoutError(Exception):
+    """The directory or options are inconsistent; the message says what to do."""
+
+
+@dataclasses.dataclass
+class NodePorts:
+    object: int
+    container: int
+    account: int
+
+    def port(self, kind: str) -> int:
+        return getattr(self, kind)
+
+
+@dataclasses.dataclass
+class ClusterState:
+    """Settings fixed when the cluster is created (the rings depend on them)."""
+
+    nodes: int
+    replicas: int
+    part_power: int
+    proxy_port: int
+    hash_path_suffix: str
+    node_ports: list[NodePorts]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "ClusterState":
+        raw = json.loads(text)
+        raw["node_ports"] = [NodePorts(**ports) for ports in raw["node_ports"]]
+        return cls(**raw)
+
+
+@dataclasses.dataclass(frozen=True)
+class Daemon:
+    """One process of the cluster: its name (``proxy``, ``object-2``...), port and config."""
+
+    name: str
+    kind: str  # proxy, object, container or account
+    port: int
+    config: str
+    node: int = 0
+
+
+def resolve_dir(explicit: str | None) -> str:
+    return os.path.abspath(os.path.expanduser(explicit or os.environ.get(DIR_ENV) or DEFAULT_DIR))
+
+
+class Layout:
+    """Paths of one all-in-one directory."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.etc = os.path.join(base, "etc")
+        self.rings = os.path.join(base, "rings")
+        self.logs = os.path.join(base, "logs")
+        self.run = os.path.join(base, "run")
+        self.state_file = os.path.join(base, STATE_FILE)
+        self.extra_config = os.path.join(self.etc, "extra.conf")
+        self.proxy_config = os.path.join(self.etc, "proxy.conf")
+
+    def node_config(self, node: int) -> str:
+        return os.path.join(self.etc, f"node{node}.conf")
+
+    def devices(self, node: int) -> str:
+        return os.path.join(self.base, "nodes", str(node))
+
+    @staticmethod
+    def device_name(node: int) -> str:
+        return f"d{node}"
+
+    def log_file(self, daemon: str) -> str:
+        return os.path.join(self.logs, f"{daemon}.log")
+
+    def pid_file(self, daemon: str) -> str:
+        return os.path.join(self.run, f"{daemon}.pid")
+
+    def exists(self) -> bool:
+        return os.path.exists(self.state_file)
+
+    def load_state(self) -> ClusterState:
+        try:
+            with open(self.state_file, encoding="utf-8") as handle:
+                return ClusterState.from_json(handle.read())
+        except FileNotFoundError:
+            raise LayoutError(f"no all-in-one cluster in {self.base} (run 'objstore-aio start')") from None
+        except (ValueError, TypeError, KeyError) as err:
+            raise LayoutError(f"{self.state_file} is damaged ({err}); "
+                              "'objstore-aio reset' wipes the cluster") from None
+
+    def save_state(self, state: ClusterState) -> None:
+        write_atomically(self.state_file, state.to_json())
+
+    def make_dirs(self, state: ClusterState) -> None:
+        for path in (self.etc, self.rings, self.logs, self.run):
+            os.makedirs(path, exist_ok=True)
+        for node in range(1, state.nodes + 1):
+            os.makedirs(os.path.join(self.devices(node), self.device_name(node)), exist_ok=True)
+
+    def daemons(self, state: ClusterState) -> list[Daemon]:
+        """Every process of the cluster, storage nodes first, the proxy last."""
+        found = [Daemon(f"{kind}-{node}", kind, ports.port(kind), self.node_config(node), node)
+                 for node, ports in enumerate(state.node_ports, start=1) for kind in STORAGE_KINDS]
+        found.append(Daemon("proxy", "proxy", state.proxy_port, self.proxy_config))
+        return found
+
+
+def new_state(nodes: int, replicas: int, part_power: int, proxy_port: int,
+              node_ports: list[NodePorts]) -> ClusterState:
+    if nodes < 1:
+        raise LayoutError("--nodes must be at least 1")
+    if not 1 <= replicas <= nodes:
+        raise LayoutError(f"--replicas must be between 1 and the number of nodes ({nodes})")
+    if not 0 <= part_power <= 24:
+        raise LayoutError("--part-power must be between 0 and 24")
+    return ClusterState(nodes=nodes, replicas=replicas, part_power=part_power,
+                        proxy_port=proxy_port, hash_path_suffix=secrets.token_hex(16),
+                        node_ports=node_ports)
+
+
+def module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def available_filters() -> list[tuple[str, str]]:
+    """(filter name, module) for each middleware that is installed, in pipeline order."""
+    found = []
+    for name, modules in PIPELINE_FILTERS:
+        module = next((m for m in modules if module_exists(m)), None)
+        if module:
+            found.append((name, module))
+    return found
+
+
+def _cluster_section(layout: Layout, state: ClusterState) -> dict[str, str]:
+    return {"hash_path_suffix": state.hash_path_suffix, "ring_dir": layout.rings}
+
+
+def node_config(layout: Layout, state: ClusterState, node: int) -> configparser.ConfigParser:
+    conf = new_parser()
+    conf["objstore"] = _cluster_section(layout, state)
+    ports = state.node_ports[node - 1]
+    for kind in STORAGE_KINDS:
+        conf[f"{kind}-server"] = {
+            "bind_ip": "127.0.0.1",
+            "bind_port": str(ports.port(kind)),
+            "devices": layout.devices(node),
+            "mount_check": "false",
+            "workers": "0",
+            "log_level": "INFO",
+        }
+    return conf
+
+
+def proxy_config(layout: Layout, state: ClusterState,
+                 filters: list[tuple[str, str]]) -> configparser.ConfigParser:
+    conf = new_parser()
+    conf["objstore"] = _cluster_section(layout, state)
+    conf["proxy-server"] = {"bind_ip": "127.0.0.1", "bind_port": str(state.proxy_port),
+                            "workers": "2", "log_level": "INFO"}
+    conf["pipeline:main"] = {"pipeline": " ".join([name for name, _ in filters] + ["proxy-server"])}
+    for name, module in filters:
+        conf[f"filter:{name}"] = {"use": f"{module}:filter_factory"}
+    if conf.has_section("filter:tempauth"):
+        for account, user, key, roles in DEFAULT_USERS:
+            conf["filter:tempauth"][f"user_{account}_{user}"] = f"{key} {roles}".strip()
+    return conf
+
+
+def new_parser() -> configparser.ConfigParser:
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.optionxform = str  # user_<account>_<user> keys are case-sensitive
+    return conf
+
+
+def merge_extra(conf: configparser.ConfigParser, extra: configparser.ConfigParser) -> None:
+    """Add the extra config's sections and keys; the all-in-one's own keys stay."""
+    for name in extra.sections():
+        if not conf.has_section(name):
+            conf.add_section(name)
+        for key, value in extra[name].items():
+            if key not in OWNED_KEYS:
+                conf[name][key] = value
+
+
+def read_extra(path: str) -> configparser.ConfigParser:
+    extra = new_parser()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            extra.read_file(handle)
+    except (OSError, configparser.Error) as err:
+        raise LayoutError(f"cannot read extra config {path}: {err}") from None
+    return extra
+
+
+def render(conf: configparser.ConfigParser) -> str:
+    lines = []
+    for name in conf.sections():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {value}" for key, value in conf[name].items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_configs(layout: Layout, state: ClusterState,
+                  filters: list[tuple[str, str]] | None = None) -> None:
+    """(Re)write every daemon's config from the state and the extra config."""
+    extra = read_extra(layout.extra_config) if os.path.exists(layout.extra_config) else new_parser()
+    configs = {layout.proxy_config: proxy_config(layout, state,
+                                                 available_filters() if filters is None else filters)}
+    for node in range(1, state.nodes + 1):
+        configs[layout.node_config(node)] = node_config(layout, state, node)
+    for path, conf in configs.items():
+        merge_extra(conf, extra)
+        write_atomically(path, render(conf))
+
+
+def write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,174 @@
+"""The all-in-one's directory layout, generated configs, ring commands and pid handling."""
+import configparser
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from aio import cli, layout as lay, processes, rings
+from aio.layout import Layout, LayoutError, NodePorts
+
+
+def make_state(nodes=3, replicas=3):
+    ports = [NodePorts(7000 + 3 * i, 7001 + 3 * i, 7002 + 3 * i) for i in range(nodes)]
+    return lay.new_state(nodes, replicas, 8, 8080, ports)
+
+
+def read_conf(path):
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.optionxform = str
+    conf.read(path)
+    return conf
+
+
+def test_state_round_trips_and_salt_is_random(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state()
+    layout.save_state(state)
+    assert layout.load_state() == state
+    assert len(state.hash_path_suffix) == 32
+    assert make_state().hash_path_suffix != state.hash_path_suffix
+
+
+def test_bad_state_file_is_a_clear_error(tmp_path):
+    layout = Layout(str(tmp_path))
+    with pytest.raises(LayoutError, match="objstore-aio start"):
+        layout.load_state()
+    (tmp_path / lay.STATE_FILE).write_text("{not json")
+    with pytest.raises(LayoutError, match="damaged"):
+        layout.load_state()
+
+
+@pytest.mark.parametrize("nodes,replicas,power", [(0, 1, 8), (2, 3, 8), (3, 0, 8), (3, 3, 30)])
+def test_new_state_rejects_impossible_settings(nodes, replicas, power):
+    with pytest.raises(LayoutError):
+        lay.new_state(nodes, replicas, power, 8080, [])
+
+
+def test_node_configs_share_cluster_section_and_own_ports(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state()
+    layout.make_dirs(state)
+    lay.write_configs(layout, state, filters=[])
+    suffixes = set()
+    for node in (1, 2, 3):
+        conf = read_conf(layout.node_config(node))
+        suffixes.add(conf["objstore"]["hash_path_suffix"])
+        assert conf["objstore"]["ring_dir"] == layout.rings
+        for kind in lay.STORAGE_KINDS:
+            server = conf[f"{kind}-server"]
+            assert server["bind_ip"] == "127.0.0.1"
+            assert int(server["bind_port"]) == state.node_ports[node - 1].port(kind)
+            assert server["devices"] == layout.devices(node)
+            assert server["mount_check"] == "false"
+        assert os.path.isdir(os.path.join(layout.devices(node), f"d{node}"))
+    assert suffixes == {state.hash_path_suffix}
+
+
+def test_proxy_config_pipeline_and_users(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state()
+    layout.make_dirs(state)
+    lay.write_configs(layout, state, filters=[("tempauth", "auth.tempauth"), ("slo", "proxy.slo")])
+    conf = read_conf(layout.proxy_config)
+    assert conf["pipeline:main"]["pipeline"] == "tempauth slo proxy-server"
+    assert conf["filter:slo"]["use"] == "proxy.slo:filter_factory"
+    auth = conf["filter:tempauth"]
+    assert auth["use"] == "auth.tempauth:filter_factory"
+    assert auth["user_test_tester"] == "testing .admin"
+    assert auth["user_test2_tester2"] == "testing2 .admin"
+    assert auth["user_test_tester3"] == "testing3"
+    assert ".reseller_admin" in auth["user_admin_admin"]
+    assert conf["proxy-server"]["bind_port"] == "8080"
+
+
+def test_extra_config_is_merged_but_cannot_move_ports(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state()
+    layout.make_dirs(state)
+    (tmp_path / "etc" / "extra.conf").write_text(
+        "[filter:tempauth]\nuser_Acct_Bob = secret .admin\n"
+        "[constraints]\nmax_file_size = 1048576\n"
+        "[proxy-server]\nbind_port = 1\nworkers = 1\n")
+    lay.write_configs(layout, state, filters=[("tempauth", "auth.tempauth")])
+    proxy = read_conf(layout.proxy_config)
+    assert proxy["filter:tempauth"]["user_Acct_Bob"] == "secret .admin"
+    assert proxy["filter:tempauth"]["user_test_tester"] == "testing .admin"
+    assert proxy["constraints"]["max_file_size"] == "1048576"
+    assert proxy["proxy-server"]["bind_port"] == "8080"
+    assert proxy["proxy-server"]["workers"] == "1"
+    assert read_conf(layout.node_config(2))["constraints"]["max_file_size"] == "1048576"
+
+
+def test_only_installed_middleware_join_the_pipeline(monkeypatch):
+    installed = {"auth.tempauth", "proxy.slo"}
+    monkeypatch.setattr(lay, "module_exists", lambda name: name in installed)
+    assert lay.available_filters() == [("tempauth", "auth.tempauth"), ("slo", "proxy.slo")]
+
+
+def test_ring_commands_put_each_node_in_its_own_zone(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state()
+    commands = rings.builder_commands(layout, state, "container")
+    builder = os.path.join(layout.rings, "container.builder")
+    assert commands[0] == [builder, "create", "8", "3", "1"]
+    assert commands[1:4] == [[builder, "add", f"r1z{n}-127.0.0.1:{7001 + 3 * (n - 1)}/d{n}", "100"]
+                             for n in (1, 2, 3)]
+    assert commands[-1] == [builder, "rebalance"]
+
+
+def test_daemons_storage_first_proxy_last(tmp_path):
+    layout = Layout(str(tmp_path))
+    names = [d.name for d in layout.daemons(make_state(nodes=2, replicas=2))]
+    assert names == ["object-1", "container-1", "account-1",
+                     "object-2", "container-2", "account-2", "proxy"]
+
+
+def test_free_ports_skip_ports_in_use():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert processes.port_in_use(port)
+        found = processes.free_ports(2, port, taken={port + 1})
+    assert port not in found and port + 1 not in found
+    assert len(found) == 2
+
+
+def test_pid_file_only_counts_for_a_live_process_with_our_config(tmp_path):
+    layout = Layout(str(tmp_path))
+    os.makedirs(layout.run)
+    config = str(tmp_path / "node1.conf")
+    daemon = lay.Daemon("object-1", "object", 1, config, 1)
+    assert processes.read_pid(layout, daemon) is None
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", config])
+    try:
+        with open(layout.pid_file("object-1"), "w") as handle:
+            handle.write(f"{sleeper.pid}\n")
+        assert processes.read_pid(layout, daemon) == sleeper.pid
+        other = lay.Daemon("object-1", "object", 1, str(tmp_path / "other.conf"), 1)
+        assert processes.read_pid(layout, other) is None
+        assert processes.stop(layout, [daemon], timeout=5) == ["object-1"]
+        sleeper.wait(5)
+        assert not os.path.exists(layout.pid_file("object-1"))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_changing_fixed_settings_of_an_existing_cluster_is_refused(tmp_path, capsys):
+    layout = Layout(str(tmp_path))
+    layout.save_state(make_state())
+    assert cli.main(["--dir", str(tmp_path), "start", "--nodes", "4"]) == 1
+    assert "--nodes 3" in capsys.readouterr().err
+
+
+def test_status_and_reset_of_missing_cluster(tmp_path, capsys):
+    assert cli.main(["status", "--dir", str(tmp_path / "none")]) == 1
+    assert "objstore-aio start" in capsys.readouterr().err
+    assert cli.main(["reset", "--dir", str(tmp_path / "none")]) == 0
+    (tmp_path / "notaio").mkdir()
+    assert cli.main(["reset", "--dir", str(tmp_path / "notaio")]) == 1
+    assert (tmp_path / "notaio").exists()
