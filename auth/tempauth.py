@@ -1,0 +1,273 @@
+"""tempauth: static users from the config, signed tokens, Swift's authorization rules.
+
+Users are ``[filter:tempauth]`` lines in Swift's format::
+
+    user_<account>_<user> = <key> [.admin] [.reseller_admin] [<storage url>]
+    user64_<b64 account>_<b64 user> = ...      (names with underscores)
+
+``GET /auth/v1.0`` with ``X-Auth-User: account:user`` and ``X-Auth-Key`` answers
+with ``X-Storage-Url`` and ``X-Auth-Token``.  Tokens are self-validating
+(``AUTH_tk`` + hex payload + HMAC) so that any proxy worker or proxy host with
+the same config accepts them; nothing is kept in process memory.  The signing
+secret is ``token_secret`` or, by default, derived from the user lines and the
+cluster hash salt, so changing a user's key revokes that config's tokens.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import configparser
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from auth.acl import clean_acl, parse_acl, referrer_allowed
+from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
+from objstore.common.constraints import wsgi_to_str
+from objstore.common.wsgi import WSGIApp
+
+SIG_HEX_LEN = 32
+AUTH_VERSIONS = ("v1.0", "v1")
+
+
+@dataclass(frozen=True)
+class User:
+    account: str            # name without the reseller prefix ("test")
+    name: str               # "test:tester"
+    key: str
+    groups: tuple[str, ...]  # REMOTE_USER groups, Swift's order: user, account, extras
+    storage_url: str | None
+
+
+class SimpleResponse:
+    """A tiny WSGI response (also what ``swift.authorize`` returns on denial)."""
+
+    def __init__(self, status: str, body: str = "", headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.status = status
+        self.status_int = int(status.split(" ", 1)[0])
+        self.body = body.encode("utf-8")
+        self.headers = [("Content-Type", "text/plain; charset=utf-8"),
+                        ("Content-Length", str(len(self.body))), *headers]
+
+    def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
+        start_response(self.status, self.headers)
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
+
+
+def parse_users(options: dict[str, str], reseller_prefix: str) -> dict[str, User]:
+    """``user_*`` / ``user64_*`` config lines -> {"account:user": User}."""
+    users: dict[str, User] = {}
+    for option, value in options.items():
+        if option.startswith("user64_"):
+            account_b64, sep, user_b64 = option[len("user64_"):].partition("_")
+            try:
+                account = base64.b64decode(_pad_b64(account_b64)).decode("utf-8")
+                username = base64.b64decode(_pad_b64(user_b64)).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ConfigError(f"[filter:tempauth] {option}: bad base64 names") from None
+        elif option.startswith("user_"):
+            account, sep, username = option[len("user_"):].partition("_")
+        else:
+            continue
+        if not sep or not account or not username:
+            raise ConfigError(f"[filter:tempauth] {option}: expected user_<account>_<user>")
+        words = value.split()
+        if not words:
+            raise ConfigError(f"[filter:tempauth] {option}: missing key")
+        key, extras = words[0], words[1:]
+        storage_url = None
+        if extras and not extras[-1].startswith("."):
+            storage_url = extras.pop()
+        name = f"{account}:{username}"
+        groups = [name, account]
+        for group in extras:
+            groups.append(reseller_prefix + account if group == ".admin" else group)
+        users[name] = User(account, name, key, tuple(groups), storage_url)
+    return users
+
+
+def _pad_b64(text: str) -> str:
+    return text + "=" * (-len(text) % 4)
+
+
+class TempAuth:
+    def __init__(self, app: WSGIApp, conf: dict[str, str], hash_salt: str = "") -> None:
+        self.app = app
+        prefix = conf.get("reseller_prefix", "AUTH").strip()
+        self.reseller_prefix = prefix + "_" if prefix and not prefix.endswith("_") else prefix
+        auth_prefix = conf.get("auth_prefix", "/auth/").strip() or "/auth/"
+        self.auth_prefix = "/" + auth_prefix.strip("/") + "/"
+        self.token_life = get_int(conf, "token_life", 86400)
+        self.storage_url_scheme = conf.get("storage_url_scheme", "default")
+        self.users = parse_users(conf, self.reseller_prefix)
+        secret = conf.get("token_secret", "")
+        if not secret:
+            material = "\n".join(f"{u.name}={u.key} {' '.join(u.groups)}"
+                                 for u in sorted(self.users.values(), key=lambda u: u.name))
+            secret = hashlib.sha256(f"{hash_salt}\n{material}".encode("utf-8")).hexdigest()
+        self.secret = secret.encode("utf-8")
+        self.token_prefix = self.reseller_prefix + "tk"
+
+    # ---- tokens -------------------------------------------------------------------
+    def _sign(self, payload: bytes) -> str:
+        return hmac.new(self.secret, payload, hashlib.sha256).hexdigest()[:SIG_HEX_LEN]
+
+    def issue_token(self, user: User, now: float | None = None) -> tuple[str, int]:
+        """A new signed token for ``user`` and its absolute expiry (epoch seconds)."""
+        expires = int((now if now is not None else time.time()) + self.token_life)
+        payload = f"{expires}:{os.urandom(8).hex()}:{user.name}".encode("utf-8")
+        return self.token_prefix + payload.hex() + self._sign(payload), expires
+
+    def validate_token(self, token: str, now: float | None = None) -> User | None:
+        """The user a token belongs to, or None if forged, expired or the user is gone."""
+        body = token[len(self.token_prefix):]
+        if not token.startswith(self.token_prefix) or len(body) <= SIG_HEX_LEN:
+            return None
+        payload_hex, sig = body[:-SIG_HEX_LEN], body[-SIG_HEX_LEN:]
+        try:
+            payload = bytes.fromhex(payload_hex)
+        except ValueError:
+            return None
+        if not hmac.compare_digest(self._sign(payload), sig):
+            return None
+        expires, _nonce, name = payload.decode("utf-8", "replace").split(":", 2)
+        if int(expires) <= (now if now is not None else time.time()):
+            return None
+        return self.users.get(name)
+
+    # ---- WSGI ---------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(self.auth_prefix) or path in ("/v1.0", "/v1.0/"):
+            return self.handle_get_token(environ)(environ, start_response)
+        token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
+        if token and token.startswith(self.reseller_prefix):
+            user = self.validate_token(token)
+            if user is None:
+                return self._challenge(401, environ)(environ, start_response)
+            environ["REMOTE_USER"] = ",".join(user.groups)
+            environ["objstore.identity"] = {"user": user.name, "account": user.account,
+                                            "groups": list(user.groups)}
+            environ["swift.authorize"] = self.authorize
+            environ["swift.clean_acl"] = clean_acl
+        elif self._is_ours(path):
+            # anonymous access to our accounts: referrer ACLs may allow it
+            environ["swift.authorize"] = self.authorize
+            environ["swift.clean_acl"] = clean_acl
+        else:
+            environ.setdefault("swift.authorize", self.denied_response)
+        return self.app(environ, start_response)
+
+    def _is_ours(self, path: str) -> bool:
+        parts = path.split("/", 3)
+        return len(parts) > 2 and parts[1] == "v1" and parts[2].startswith(self.reseller_prefix)
+
+    def handle_get_token(self, environ: dict) -> SimpleResponse:
+        version = environ.get("PATH_INFO", "")
+        if version.startswith(self.auth_prefix):
+            version = version[len(self.auth_prefix):]
+        if version.strip("/") not in AUTH_VERSIONS or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return SimpleResponse("400 Bad Request", "Unsupported auth version or method; "
+                                  "use GET /auth/v1.0\n")
+        name = environ.get("HTTP_X_AUTH_USER") or environ.get("HTTP_X_STORAGE_USER") or ""
+        key = environ.get("HTTP_X_AUTH_KEY") or environ.get("HTTP_X_STORAGE_PASS") or ""
+        user = self.users.get(wsgi_to_str(name) or "")
+        if user is None or not hmac.compare_digest(user.key.encode("utf-8"),
+                                                    (wsgi_to_str(key) or "").encode("utf-8")):
+            return self._challenge(401, environ, "Invalid user or key\n")
+        token, expires = self.issue_token(user)
+        return SimpleResponse("200 OK", headers=[
+            ("X-Storage-Url", self._storage_url(user, environ)),
+            ("X-Auth-Token", token), ("X-Storage-Token", token),
+            ("X-Auth-Token-Expires", str(max(0, int(expires - time.time()))))])
+
+    def _storage_url(self, user: User, environ: dict) -> str:
+        if user.storage_url:
+            return user.storage_url
+        scheme = environ.get("wsgi.url_scheme", "http")
+        if self.storage_url_scheme != "default":
+            scheme = self.storage_url_scheme
+        host = environ.get("HTTP_HOST") or "%s:%s" % (environ.get("SERVER_NAME", "127.0.0.1"),
+                                                      environ.get("SERVER_PORT", "8080"))
+        return f"{scheme}://{host}/v1/{self.reseller_prefix}{user.account}"
+
+    def _challenge(self, status: int, environ: dict, body: str = "") -> SimpleResponse:
+        if status == 403:
+            return SimpleResponse("403 Forbidden", body or "Forbidden\n")
+        parts = environ.get("PATH_INFO", "").split("/", 3)
+        realm = parts[2] if len(parts) > 2 and parts[1] == "v1" and parts[2] else "unknown"
+        return SimpleResponse("401 Unauthorized", body or "Unauthorized\n",
+                              [("WWW-Authenticate", f'Swift realm="{realm}"')])
+
+    def denied_response(self, req) -> SimpleResponse:
+        """403 for an authenticated user, 401 for an anonymous one."""
+        environ = _environ_of(req)
+        return self._challenge(403 if environ.get("REMOTE_USER") else 401, environ)
+
+    def authorize(self, req) -> SimpleResponse | None:
+        """Swift's ``swift.authorize``: None to allow, or the denial to send.
+
+        ``req`` is a request object (``req.environ``, optional ``req.acl`` set by
+        the proxy to the container's read or write ACL) or a bare environ (ACL
+        in ``environ['swift.acl']``).
+        """
+        environ = _environ_of(req)
+        acl = getattr(req, "acl", None) if not isinstance(req, dict) else None
+        if acl is None:
+            acl = environ.get("swift.acl")
+        parts = environ.get("PATH_INFO", "").split("/", 4)
+        if len(parts) < 3 or parts[1] != "v1" or not parts[2]:
+            return self.denied_response(environ)
+        account = wsgi_to_str(parts[2]) or ""
+        container = parts[3] if len(parts) > 3 else ""
+        obj = parts[4] if len(parts) > 4 else ""
+        if not account.startswith(self.reseller_prefix):
+            return self.denied_response(environ)
+        groups = (environ.get("REMOTE_USER") or "").split(",") if environ.get("REMOTE_USER") else []
+        method = environ.get("REQUEST_METHOD", "GET")
+        if (".reseller_admin" in groups and account != self.reseller_prefix
+                and not account[len(self.reseller_prefix):].startswith(".")):
+            environ["swift_owner"] = True
+            return None
+        if account in groups and (method not in ("DELETE", "PUT") or container):
+            # the account's admin, except creating/deleting the account itself
+            environ["swift_owner"] = True
+            return None
+        if method == "OPTIONS":
+            return None
+        referrers, acl_groups = parse_acl(acl)
+        if referrer_allowed(environ.get("HTTP_REFERER"), referrers):
+            if obj or ".rlistings" in acl_groups:
+                return None
+            return self.denied_response(environ)
+        if any(group in acl_groups for group in groups):
+            return None
+        return self.denied_response(environ)
+
+
+def _environ_of(req) -> dict:
+    return req if isinstance(req, dict) else req.environ
+
+
+def filter_factory(conf: configparser.ConfigParser, options: dict | None = None) -> Callable[[WSGIApp], WSGIApp]:
+    """Pipeline entry: ``[filter:tempauth] use = auth.tempauth:filter_factory``."""
+    settings = {**section(conf, "filter:tempauth"), **(options or {})}
+    cluster = section(conf, CLUSTER_SECTION)
+    salt = cluster.get("hash_path_prefix", "") + cluster.get("hash_path_suffix", "")
+    _register_info(settings)
+
+    def make(app: WSGIApp) -> TempAuth:
+        return TempAuth(app, settings, hash_salt=salt)
+    return make
+
+
+def _register_info(settings: dict[str, str]) -> None:
+    try:
+        from proxy.info import register_capability  # the proxy's /info registry
+    except ImportError:
+        return
+    register_capability("tempauth", {"account_acls": False})
+
