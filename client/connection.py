@@ -1,0 +1,185 @@
+"""Talking to a Swift v1 endpoint with http.client: auth v1, keep-alive per thread, retries.
+
+Every thread keeps its own persistent HTTP connection, so parallel segment
+uploads each reuse one socket.  A request is retried once on a fresh
+connection when a kept-alive socket turns out to be closed, and once after
+re-authenticating when the token expired (401).  Bodies are streamed from
+file-like objects; they are rewound for a retry.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+from typing import IO, Iterator
+
+TIMEOUT = 60.0
+BLOCK_SIZE = 65536
+LISTING_PAGE = 10000
+
+
+class ClientError(Exception):
+    """A failed operation; the message is one line for the user."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+Headers = dict[str, str]
+Body = bytes | IO[bytes] | None
+
+
+def quote(name: str) -> str:
+    return urllib.parse.quote(name, safe="/")
+
+
+class Connection:
+    """One user's session with one Swift endpoint."""
+
+    def __init__(self, auth_url: str, user: str, key: str, timeout: float = TIMEOUT) -> None:
+        if not (auth_url and user and key):
+            raise ClientError("auth URL, user and key are needed: -A/-U/-K or $ST_AUTH/$ST_USER/$ST_KEY")
+        self.auth_url = auth_url
+        self.user = user
+        self.key = key
+        self.timeout = timeout
+        self.storage_url = ""
+        self.token = ""
+        self._local = threading.local()
+        self._auth_lock = threading.Lock()
+
+    # -- HTTP plumbing -------------------------------------------------------
+    def _http(self, url: urllib.parse.SplitResult, fresh: bool = False) -> http.client.HTTPConnection:
+        pool = self._local.__dict__.setdefault("conns", {})
+        key = (url.scheme, url.netloc)
+        if fresh and key in pool:
+            pool.pop(key).close()
+        if key not in pool:
+            if url.scheme == "https":
+                pool[key] = http.client.HTTPSConnection(url.netloc, timeout=self.timeout,
+                                                        blocksize=BLOCK_SIZE)
+            elif url.scheme == "http":
+                pool[key] = http.client.HTTPConnection(url.netloc, timeout=self.timeout,
+                                                       blocksize=BLOCK_SIZE)
+            else:
+                raise ClientError(f"not an http(s) URL: {urllib.parse.urlunsplit(url)}")
+        return pool[key]
+
+    def _send(self, method: str, url: str, headers: Headers,
+              body: Body) -> http.client.HTTPResponse:
+        """One request; retried once on a fresh socket if the kept-alive one was dead."""
+        parts = urllib.parse.urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        start = body.tell() if body is not None and not isinstance(body, bytes) else 0
+        for attempt in (0, 1):
+            conn = self._http(parts, fresh=attempt > 0)
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                return conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
+                conn.close()
+                if attempt or (body is not None and not isinstance(body, bytes)
+                               and not hasattr(body, "seek")):
+                    raise ClientError(f"{method} {url}: connection lost: {err}") from None
+                if body is not None and not isinstance(body, bytes):
+                    body.seek(start)
+            except (OSError, http.client.HTTPException) as err:
+                conn.close()
+                raise ClientError(f"{method} {url}: {err}") from None
+        raise AssertionError("unreachable")
+
+    def authenticate(self) -> None:
+        """Auth v1: trade user and key for a storage URL and token."""
+        resp = self._send("GET", self.auth_url, {"X-Auth-User": self.user, "X-Auth-Key": self.key}, None)
+        body = resp.read()
+        if resp.status // 100 != 2:
+            detail = "wrong user or key" if resp.status == 401 else body.decode("utf-8", "replace")[:200]
+            raise ClientError(f"auth failed at {self.auth_url}: {resp.status} {resp.reason}: {detail}",
+                              resp.status)
+        self.storage_url = resp.getheader("X-Storage-Url", "")
+        self.token = resp.getheader("X-Auth-Token", "") or resp.getheader("X-Storage-Token", "")
+        if not self.storage_url or not self.token:
+            raise ClientError(f"auth at {self.auth_url} returned no storage URL or token")
+
+    def request(self, method: str, container: str | None = None, obj: str | None = None, *,
+                query: dict[str, str] | None = None, headers: Headers | None = None,
+                body: Body = None, stream: bool = False, ok: tuple[int, ...] = ()) -> "Response":
+        """A request to the account, a container or an object.
+
+        Raises ClientError for statuses >= 300 not listed in ``ok``.  With
+        ``stream`` the caller reads (and must finish) ``Response.raw``.
+        """
+        with self._auth_lock:
+            if not self.token:
+                self.authenticate()
+        path = urllib.parse.urlsplit(self.storage_url).path
+        if container is not None:
+            path += "/" + quote(container)
+            if obj is not None:
+                path += "/" + quote(obj)
+        url_parts = urllib.parse.urlsplit(self.storage_url)
+        url = urllib.parse.urlunsplit((url_parts.scheme, url_parts.netloc, path,
+                                       urllib.parse.urlencode(query or {}), ""))
+        for attempt in (0, 1):
+            all_headers = {"X-Auth-Token": self.token, **(headers or {})}
+            start = body.tell() if body is not None and not isinstance(body, bytes) else 0
+            raw = self._send(method, url, all_headers, body)
+            if raw.status == 401 and attempt == 0 and (body is None or hasattr(body, "seek")):
+                raw.read()
+                with self._auth_lock:
+                    self.authenticate()
+                if body is not None and not isinstance(body, bytes):
+                    body.seek(start)
+                continue
+            break
+        resp = Response(raw, method, url)
+        if raw.status >= 300 and raw.status not in ok:
+            raise resp.error()
+        if not stream:
+            resp.read()
+        return resp
+
+    def listing(self, container: str | None = None, **params: str) -> Iterator[dict]:
+        """Every entry of an account or container listing, page by page (JSON)."""
+        marker = params.pop("marker", "")
+        while True:
+            query = {"format": "json", "limit": str(LISTING_PAGE), **params}
+            if marker:
+                query["marker"] = marker
+            resp = self.request("GET", container, query=query, ok=(404,) if container else ())
+            if resp.status == 404:
+                raise ClientError(f"container {container!r} not found", 404)
+            page = json.loads(resp.body or b"[]")
+            if not page:
+                return
+            yield from page
+            last = page[-1]
+            marker = last.get("name") or last.get("subdir", "")
+            if len(page) < int(query["limit"]):
+                return
+
+
+class Response:
+    """Status, lower-cased headers and (unless streamed) the body of one response."""
+
+    def __init__(self, raw: http.client.HTTPResponse, method: str, url: str) -> None:
+        self.raw = raw
+        self.status = raw.status
+        self.reason = raw.reason
+        self.headers = {name.lower(): value for name, value in raw.getheaders()}
+        self.method = method
+        self.url = url
+        self.body = b""
+
+    def read(self) -> bytes:
+        self.body = self.raw.read()
+        return self.body
+
+    def error(self) -> ClientError:
+        body = self.raw.read() if not self.raw.isclosed() else self.body
+        detail = " ".join(body.decode("utf-8", "replace").split())[:300]
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.url).path)
+        return ClientError(f"{self.method} {path}: {self.status} {self.reason}"
+                           + (f": {detail}" if detail else ""), self.status)
