@@ -19,6 +19,7 @@ from email.utils import formatdate
 from webob import Request
 
 from objstore.common.constraints import wsgi_to_str
+from proxy.middleware.segments import parse_range
 
 OBJECT_HEADER_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-transient-sysmeta-")
 STORED_OBJECT_HEADERS = ("content-type", "content-encoding", "content-disposition",
@@ -245,7 +246,7 @@ class FakeSwift:
         data = stored.data
         status = "200 OK"
         if req.headers.get("Range"):
-            ranges = _parse_range(req.headers["Range"], len(data))
+            ranges = parse_range(req.headers["Range"], len(data))
             if ranges == []:
                 headers["Content-Range"] = f"bytes */{len(data)}"
                 return _respond(start_response, req, "416 Requested Range Not Satisfiable",
@@ -269,28 +270,6 @@ def _read_body(environ: dict) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
-
-
-def _parse_range(value: str, size: int) -> list[tuple[int, int]] | None:
-    """[(first, last)] of satisfiable ranges; [] if none; None if the header is malformed."""
-    if not value.startswith("bytes="):
-        return None
-    ranges = []
-    for spec in value[len("bytes="):].split(","):
-        first, sep, last = spec.strip().partition("-")
-        if not sep or (not first and not last):
-            return None
-        if not first:
-            length = int(last)
-            if length == 0:
-                continue
-            ranges.append((max(0, size - length), size - 1))
-        else:
-            start = int(first)
-            end = min(int(last), size - 1) if last else size - 1
-            if start < size and start <= end:
-                ranges.append((start, end))
-    return ranges
 
 
 def _respond(start_response, req, status: str, body: bytes, headers: dict | None = None,

@@ -1,0 +1,1 @@
+"""WSGI middleware for the proxy pipeline."""

@@ -1,0 +1,252 @@
+"""Streaming a large object's segments to the client; shared by SLO and DLO.
+
+Both kinds of manifest resolve to a sequence of ``SegmentPart`` (a byte range
+of one segment object).  ``large_object_response`` turns that into a 200, 206
+(single range), multipart/byteranges (several ranges), 416, 304 or 412 answer
+and streams the segments with sub-GETs through the rest of the pipeline, one
+chunk at a time.  Each segment is checked against what the manifest expects
+(ETag, size, byte count); a mismatch before the first byte is a 409, after it
+the stream stops (logged) so the client sees a truncated body, never wrong bytes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from proxy.middleware.sub_request import SubResponse, call_app, make_env, simple_response
+from objstore.common.wsgi import WSGIApp
+
+CONDITIONAL_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
+                    "HTTP_IF_UNMODIFIED_SINCE")
+# headers of the manifest object that must not describe the assembled object
+MANIFEST_ONLY_HEADERS = frozenset({"content-length", "etag", "content-range", "accept-ranges",
+                                   "transfer-encoding"})
+
+
+class SegmentError(Exception):
+    """A segment is missing or is not what the manifest says."""
+
+
+@dataclass(frozen=True)
+class SegmentPart:
+    path: str                 # decoded "/v1/<account>/<container>/<object>"
+    first: int                # first byte wanted, within the segment object
+    last: int                 # last byte wanted (inclusive); first > last means nothing
+    etag: str | None = None   # expected ETag of the segment object, if known
+    size: int | None = None   # expected size of the segment object, if known
+
+    @property
+    def length(self) -> int:
+        return max(0, self.last - self.first + 1)
+
+
+def parse_range(value: str | None, size: int) -> list[tuple[int, int]] | None:
+    """Satisfiable (first, last) ranges of a ``Range`` header; [] when none is
+    satisfiable; None when absent or malformed (the header is then ignored)."""
+    if not value or not value.strip().lower().startswith("bytes="):
+        return None
+    ranges = []
+    for spec in value.strip()[6:].split(","):
+        first, sep, last = spec.strip().partition("-")
+        try:
+            if not sep or (not first and not last):
+                return None
+            if not first:
+                if int(last) > 0:
+                    ranges.append((max(0, size - int(last)), size - 1))
+                continue
+            start, end = int(first), (int(last) if last else size - 1)
+        except ValueError:
+            return None
+        if last and end < start:
+            return None
+        if start < size:
+            ranges.append((start, min(end, size - 1)))
+    return [r for r in ranges if r[0] <= r[1]]
+
+
+def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *,
+                    source: str, logger: logging.Logger) -> Iterator[bytes]:
+    """Yield the bytes of ``parts`` in order; raise SegmentError on any mismatch."""
+    for part in parts:
+        if part.length <= 0:
+            continue
+        whole = part.first == 0 and part.size is not None and part.last == part.size - 1
+        headers = {} if whole else {"Range": f"bytes={part.first}-{part.last}"}
+        resp = call_app(app, make_env(environ, "GET", part.path, source=source, headers=headers,
+                                      query={"multipart-manifest": "get"}))
+        try:
+            skip = _check_segment(resp, part, whole)
+            remaining = part.length
+            for chunk in resp:
+                if skip:
+                    dropped = min(skip, len(chunk))
+                    chunk, skip = chunk[dropped:], skip - dropped
+                if len(chunk) > remaining:
+                    chunk = chunk[:remaining]
+                if chunk:
+                    remaining -= len(chunk)
+                    yield chunk
+                if not remaining:
+                    break
+            if remaining:
+                raise SegmentError(f"segment {part.path} ended {remaining} bytes early")
+        except SegmentError as err:
+            logger.error("large object %s: %s", environ.get("PATH_INFO"), err)
+            raise
+        finally:
+            resp.close()
+
+
+def _check_segment(resp: SubResponse, part: SegmentPart, whole: bool) -> int:
+    """Validate a segment response; return how many leading bytes to skip."""
+    if resp.status_int not in (200, 206):
+        raise SegmentError(f"got {resp.status} fetching segment {part.path}")
+    etag = (resp.header("etag") or "").strip('"')
+    if part.etag and etag != part.etag:
+        raise SegmentError(f"segment {part.path} ETag {etag} does not match manifest {part.etag}")
+    if resp.status_int == 206:
+        content_range = resp.header("content-range") or ""
+        spec, _, total = content_range.partition(" ")[2].partition("/")
+        if spec.partition("-")[0] != str(part.first):
+            raise SegmentError(f"segment {part.path} answered the wrong range {content_range!r}")
+        skip = 0
+    else:
+        total = resp.header("content-length") or ""
+        skip = part.first
+    if part.size is not None and total.isdigit() and int(total) != part.size:
+        raise SegmentError(f"segment {part.path} is {total} bytes, manifest says {part.size}")
+    return skip
+
+
+class PrimedBody:
+    """The body of a large object GET: the first chunk (already fetched, so the
+    first segment is known good before the status is sent) then the rest."""
+
+    def __init__(self, first: bytes, rest: Iterator[bytes]) -> None:
+        self.first = first
+        self.rest = rest
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.first:
+            yield self.first
+        yield from self.rest
+
+    def close(self) -> None:
+        close = getattr(self.rest, "close", None)
+        if close:
+            close()
+
+
+def fetch_object(app: WSGIApp, environ: dict, is_manifest: Callable[[SubResponse], bool]
+                 ) -> tuple[SubResponse, bool]:
+    """Send the client's GET/HEAD on; if the object is a manifest, return a full
+    (un-ranged, unconditional) response for it so the middleware can read it."""
+    resp = call_app(app, environ)
+    if is_manifest(resp):
+        if resp.status_int == 200:
+            return resp, True
+    elif not (resp.status_int == 416 and environ.get("HTTP_RANGE")) or not is_manifest(
+            _head(app, environ)):
+        return resp, False
+    resp.close()
+    env = {k: v for k, v in environ.items() if k not in CONDITIONAL_KEYS and k != "HTTP_RANGE"}
+    resp = call_app(app, env)
+    return resp, is_manifest(resp) and resp.ok
+
+
+def _head(app: WSGIApp, environ: dict) -> SubResponse:
+    env = {k: v for k, v in environ.items() if k not in CONDITIONAL_KEYS and k != "HTTP_RANGE"}
+    env["REQUEST_METHOD"] = "HEAD"
+    resp = call_app(app, env)
+    resp.close()
+    return resp
+
+
+def large_object_response(app: WSGIApp, environ: dict, start_response: Callable, *,
+                          manifest_headers: list[tuple[str, str]], total: int, etag: str,
+                          parts_for: Callable[[int, int], Iterable[SegmentPart]],
+                          source: str, logger: logging.Logger) -> Iterable[bytes]:
+    """Answer a GET/HEAD of a large object of ``total`` bytes.
+
+    ``parts_for(first, last)`` yields the segment parts covering those bytes;
+    ``etag`` is the quoted large-object ETag.
+    """
+    method = environ.get("REQUEST_METHOD", "GET")
+    headers = [(k, v) for k, v in manifest_headers if k.lower() not in MANIFEST_ONLY_HEADERS]
+    headers += [("Etag", etag), ("Accept-Ranges", "bytes")]
+    conditional = _conditional_status(environ, etag)
+    if conditional:
+        return simple_response(start_response, conditional,
+                               headers=[(k, v) for k, v in headers if k.lower() != "content-type"],
+                               method="HEAD")
+    ranges = parse_range(environ.get("HTTP_RANGE"), total)
+    if ranges == []:
+        return simple_response(start_response, "416 Requested Range Not Satisfiable",
+                               "Requested Range Not Satisfiable\n",
+                               headers=[("Content-Range", f"bytes */{total}")], method=method)
+    if ranges is None:
+        headers.append(("Content-Length", str(total)))
+        status = "200 OK"
+        chunks: Callable[[], Iterator[bytes]] = lambda: stream_segments(
+            app, environ, parts_for(0, total - 1), source=source, logger=logger)
+    elif len(ranges) == 1:
+        first, last = ranges[0]
+        status = "206 Partial Content"
+        headers += [("Content-Length", str(last - first + 1)),
+                    ("Content-Range", f"bytes {first}-{last}/{total}")]
+        chunks = lambda: stream_segments(app, environ, parts_for(first, last), source=source,
+                                         logger=logger)
+    else:
+        status = "206 Partial Content"
+        content_type = next((v for k, v in headers if k.lower() == "content-type"),
+                            "application/octet-stream")
+        boundary = os.urandom(16).hex()
+        heads = [(f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+                  f"Content-Range: bytes {first}-{last}/{total}\r\n\r\n").encode("latin-1")
+                 for first, last in ranges]
+        tail = f"--{boundary}--\r\n".encode("latin-1")
+        # each part's bytes are followed by CRLF before the next boundary
+        length = sum(len(h) + 2 for h in heads) + len(tail) + sum(b - a + 1 for a, b in ranges)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+        headers += [("Content-Type", f"multipart/byteranges; boundary={boundary}"),
+                    ("Content-Length", str(length))]
+
+        def chunks() -> Iterator[bytes]:
+            for head, (first, last) in zip(heads, ranges):
+                yield head
+                yield from stream_segments(app, environ, parts_for(first, last), source=source,
+                                           logger=logger)
+                yield b"\r\n"
+            yield tail
+    if method == "HEAD":
+        start_response(status, headers)
+        return []
+    stream = chunks()
+    try:
+        first_chunk = next(stream, b"")
+    except SegmentError as err:
+        return simple_response(start_response, "409 Conflict", f"{err}\n")
+    start_response(status, headers)
+    return PrimedBody(first_chunk, stream)
+
+
+def _conditional_status(environ: dict, etag: str) -> str | None:
+    """304/412 for If-None-Match / If-Match against the large object's ETag."""
+    bare = etag.strip('"')
+
+    def matches(header: str) -> bool:
+        values = [v.strip().strip('"') for v in header.split(",")]
+        return "*" in values or bare in values
+
+    if_match = environ.get("HTTP_IF_MATCH")
+    if if_match and not matches(if_match):
+        return "412 Precondition Failed"
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match and matches(if_none_match):
+        return "304 Not Modified" if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else \
+            "412 Precondition Failed"
+    return None
+

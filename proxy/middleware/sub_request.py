@@ -1,0 +1,194 @@
+"""Internal sub-requests made by middleware (segment GETs, listings, copies).
+
+A sub-request is a fresh environ for the next app in the pipeline.  It keeps
+the caller's identity (``REMOTE_USER``, ``swift.authorize``...) so the proxy
+authorizes it exactly as if the client had asked, and is marked with
+``swift.source`` so logs show which middleware made it.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import logging
+from typing import Callable, Iterable, Iterator
+from urllib.parse import parse_qs, urlencode
+
+from objstore.common.wsgi import WSGIApp
+
+# environ keys a sub-request inherits from the client request
+INHERITED_KEYS = (
+    "wsgi.version", "wsgi.url_scheme", "wsgi.errors", "wsgi.multithread", "wsgi.multiprocess",
+    "wsgi.run_once", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SCRIPT_NAME",
+    "REMOTE_ADDR", "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_X_TRANS_ID", "HTTP_REFERER",
+    "HTTP_X_FORWARDED_FOR", "REMOTE_USER", "swift.authorize", "swift.authorize_override",
+    "swift.clean_acl", "objstore.identity", "swift.cache", "swift.infocache",
+)
+_SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+CHUNK_SIZE = 65536
+
+
+def proxy_logger() -> logging.Logger:
+    """The proxy daemon's logger (configured by run_daemon before the pipeline is built)."""
+    return logging.getLogger("objstore.proxy-server")
+
+
+def str_to_wsgi(text: str) -> str:
+    """A decoded (UTF-8) string as a WSGI string (latin-1 carrying the raw bytes)."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def environ_key(header: str) -> str:
+    lower = header.lower()
+    return _SPECIAL_HEADERS.get(lower) or "HTTP_" + lower.upper().replace("-", "_")
+
+
+def split_object_path(path: str) -> tuple[str, str, str] | None:
+    """(account, container, object) of a ``/v1/a/c/o`` WSGI path, else None."""
+    parts = path.split("/", 4)
+    if len(parts) == 5 and parts[1] == "v1" and all(parts[2:]):
+        return parts[2], parts[3], parts[4]
+    return None
+
+
+def query_param(environ: dict, name: str) -> str | None:
+    """The (last) value of a query parameter, or None; cheap when the query is empty."""
+    query = environ.get("QUERY_STRING")
+    if not query or name not in query:
+        return None
+    values = parse_qs(query, keep_blank_values=True).get(name)
+    return values[-1] if values else None
+
+
+def make_env(environ: dict, method: str, path: str, *, source: str,
+             query: dict[str, str] | str = "", headers: dict[str, str] | None = None,
+             body: bytes | io.RawIOBase | None = None) -> dict:
+    """A sub-request environ for ``method path`` (``path`` decoded, e.g. ``/v1/a/c/o``)."""
+    env = {key: environ[key] for key in INHERITED_KEYS if key in environ}
+    env.update({
+        "REQUEST_METHOD": method,
+        "PATH_INFO": str_to_wsgi(path),
+        "QUERY_STRING": query if isinstance(query, str) else urlencode(query),
+        "swift.source": source,
+        "wsgi.input": io.BytesIO(body) if isinstance(body, bytes) else (body or io.BytesIO(b"")),
+    })
+    if isinstance(body, bytes):
+        env["CONTENT_LENGTH"] = str(len(body))
+    for name, value in (headers or {}).items():
+        env[environ_key(name)] = value
+    return env
+
+
+class SubResponse:
+    """Status, headers and body of a sub-request; always ``close()`` it."""
+
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: Iterable[bytes]) -> None:
+        self.status = status
+        self.status_int = int(status.split(" ", 1)[0])
+        self.headers = headers
+        self.lower = {name.lower(): value for name, value in headers}
+        self._body = body
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.lower.get(name.lower(), default)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_int < 300
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def read(self, limit: int | None = None) -> bytes:
+        """The whole body (for small bodies: listings, manifests); None limit = any size.
+
+        Raises ValueError if the body is longer than ``limit``.
+        """
+        chunks, size = [], 0
+        try:
+            for chunk in self._body:
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise ValueError(f"body larger than {limit} bytes")
+                chunks.append(chunk)
+        finally:
+            self.close()
+        return b"".join(chunks)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close:
+            close()
+
+    def forward(self, start_response: Callable, headers: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+        """Send this response to the client as is (optionally with other headers)."""
+        start_response(self.status, self.headers if headers is None else headers)
+        return self._body
+
+
+def call_app(app: WSGIApp, env: dict) -> SubResponse:
+    """Run ``app`` on ``env``; copes with apps that call start_response lazily."""
+    captured: list = []
+
+    def start_response(status, headers, exc_info=None):
+        captured[:] = [status, headers]
+        return lambda data: None
+
+    body = app(env, start_response)
+    if not captured:
+        iterator = iter(body)
+        first = next(iterator, None)
+        rest = itertools.chain([] if first is None else [first], iterator)
+        body = ClosingIterable(rest, body)
+    return SubResponse(captured[0], list(captured[1]), body)
+
+
+class ClosingIterable:
+    """Iterate ``iterable`` and close ``closer`` (the original app_iter) on close()."""
+
+    def __init__(self, iterable: Iterable[bytes], closer: object) -> None:
+        self.iterable = iterable
+        self.closer = closer
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.iterable)
+
+    def close(self) -> None:
+        for thing in (self.iterable, self.closer):
+            close = getattr(thing, "close", None)
+            if close:
+                close()
+
+
+class IterReader(io.RawIOBase):
+    """A file-like ``wsgi.input`` reading from an iterator of byte chunks (streams a
+    GET body into a PUT without holding it in memory)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        super().__init__()
+        self.chunks = iter(chunks)
+        self.buffer = bytearray()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                break
+            self.buffer += chunk
+        if size < 0:
+            size = len(self.buffer)
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+
+def simple_response(start_response: Callable, status: str, body: str = "",
+                    headers: list[tuple[str, str]] | None = None,
+                    content_type: str = "text/plain; charset=utf-8", method: str = "GET") -> list[bytes]:
+    """Answer with a small in-memory body (errors, manifests, summaries)."""
+    data = body.encode("utf-8")
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data))),
+                            *(headers or [])])
+    return [] if method == "HEAD" else [data]

@@ -1,0 +1,181 @@
+import hashlib
+
+import pytest
+from webob import Request
+
+from auth.tempauth import TempAuth
+from proxy.middleware.dlo import DynamicLargeObject, filter_factory, parse_manifest_header, ManifestError
+from tests.fake_swift import FakeSwift
+
+A = "AUTH_test"
+
+
+def segment_data(i: int, size: int) -> bytes:
+    return bytes((i * 7 + j) % 251 for j in range(size))
+
+
+@pytest.fixture
+def swift():
+    fake = FakeSwift()
+    fake.put_container(A, "segs")
+    fake.put_container(A, "c")
+    return fake
+
+
+def make_dlo(swift, sizes, prefix="big/", name="manifest"):
+    etags, body = [], b""
+    for i, size in enumerate(sizes):
+        data = segment_data(i, size)
+        etags.append(swift.put_object(A, "segs", f"{prefix}{i:04d}", data))
+        body += data
+    swift.put_object(A, "c", name, b"", {"X-Object-Manifest": f"segs/{prefix}", "Content-Type": "text/x-big",
+                                         "X-Object-Meta-Color": "blue"})
+    return body, etags
+
+
+def get(app, path, method="GET", **headers):
+    return Request.blank(path, method=method, headers=headers).get_response(app)
+
+
+def test_get_concatenates_segments_with_dlo_etag(swift):
+    body, etags = make_dlo(swift, [100, 70000, 1, 5000])
+    resp = get(DynamicLargeObject(swift), f"/v1/{A}/c/manifest")
+    assert resp.status_int == 200
+    assert resp.body == body
+    assert resp.content_length == len(body)
+    assert resp.headers["Etag"] == '"%s"' % hashlib.md5("".join(etags).encode()).hexdigest()
+    assert resp.headers["Content-Type"] == "text/x-big"
+    assert resp.headers["X-Object-Meta-Color"] == "blue"
+    assert resp.headers["X-Object-Manifest"] == "segs/big/"
+    sources = {c.environ.get("swift.source") for c in swift.calls[1:]}
+    assert sources == {"DLO"}
+
+
+def test_head_reports_total_length(swift):
+    body, _ = make_dlo(swift, [10, 20])
+    resp = get(DynamicLargeObject(swift), f"/v1/{A}/c/manifest", method="HEAD")
+    assert resp.status_int == 200 and resp.headers["Content-Length"] == "30"
+    assert not [c for c in swift.calls if c.method == "GET" and c.path.startswith(f"/v1/{A}/segs/")]
+
+
+def test_listing_pages_are_followed(swift):
+    swift.listing_limit = 3
+    body, _ = make_dlo(swift, [5] * 10)
+    resp = get(DynamicLargeObject(swift), f"/v1/{A}/c/manifest")
+    assert resp.body == body
+    listings = [c for c in swift.calls if c.path == f"/v1/{A}/segs"]
+    assert len(listings) == 5  # 3+3+3+1 and the empty page
+
+
+@pytest.mark.parametrize("spec", ["bytes=0-0", "bytes=95-105", "bytes=99-100", "bytes=-7",
+                                  "bytes=100-", "bytes=0-99999999", "bytes=50-70149"])
+def test_ranges_across_segment_boundaries(swift, spec):
+    body, _ = make_dlo(swift, [100, 70000, 1, 50])
+    resp = get(DynamicLargeObject(swift), f"/v1/{A}/c/manifest", Range=spec)
+    assert resp.status_int == 206
+    first, last = spec[6:].split("-")
+    if not first:
+        expected = body[-int(last):]
+    else:
+        expected = body[int(first):int(last) + 1] if last else body[int(first):]
+    assert resp.body == expected
+    assert resp.headers["Content-Range"].endswith(f"/{len(body)}")
+
+
+def test_unsatisfiable_range_and_multirange(swift):
+    body, _ = make_dlo(swift, [10, 10])
+    app = DynamicLargeObject(swift)
+    resp = get(app, f"/v1/{A}/c/manifest", Range="bytes=20-")
+    assert resp.status_int == 416 and resp.headers["Content-Range"] == "bytes */20"
+    resp = get(app, f"/v1/{A}/c/manifest", Range="bytes=0-1,8-11")
+    assert resp.status_int == 206
+    assert resp.content_type == "multipart/byteranges"
+    boundary = resp.headers["Content-Type"].split("boundary=")[1]
+    parts = resp.body.split(b"--" + boundary.encode())
+    assert parts[1].endswith(b"\r\n\r\n" + body[0:2] + b"\r\n")
+    assert b"Content-Range: bytes 8-11/20" in parts[2] and parts[2].endswith(body[8:12] + b"\r\n")
+    assert parts[3] == b"--\r\n"
+    assert len(resp.body) == resp.content_length
+
+
+def test_manifest_get_returns_manifest(swift):
+    make_dlo(swift, [10])
+    resp = get(DynamicLargeObject(swift), f"/v1/{A}/c/manifest?multipart-manifest=get")
+    assert resp.status_int == 200 and resp.body == b""
+    assert resp.headers["X-Object-Manifest"] == "segs/big/"
+
+
+def test_missing_segment_container_is_empty_object(swift):
+    swift.put_object(A, "c", "m", b"", {"X-Object-Manifest": "nothere/x"})
+    resp = get(DynamicLargeObject(swift), f"/v1/{A}/c/m")
+    assert resp.status_int == 200 and resp.body == b""
+    assert resp.headers["Etag"] == '"%s"' % hashlib.md5(b"").hexdigest()
+
+
+def test_segment_changed_after_listing_is_caught(swift):
+    body, _ = make_dlo(swift, [10, 10])
+    app = DynamicLargeObject(swift)
+    original = swift._listing
+
+    def listing_then_change(cont, params):
+        entries = original(cont, params)
+        swift.put_object(A, "segs", "big/0000", b"x" * 10)  # replaced after being listed
+        return entries
+    swift._listing = listing_then_change
+    resp = get(app, f"/v1/{A}/c/manifest")
+    assert resp.status_int == 409
+
+
+def test_segment_vanishing_mid_stream_truncates(swift):
+    body, _ = make_dlo(swift, [10, 10])
+    app = DynamicLargeObject(swift)
+    req = Request.blank(f"/v1/{A}/c/manifest")
+    status, headers, app_iter = req.call_application(app)
+    assert status.startswith("200")
+    chunks = iter(app_iter)
+    assert next(chunks) == body[:10]
+    del swift.accounts[A]["segs"].objects["big/0001"]
+    with pytest.raises(Exception):
+        list(chunks)
+    app_iter.close()
+
+
+def test_put_validates_manifest_header(swift):
+    app = DynamicLargeObject(swift)
+    for bad in ("nocontainer", "/c/p", ""):
+        resp = get(app, f"/v1/{A}/c/m", method="PUT", **{"X-Object-Manifest": bad})
+        assert resp.status_int == 400, bad
+        assert b"container/prefix" in resp.body
+    resp = get(app, f"/v1/{A}/c/m", method="PUT", **{"X-Object-Manifest": "segs/"})
+    assert resp.status_int == 201
+
+
+def test_parse_manifest_header_unquotes():
+    assert parse_manifest_header("s%20c/p%C3%A9") == ("s c", "p\u00e9")
+    with pytest.raises(ManifestError):
+        parse_manifest_header("noslash")
+
+
+def test_plain_objects_and_other_paths_pass_through(swift):
+    swift.put_object(A, "c", "plain", b"hello")
+    app = filter_factory(None, {})(swift)
+    assert get(app, f"/v1/{A}/c/plain").body == b"hello"
+    assert get(app, f"/v1/{A}/c/plain", Range="bytes=1-2").body == b"el"
+    assert get(app, f"/v1/{A}/c/plain", Range="bytes=10-").status_int == 416
+    assert get(app, f"/v1/{A}/c").status_int == 200
+    assert len(swift.calls) == 5  # one HEAD for the 416 check, nothing else
+
+
+def test_segments_fetched_with_callers_identity(swift):
+    body, _ = make_dlo(swift, [10])
+    swift.put_container(A, "c", **{"X-Container-Read": "test:tester3"})
+    auth = TempAuth(DynamicLargeObject(swift), {"user_test_tester": "testing .admin",
+                                                "user_test_tester3": "testing3"})
+    token = get(auth, "/auth/v1.0", **{"X-Auth-User": "test:tester3", "X-Auth-Key": "testing3"}
+                ).headers["X-Auth-Token"]
+    # tester3 may read the manifest's container but not the segment container
+    resp = get(auth, f"/v1/{A}/c/manifest", **{"X-Auth-Token": token})
+    assert resp.status_int == 403
+    swift.put_container(A, "segs", **{"X-Container-Read": "test:tester3"})
+    resp = get(auth, f"/v1/{A}/c/manifest", **{"X-Auth-Token": token})
+    assert resp.status_int == 200 and resp.body == body
