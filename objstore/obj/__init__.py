@@ -1,0 +1,1 @@
+"""The object server: objects as files on each device, metadata in xattrs."""

@@ -1,0 +1,58 @@
+"""HTTP conditional requests (RFC 7232) as Swift's object server applies them.
+
+Order: If-Match, else If-Unmodified-Since; then If-None-Match, else
+If-Modified-Since (GET/HEAD only).  ETags compare as unquoted MD5 hex;
+``*`` matches any existing object.  Last-Modified is the object's
+timestamp rounded up to whole seconds (what ``Last-Modified`` shows).
+"""
+from __future__ import annotations
+
+import datetime
+import email.utils
+import math
+
+
+def _etags(header: str) -> list[str]:
+    return [tag.strip().removeprefix("W/").strip('"') for tag in header.split(",") if tag.strip()]
+
+
+def etag_matches(header: str, etag: str | None) -> bool:
+    tags = _etags(header)
+    return "*" in tags or (etag is not None and etag.strip('"') in tags)
+
+
+def _parse_date(header: str | None) -> float | None:
+    """Seconds since the epoch of an HTTP date; None if absent or unparseable
+    (an invalid date makes the condition be ignored, per RFC 7232)."""
+    if not header:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
+
+
+def evaluate(environ: dict, etag: str, last_modified: float) -> int | None:
+    """Status (304 or 412) that the preconditions impose, or None to proceed."""
+    method = environ.get("REQUEST_METHOD")
+    modified = math.ceil(last_modified)
+    if_match = environ.get("HTTP_IF_MATCH")
+    if if_match is not None:
+        if not etag_matches(if_match, etag):
+            return 412
+    else:
+        since = _parse_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+        if since is not None and modified > since:
+            return 412
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        if etag_matches(if_none_match, etag):
+            return 304 if method in ("GET", "HEAD") else 412
+    elif method in ("GET", "HEAD"):
+        since = _parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
+        if since is not None and modified <= since:
+            return 304
+    return None

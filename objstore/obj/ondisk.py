@@ -1,0 +1,118 @@
+"""Which files in an object's hash directory matter, and which are obsolete.
+
+A hash directory holds ``<timestamp>.data`` (an object), ``<timestamp>.ts``
+(a tombstone) and ``<timestamp>.meta`` (metadata from a POST), each possibly
+with a ``.xattr`` metadata sidecar.  The newest ``.data``/``.ts`` wins
+(last write wins by the proxy's X-Timestamp); a ``.meta`` counts only if it
+is newer than that.  Everything else is obsolete and removed on the next write.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+from objstore.common.timestamp import Timestamp
+from objstore.obj.metadata import SIDECAR_SUFFIX
+
+DATA = ".data"
+META = ".meta"
+TOMBSTONE = ".ts"
+EXTENSIONS = (DATA, META, TOMBSTONE)
+
+
+@dataclasses.dataclass
+class FileSet:
+    """The files of a hash directory that decide what the object is."""
+
+    data: str | None = None          # newest .data if it is the newest data/tombstone
+    tombstone: str | None = None     # newest .ts if it is the newest data/tombstone
+    meta: str | None = None          # newest .meta newer than the data/tombstone
+    obsolete: list[str] = dataclasses.field(default_factory=list)
+    kept: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def timestamp(self) -> Timestamp | None:
+        """Timestamp of the winning .data or .ts (what a new PUT/DELETE must beat)."""
+        name = self.data or self.tombstone
+        return file_timestamp(name) if name else None
+
+
+def file_name(timestamp: Timestamp, ext: str) -> str:
+    return timestamp.internal + ext
+
+
+def file_timestamp(name: str) -> Timestamp:
+    return Timestamp(name[:name.rindex(".")])
+
+
+def _parse(name: str) -> tuple[Timestamp, str] | None:
+    base, dot, ext = name.rpartition(".")
+    if not dot or "." + ext not in EXTENSIONS:
+        return None
+    try:
+        return Timestamp(base), "." + ext
+    except ValueError:
+        return None
+
+
+def classify(names: list[str]) -> FileSet:
+    """Sort a hash directory's file names into winners, obsolete and kept."""
+    parsed = []
+    sidecars = []
+    for name in names:
+        if name.endswith(SIDECAR_SUFFIX):
+            sidecars.append(name)
+            continue
+        info = _parse(name)
+        if info is not None:
+            parsed.append((info[0], info[1], name))
+    parsed.sort(reverse=True)
+    result = FileSet()
+    winner_ts = None
+    for timestamp, ext, name in parsed:
+        if ext in (DATA, TOMBSTONE) and winner_ts is None:
+            winner_ts = timestamp
+            if ext == DATA:
+                result.data = name
+            else:
+                result.tombstone = name
+        elif ext == META and result.meta is None and winner_ts is None:
+            result.meta = name
+        else:
+            result.obsolete.append(name)
+            continue
+        result.kept.append(name)
+    kept = set(result.kept)
+    for sidecar in sidecars:
+        (result.kept if sidecar[:-len(SIDECAR_SUFFIX)] in kept else result.obsolete).append(sidecar)
+    return result
+
+
+def remove_obsolete(hash_dir: str, fileset: FileSet) -> None:
+    for name in fileset.obsolete:
+        try:
+            os.unlink(os.path.join(hash_dir, name))
+        except FileNotFoundError:
+            pass
+
+
+def cleanup(hash_dir: str, reclaim_age: float) -> list[str]:
+    """Remove obsolete files and tombstones older than ``reclaim_age`` seconds;
+    remove the directory if nothing is left.  Returns the remaining names."""
+    try:
+        names = os.listdir(hash_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    fileset = classify(names)
+    if fileset.tombstone and not fileset.meta and \
+            file_timestamp(fileset.tombstone).seconds < time.time() - reclaim_age:
+        fileset.obsolete.extend(fileset.kept)
+        fileset.kept = []
+    remove_obsolete(hash_dir, fileset)
+    if not fileset.kept:
+        try:
+            os.rmdir(hash_dir)
+        except OSError:
+            pass
+    return sorted(fileset.kept)

@@ -1,0 +1,505 @@
+"""The object server: a WSGI app speaking Swift's backend object protocol.
+
+``PUT|GET|HEAD|POST|DELETE /<device>/<partition>/<account>/<container>/<object>``
+and ``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]``; see
+``docs``/README "Object server" for headers and status codes.  Run it with
+``objstore-object-server --config FILE`` (section ``[object-server]``).
+"""
+from __future__ import annotations
+
+import configparser
+import http
+import logging
+import socket
+import time
+import uuid
+from typing import Callable, Iterable, Iterator, NamedTuple
+
+import msgpack
+
+from objstore.common.config import config_true_value, get_float, hash_path_affixes, section
+from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
+from objstore.common.daemon import run_daemon
+from objstore.common.healthcheck import HealthCheck
+from objstore.common.policies import StoragePolicy, load_policies
+from objstore.common.timestamp import Timestamp
+from objstore.obj import conditional, ondisk, ranges
+from objstore.obj.diskfile import CHUNK_SIZE, DiskFile, DiskFileManager
+from objstore.obj.updates import ContainerUpdater, parse_targets
+
+SECTION = "object-server"
+DEFAULT_PORT = 6200
+USER_META_PREFIXES = ("X-Object-Meta-", "X-Object-Transient-Sysmeta-")
+SYSMETA_PREFIX = "X-Object-Sysmeta-"
+DEFAULT_ALLOWED_HEADERS = ("Content-Disposition, Content-Encoding, X-Delete-At, X-Object-Manifest, "
+                           "X-Static-Large-Object, Cache-Control, Content-Language, Expires, "
+                           "X-Robots-Tag")
+_META_ENVIRON_PREFIX = "HTTP_X_OBJECT_META_"
+_STORED_ENVIRON_PREFIXES = ("HTTP_X_OBJECT_META_", "HTTP_X_OBJECT_SYSMETA_",
+                            "HTTP_X_OBJECT_TRANSIENT_SYSMETA_")
+_OVERRIDE_PREFIX = "HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_"
+# metadata keys that are not passed through as response headers as they are
+_NOT_PASSED_THROUGH = frozenset({"name", "Content-Length", "Content-Type", "ETag", "X-Timestamp"})
+
+
+class HTTPError(Exception):
+    """Stop handling the request and answer ``status`` with a text body."""
+
+    def __init__(self, status: int, body: str = "", headers: list[tuple[str, str]] | None = None):
+        super().__init__(status, body)
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+
+def status_line(status: int) -> str:
+    if status == 499:
+        return "499 Client Disconnect"
+    return f"{status} {http.HTTPStatus(status).phrase}"
+
+
+def respond(start_response: Callable, status: int, body: str | bytes = b"",
+            headers: list[tuple[str, str]] | None = None, head: bool = False) -> list[bytes]:
+    data = body if isinstance(body, bytes) else \
+        (body + "\n" if body and not body.endswith("\n") else body).encode("utf-8")
+    out = list(headers or [])
+    if not any(name == "Content-Length" for name, _ in out):
+        out.append(("Content-Length", str(len(data))))
+    if data and not any(name == "Content-Type" for name, _ in out):
+        out.append(("Content-Type", "text/plain; charset=utf-8"))
+    start_response(status_line(status), out)
+    return [] if head else [data]
+
+
+def header_name(environ_key: str) -> str:
+    """``HTTP_X_OBJECT_META_FOO_BAR`` -> ``X-Object-Meta-Foo-Bar``."""
+    return "-".join(word.capitalize() for word in environ_key[5:].split("_"))
+
+
+class ObjectPath(NamedTuple):
+    device: str
+    dev_path: str
+    partition: str
+    account: str
+    container: str
+    obj: str
+    policy: StoragePolicy
+
+
+class FileBody:
+    """Response body reading an open DiskFile; closes it when done."""
+
+    def __init__(self, diskfile: DiskFile, chunks: Iterable[bytes], logger: logging.Logger):
+        self.diskfile = diskfile
+        self.chunks = chunks
+        self.logger = logger
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self.chunks
+        except Exception:
+            self.logger.exception("error reading %s", self.diskfile.name)
+            raise  # the server drops the connection: the client sees a short body
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.diskfile.close()
+
+
+class ObjectServer:
+    """WSGI app for one object server process."""
+
+    def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger) -> None:
+        options = section(conf, SECTION)
+        self.logger = logger
+        self.policies = load_policies(conf)
+        self.constraints = load_constraints(conf)
+        prefix, suffix = hash_path_affixes(conf)
+        self.manager = DiskFileManager(
+            options.get("devices", "/srv/node"),
+            mount_check=config_true_value(options.get("mount_check", "true")),
+            hash_prefix=prefix, hash_suffix=suffix, logger=logger,
+            reclaim_age=get_float(options, "reclaim_age", 7 * 86400),
+            io_threads=config_true_value(options.get("disk_io_threads", "true")))
+        self.updater = ContainerUpdater(
+            self.manager, logger,
+            conn_timeout=get_float(options, "conn_timeout", 0.5),
+            node_timeout=get_float(options, "node_timeout", 3.0),
+            update_timeout=get_float(options, "container_update_timeout", 1.0))
+        self.allowed_headers = {name.strip().title() for name in options.get(
+            "allowed_headers", DEFAULT_ALLOWED_HEADERS).split(",") if name.strip()}
+        self._allowed_environ = {"HTTP_" + name.upper().replace("-", "_"): name
+                                 for name in self.allowed_headers}
+        self.handlers = {"GET": self.get, "HEAD": self.get, "PUT": self.put, "POST": self.post,
+                         "DELETE": self.delete, "REPLICATE": self.replicate}
+
+    # -- dispatch ----------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        handler = self.handlers.get(method)
+        try:
+            if handler is None:
+                raise HTTPError(405, f"Method {method} not allowed",
+                                [("Allow", ", ".join(sorted(self.handlers)))])
+            return handler(environ, start_response)
+        except HTTPError as err:
+            return respond(start_response, err.status, err.body, err.headers, method == "HEAD")
+        except Exception:
+            self.logger.exception("ERROR handling %s %s", method, environ.get("PATH_INFO"))
+            return respond(start_response, 500, "An error occurred handling the request.",
+                           head=method == "HEAD")
+
+    # -- request parsing -----------------------------------------------------
+    def _device_and_partition(self, environ: dict, segments: list[str]) -> tuple[str, str, str]:
+        device, partition = segments[0], segments[1]
+        if not device or device in (".", "..") or "\x00" in device:
+            raise HTTPError(400, f"Invalid device name {device!r}")
+        if not (partition.isascii() and partition.isdigit()):
+            raise HTTPError(400, f"Invalid partition {partition!r}")
+        dev_path = self.manager.device_path(device)
+        if dev_path is None:
+            raise HTTPError(507, f"{device} is not mounted")
+        return device, dev_path, partition
+
+    def _policy(self, environ: dict) -> StoragePolicy:
+        raw = environ.get("HTTP_X_BACKEND_STORAGE_POLICY_INDEX")
+        if raw is not None and not raw.strip().isdigit():
+            raise HTTPError(400, f"Invalid X-Backend-Storage-Policy-Index {raw!r}")
+        policy = self.policies.get_by_index(raw)
+        if policy is None:
+            raise HTTPError(503, f"No policy with index {raw}")
+        return policy
+
+    def _object_path(self, environ: dict) -> ObjectPath:
+        path = wsgi_to_str(environ.get("PATH_INFO", ""))
+        if path is None:
+            raise HTTPError(400, "Invalid UTF-8 in path")
+        segments = path[1:].split("/", 4) if path.startswith("/") else []
+        if len(segments) != 5 or not all(segments):
+            raise HTTPError(400, "Path must be /<device>/<partition>/<account>/<container>/<object>")
+        device, dev_path, partition = self._device_and_partition(environ, segments)
+        limits = self.constraints
+        for value, kind, limit in ((segments[2], "Account", limits.max_account_name_length),
+                                   (segments[3], "Container", limits.max_container_name_length),
+                                   (segments[4], "Object", limits.max_object_name_length)):
+            error = name_error(value, kind, limit)
+            if error:
+                raise HTTPError(400, error)
+        return ObjectPath(device, dev_path, partition, segments[2], segments[3], segments[4],
+                          self._policy(environ))
+
+    @staticmethod
+    def _timestamp(environ: dict) -> Timestamp:
+        raw = environ.get("HTTP_X_TIMESTAMP")
+        if not raw:
+            raise HTTPError(400, "Missing X-Timestamp header")
+        try:
+            return Timestamp(raw)
+        except (TypeError, ValueError):
+            raise HTTPError(400, f"Invalid X-Timestamp {raw!r}") from None
+
+    def _diskfile(self, target: ObjectPath) -> DiskFile:
+        return self.manager.diskfile(target.dev_path, target.policy.data_dir, target.partition,
+                                     target.account, target.container, target.obj)
+
+    def _check_metadata(self, environ: dict) -> None:
+        """Swift's limits on user metadata (count, name/value length, total size)."""
+        limits = self.constraints
+        count = total = 0
+        for key, value in environ.items():
+            if not key.startswith(_META_ENVIRON_PREFIX):
+                continue
+            name = key[len(_META_ENVIRON_PREFIX):]
+            if not name:
+                raise HTTPError(400, "Metadata name cannot be empty")
+            if len(name) > limits.max_meta_name_length:
+                raise HTTPError(400, f"Metadata name too long: {header_name(key)}; "
+                                     f"max {limits.max_meta_name_length}")
+            if len(value) > limits.max_meta_value_length:
+                raise HTTPError(400, f"Metadata value longer than "
+                                     f"{limits.max_meta_value_length}: {header_name(key)}")
+            count += 1
+            total += len(name) + len(value)
+        if count > limits.max_meta_count:
+            raise HTTPError(400, f"Too many metadata items; max {limits.max_meta_count}")
+        if total > limits.max_meta_overall_size:
+            raise HTTPError(400, f"Total metadata too large; max {limits.max_meta_overall_size}")
+
+    def _request_metadata(self, environ: dict, sysmeta: bool) -> dict[str, str]:
+        """Stored headers of a PUT (``sysmeta=True``) or POST."""
+        stored = {}
+        for key, value in environ.items():
+            if key.startswith(_STORED_ENVIRON_PREFIXES):
+                if sysmeta or not key.startswith("HTTP_X_OBJECT_SYSMETA_"):
+                    stored[header_name(key)] = value
+            elif key in self._allowed_environ:
+                stored[self._allowed_environ[key]] = value
+        return stored
+
+    @staticmethod
+    def _delete_at(environ: dict, timestamp: Timestamp) -> str | None:
+        """X-Delete-At (or X-Delete-After relative to the request) as an int string."""
+        delete_at = environ.get("HTTP_X_DELETE_AT")
+        after = environ.get("HTTP_X_DELETE_AFTER")
+        if delete_at is None and after is None:
+            return None
+        try:
+            when = int(delete_at) if delete_at is not None else \
+                int(timestamp.seconds) + int(after)
+        except ValueError:
+            raise HTTPError(400, "Non-integer X-Delete-At" if delete_at is not None
+                            else "Non-integer X-Delete-After") from None
+        if when < time.time():
+            raise HTTPError(400, "X-Delete-At in past")
+        return str(when)
+
+    # -- handlers ------------------------------------------------------------
+    def put(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        target = self._object_path(environ)
+        timestamp = self._timestamp(environ)
+        content_length = self._content_length(environ)
+        content_type = environ.get("CONTENT_TYPE")
+        if not content_type:
+            raise HTTPError(400, "No content type")
+        self._check_metadata(environ)
+        delete_at = self._delete_at(environ, timestamp)
+        try:
+            targets = parse_targets(environ)
+        except ValueError as err:
+            raise HTTPError(400, str(err)) from None
+        diskfile = self._diskfile(target).list()
+        if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
+            raise HTTPError(409, "An equal or newer object already exists",
+                            [("X-Backend-Timestamp", diskfile.timestamp.internal)])
+        writer = diskfile.writer()
+        try:
+            self._read_body(environ, writer, content_length)
+            expected = environ.get("HTTP_ETAG")
+            if expected and expected.strip('"').lower() != writer.etag:
+                raise HTTPError(422, "Unprocessable Entity: body does not match ETag")
+            metadata = self._request_metadata(environ, sysmeta=True)
+            metadata.update({"name": diskfile.name, "X-Timestamp": timestamp.internal,
+                             "Content-Type": content_type, "Content-Length": str(writer.size),
+                             "ETag": writer.etag})
+            if delete_at is not None:
+                metadata["X-Delete-At"] = delete_at
+            writer.commit(metadata, timestamp, ondisk.DATA)
+        finally:
+            writer.close()
+        if targets:
+            update = {"X-Size": str(writer.size), "X-Content-Type": content_type,
+                      "X-Etag": writer.etag}
+            for key, value in environ.items():
+                if key.startswith(_OVERRIDE_PREFIX):
+                    update["X-" + header_name(key)[len("X-Backend-Container-Update-Override-"):]] \
+                        = value
+            self._update_container("PUT", environ, target, diskfile, targets, timestamp, update)
+        return respond(start_response, 201, headers=[("ETag", writer.etag)])
+
+    def _content_length(self, environ: dict) -> int | None:
+        raw = environ.get("CONTENT_LENGTH")
+        if raw in (None, ""):
+            if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+                raise HTTPError(411, "Missing Content-Length or Transfer-Encoding: chunked")
+            return None
+        if not raw.isdigit():
+            raise HTTPError(400, f"Invalid Content-Length {raw!r}")
+        length = int(raw)
+        if length > self.constraints.max_file_size:
+            raise HTTPError(413, f"Your request is too large: max {self.constraints.max_file_size}")
+        return length
+
+    def _read_body(self, environ: dict, writer, content_length: int | None) -> None:
+        """Stream the request body into ``writer`` (64 KiB at a time)."""
+        stream = environ["wsgi.input"]
+        remaining = content_length
+        limit = self.constraints.max_file_size
+        while remaining is None or remaining > 0:
+            try:
+                chunk = stream.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
+            except (socket.timeout, TimeoutError):
+                raise HTTPError(408, "Request Timeout: timed out reading the body") from None
+            except (OSError, ValueError) as err:
+                raise HTTPError(499, f"Client disconnected: {err}") from None
+            if not chunk:
+                if remaining is not None:
+                    raise HTTPError(499, "Client disconnected: body shorter than Content-Length")
+                return
+            try:
+                writer.write(chunk)
+            except OSError as err:
+                raise HTTPError(507, f"Cannot write to the device: {err.strerror}") from None
+            if remaining is not None:
+                remaining -= len(chunk)
+            elif writer.size > limit:
+                raise HTTPError(413, f"Your request is too large: max {limit}")
+
+    def _update_container(self, op: str, environ: dict, target: ObjectPath, diskfile: DiskFile,
+                          targets: tuple[str, list[dict]], timestamp: Timestamp,
+                          extra: dict[str, str]) -> None:
+        headers = {"X-Timestamp": timestamp.internal,
+                   "X-Backend-Storage-Policy-Index": str(target.policy.index),
+                   "X-Trans-Id": environ.get("HTTP_X_TRANS_ID", "-"), **extra}
+        partition, nodes = targets
+        self.updater.update(op, target.dev_path, target.policy.async_dir, diskfile.hash,
+                            target.account, target.container, target.obj, partition, nodes,
+                            headers)
+
+    def _open_existing(self, target: ObjectPath) -> DiskFile:
+        """The object, or HTTPError 404 (with X-Backend-Timestamp if deleted/expired)."""
+        diskfile = self._diskfile(target).open()
+        if diskfile.exists and not diskfile.is_expired():
+            return diskfile
+        diskfile.close()
+        headers = []
+        if diskfile.timestamp is not None:
+            headers.append(("X-Backend-Timestamp", diskfile.timestamp.internal))
+        raise HTTPError(404, "Not Found", headers)
+
+    def get(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        target = self._object_path(environ)
+        try:
+            diskfile = self._open_existing(target)
+        except HTTPError as err:
+            if err.status == 404 and environ.get("HTTP_IF_MATCH", "").strip() == "*":
+                err.status = 412
+            raise
+        try:
+            return self._serve(environ, start_response, diskfile)
+        except BaseException:
+            diskfile.close()
+            raise
+
+    def _serve(self, environ: dict, start_response: Callable,
+               diskfile: DiskFile) -> Iterable[bytes]:
+        metadata = diskfile.metadata
+        timestamp = Timestamp(metadata["X-Timestamp"])
+        data_timestamp = ondisk.file_timestamp(diskfile.fileset.data)
+        etag = metadata["ETag"]
+        headers = [("Content-Type", metadata.get("Content-Type", "application/octet-stream")),
+                   ("ETag", etag), ("Last-Modified", timestamp.http_date),
+                   ("X-Timestamp", timestamp.normal),
+                   ("X-Backend-Timestamp", timestamp.internal),
+                   ("X-Backend-Data-Timestamp", data_timestamp.internal),
+                   ("Accept-Ranges", "bytes")]
+        headers.extend((key, value) for key, value in metadata.items()
+                       if key not in _NOT_PASSED_THROUGH)
+        head = environ["REQUEST_METHOD"] == "HEAD"
+        match_etag = metadata.get(environ.get("HTTP_X_BACKEND_ETAG_IS_AT", ""), etag)
+        status = conditional.evaluate(environ, match_etag, timestamp.seconds)
+        if status is not None:
+            diskfile.close()
+            return respond(start_response, status, headers=headers if status == 304 else
+                           [("ETag", etag), ("X-Backend-Timestamp", timestamp.internal)],
+                           head=head or status == 304)
+        length = diskfile.size
+        try:
+            wanted = ranges.parse_range(environ.get("HTTP_RANGE"), length)
+        except ranges.Unsatisfiable:
+            diskfile.close()
+            raise HTTPError(416, "Requested Range Not Satisfiable",
+                            [("Content-Range", f"bytes */{length}"),
+                             ("X-Backend-Timestamp", timestamp.internal)]) from None
+        status = 200
+        if wanted is None:
+            body: Iterable[bytes] = diskfile.read_verified() if not head else ()
+            headers.append(("Content-Length", str(length)))
+        elif len(wanted) == 1:
+            status = 206
+            start, stop = wanted[0]
+            body = diskfile.read_range(start, stop)
+            headers.append(("Content-Range", ranges.content_range(start, stop, length)))
+            headers.append(("Content-Length", str(stop - start)))
+        else:
+            status = 206
+            multipart = ranges.MultipartRanges(wanted, length, headers[0][1], uuid.uuid4().hex,
+                                               diskfile.read_range)
+            headers[0] = ("Content-Type",
+                          f"multipart/byteranges;boundary={multipart.boundary.decode()}")
+            headers.append(("Content-Length", str(multipart.content_length)))
+            body = multipart
+        start_response(status_line(status), headers)
+        if head:
+            diskfile.close()
+            return []
+        return FileBody(diskfile, body, self.logger)
+
+    def post(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        target = self._object_path(environ)
+        timestamp = self._timestamp(environ)
+        self._check_metadata(environ)
+        delete_at = self._delete_at(environ, timestamp)
+        diskfile = self._open_existing(target)
+        diskfile.close()
+        if diskfile.meta_timestamp >= timestamp:
+            raise HTTPError(409, "An equal or newer update already exists",
+                            [("X-Backend-Timestamp", diskfile.meta_timestamp.internal)])
+        metadata = self._request_metadata(environ, sysmeta=False)
+        metadata.update({"name": diskfile.name, "X-Timestamp": timestamp.internal})
+        if environ.get("CONTENT_TYPE"):
+            metadata["Content-Type"] = environ["CONTENT_TYPE"]
+        if delete_at is not None:
+            metadata["X-Delete-At"] = delete_at
+        writer = diskfile.writer()
+        try:
+            writer.commit(metadata, timestamp, ondisk.META)
+        finally:
+            writer.close()
+        return respond(start_response, 202, "Accepted",
+                       [("X-Backend-Timestamp", timestamp.internal)])
+
+    def delete(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        target = self._object_path(environ)
+        timestamp = self._timestamp(environ)
+        try:
+            targets = parse_targets(environ)
+        except ValueError as err:
+            raise HTTPError(400, str(err)) from None
+        diskfile = self._diskfile(target).open()
+        diskfile.close()
+        if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
+            raise HTTPError(409, "An equal or newer object already exists",
+                            [("X-Backend-Timestamp", diskfile.timestamp.internal)])
+        if_delete_at = environ.get("HTTP_X_IF_DELETE_AT")
+        if if_delete_at is not None:
+            if not diskfile.exists:
+                raise HTTPError(404, "Not Found")
+            if diskfile.metadata.get("X-Delete-At") != if_delete_at.strip():
+                raise HTTPError(412, "X-If-Delete-At does not match the object's X-Delete-At")
+        existed = diskfile.exists and (if_delete_at is not None or not diskfile.is_expired())
+        writer = diskfile.writer()
+        try:
+            writer.commit({"name": diskfile.name, "X-Timestamp": timestamp.internal},
+                          timestamp, ondisk.TOMBSTONE)
+        finally:
+            writer.close()
+        if targets:
+            self._update_container("DELETE", environ, target, diskfile, targets, timestamp, {})
+        headers = [("X-Backend-Timestamp", timestamp.internal)]
+        if existed:
+            return respond(start_response, 204, headers=headers)
+        return respond(start_response, 404, "Not Found", headers)
+
+    def replicate(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = wsgi_to_str(environ.get("PATH_INFO", "")) or ""
+        segments = path[1:].split("/") if path.startswith("/") else []
+        if len(segments) not in (2, 3) or not all(segments):
+            raise HTTPError(400, "Path must be /<device>/<partition>[/<suffix>-<suffix>...]")
+        _, dev_path, partition = self._device_and_partition(environ, segments)
+        policy = self._policy(environ)
+        suffixes = segments[2].split("-") if len(segments) == 3 else []
+        hashes = self.manager.get_hashes(dev_path, policy.data_dir, partition, suffixes)
+        return respond(start_response, 200, msgpack.packb(hashes, use_bin_type=True),
+                       [("Content-Type", "application/x-msgpack")])
+
+
+def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Callable:
+    """The object server app wrapped in /healthcheck."""
+    options = section(conf, SECTION)
+    return HealthCheck(ObjectServer(conf, logger), options.get("disable_path", ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    run_daemon(SECTION, app_factory, DEFAULT_PORT, argv=argv)
+    return 0

@@ -1,0 +1,130 @@
+"""Container listing updates after an object PUT/DELETE, and async pendings.
+
+The proxy names the container replicas to tell (``X-Container-Host: ip:port``,
+``X-Container-Device``, ``X-Container-Partition``; host and device may be
+comma-separated lists).  The object server sends ``PUT|DELETE
+/<dev>/<part>/<a>/<c>/<o>`` to each, waits at most ``container_update_timeout``
+seconds, and answers the client.  Any replica that failed or has not answered
+by then is covered by an *async pending* written durably before the client
+gets its answer, so no update is ever dropped; updates still in flight
+remove that file if they all succeed after all.
+
+Async pending format (consumed by the object updater)
+    Path: ``<dev>/async_pending[-N]/<hash[-3:]>/<hash>-<X-Timestamp>`` where
+    ``<hash>`` is the object's path hash and ``-N`` the storage policy index.
+    Content: msgpack dict, written temp + fsync + rename + dir fsync::
+
+        {"op": "PUT" | "DELETE",
+         "account": str, "container": str, "obj": str,
+         "headers": {"X-Timestamp": ..., "X-Size": ..., "X-Content-Type": ...,
+                     "X-Etag": ..., "X-Backend-Storage-Policy-Index": ...,
+                     "X-Trans-Id": ...},   # exactly what was sent
+         "container_partition": str,
+         "failed": [{"host": "ip:port", "device": str}, ...]}
+
+    A newer update for the same object supersedes an older one (the
+    timestamps in the names tell which is newer).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import urllib.parse
+
+import eventlet
+import msgpack
+from eventlet.green.http import client as http_client
+
+from objstore.obj import durable
+from objstore.obj.diskfile import DiskFileManager
+
+Target = dict[str, str]
+
+
+def parse_targets(environ: dict) -> tuple[str, list[Target]] | None:
+    """(partition, [{"host", "device"}]) from the proxy's X-Container-* headers."""
+    hosts = environ.get("HTTP_X_CONTAINER_HOST")
+    devices = environ.get("HTTP_X_CONTAINER_DEVICE")
+    partition = environ.get("HTTP_X_CONTAINER_PARTITION")
+    if not hosts or not devices or not partition:
+        return None
+    host_list = [h.strip() for h in hosts.split(",") if h.strip()]
+    device_list = [d.strip() for d in devices.split(",") if d.strip()]
+    if len(host_list) != len(device_list):
+        raise ValueError("X-Container-Host and X-Container-Device list different counts")
+    return partition.strip(), [{"host": h, "device": d} for h, d in zip(host_list, device_list)]
+
+
+def async_pending_path(dev_path: str, async_dir: str, obj_hash: str, timestamp: str) -> str:
+    return os.path.join(dev_path, async_dir, obj_hash[-3:], f"{obj_hash}-{timestamp}")
+
+
+class ContainerUpdater:
+    """Sends container updates; falls back to async pendings."""
+
+    def __init__(self, manager: DiskFileManager, logger: logging.Logger, *,
+                 conn_timeout: float, node_timeout: float, update_timeout: float) -> None:
+        self.manager = manager
+        self.logger = logger
+        self.conn_timeout = conn_timeout
+        self.node_timeout = node_timeout
+        self.update_timeout = update_timeout
+
+    def send_one(self, target: Target, partition: str, path: str, op: str,
+                 headers: dict[str, str]) -> bool:
+        """One update to one container replica; True on 2xx."""
+        host, _, port = target["host"].rpartition(":")
+        url = urllib.parse.quote(f"/{target['device']}/{partition}{path}")
+        try:
+            with eventlet.Timeout(self.conn_timeout):
+                conn = http_client.HTTPConnection(host.strip("[]"), int(port))
+                conn.connect()
+            try:
+                with eventlet.Timeout(self.node_timeout):
+                    conn.request(op, url, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+            finally:
+                conn.close()
+        except (Exception, eventlet.Timeout) as err:
+            self.logger.warning("container update %s %s to %s failed: %s",
+                                op, path, target["host"], err or type(err).__name__)
+            return False
+        if 200 <= response.status < 300:
+            return True
+        self.logger.warning("container update %s %s to %s got %d",
+                            op, path, target["host"], response.status)
+        return False
+
+    def update(self, op: str, dev_path: str, async_dir: str, obj_hash: str,
+               account: str, container: str, obj: str, partition: str,
+               targets: list[Target], headers: dict[str, str]) -> None:
+        """Tell the container replicas; return once done or covered by an async pending."""
+        path = f"/{account}/{container}/{obj}"
+        pool = eventlet.GreenPool(len(targets))
+        threads = [(target, pool.spawn(self.send_one, target, partition, path, op, headers))
+                   for target in targets]
+        results: dict[int, bool] = {}
+        with eventlet.Timeout(self.update_timeout, False):
+            for index, (_, thread) in enumerate(threads):
+                results[index] = thread.wait()
+        failed = [target for index, (target, _) in enumerate(threads) if not results.get(index)]
+        if not failed:
+            return
+        pending = async_pending_path(dev_path, async_dir, obj_hash, headers["X-Timestamp"])
+        record = {"op": op, "account": account, "container": container, "obj": obj,
+                  "headers": headers, "container_partition": partition, "failed": failed}
+        self.manager.run_io(durable.write_file, self.manager.tmp_dir(dev_path), pending,
+                            msgpack.packb(record, use_bin_type=True))
+        if len(results) < len(threads):
+            eventlet.spawn_n(self._drop_if_all_succeed, pending,
+                             [thread for index, (_, thread) in enumerate(threads)
+                              if index not in results], all(results.values()))
+
+    def _drop_if_all_succeed(self, pending: str, threads: list, others_ok: bool) -> None:
+        """Late updates all succeeded: the async pending is no longer needed."""
+        if all([thread.wait() for thread in threads]) and others_ok:
+            try:
+                os.unlink(pending)
+            except FileNotFoundError:
+                pass
