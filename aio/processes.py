@@ -31,6 +31,8 @@ MODULES = {  # fallbacks when the bin/ scripts are not installed
     "objstore-container-server": "objstore.container.server",
     "objstore-account-server": "objstore.account.server",
     "objstore-ring-builder": "ring.cli",
+    "objstore-aio": "aio.cli",
+    "objstore": "client.cli",
 }
 
 

@@ -1,0 +1,113 @@
+"""One real all-in-one cluster for the whole e2e session, started with ``objstore-aio``.
+
+It runs on a free proxy port in a temporary directory, with a 1 MiB
+``max_file_size`` so that large-object tests need only a few MiB, and is
+stopped at the end of the session whatever happened (a failed start too).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from aio.processes import program
+from tests.support import free_port
+
+MAX_FILE_SIZE = 1024 * 1024
+EXTRA_CONFIG = f"""\
+[constraints]
+max_file_size = {MAX_FILE_SIZE}
+
+[filter:tempauth]
+user_e2e_alice = alicekey .admin
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    dir: str
+    port: int
+
+    @property
+    def auth_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/auth/v1.0"
+
+    def aio(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        result = subprocess.run(program("objstore-aio") + [args[0], "--dir", self.dir, *args[1:]],
+                                capture_output=True, text=True, timeout=120, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"objstore-aio {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def auth_args(self, user: str = "test:tester", key: str = "testing") -> list[str]:
+        return ["-A", self.auth_url, "-U", user, "-K", key]
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory) -> Cluster:
+    base = tmp_path_factory.mktemp("aio")
+    extra = base / "extra.conf"
+    extra.write_text(EXTRA_CONFIG)
+    running = Cluster(str(base / "cluster"), free_port())
+    try:
+        # 4 nodes for 3 replicas, so that every partition has a handoff node
+        running.aio("start", "--port", str(running.port), "--part-power", "6", "--nodes", "4",
+                    "--replicas", "3", "--config", str(extra))
+        yield running
+    finally:
+        running.aio("stop", check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def swift_cli(cluster):
+    """Run the real ``swift`` CLI against the cluster."""
+    swift = shutil.which("swift", path=os.path.dirname(sys.executable)) or shutil.which("swift")
+    if not swift:
+        pytest.fail("the swift CLI (python-swiftclient) is not installed; pip install -e '.[test]'")
+
+    def run(*args: str, check: bool = True, cwd: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run([swift, *cluster.auth_args(), *args], capture_output=True,
+                                text=True, timeout=60, cwd=cwd, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"swift {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+    return run
+
+
+@pytest.fixture
+def objstore_cli(cluster):
+    """Run the ``objstore`` CLI against the cluster."""
+    def run(*args: str, check: bool = True, cwd: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(program("objstore") + [args[0], *cluster.auth_args(), *args[1:]],
+                                capture_output=True, text=True, timeout=60, cwd=cwd, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"objstore {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+    return run
+
+
+@pytest.fixture
+def conn(cluster):
+    """A python-swiftclient connection as test:tester."""
+    from swiftclient.client import Connection
+    connection = Connection(authurl=cluster.auth_url, user="test:tester", key="testing",
+                            retries=0)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def container(conn):
+    """A fresh container for one test."""
+    name = f"e2e-{uuid.uuid4().hex[:10]}"
+    conn.put_container(name)
+    return name
