@@ -1,0 +1,1 @@
+"""The account server: container listings per account, stored in LMDB."""

@@ -1,0 +1,101 @@
+"""The account server: account DBs (container listings) in LMDB.
+
+``/<dev>/<part>/<a>`` is an account DB (PUT/POST/DELETE/HEAD/GET, see
+objstore.db.server); ``PUT /<dev>/<part>/<a>/<c>`` is a container record
+sent by the container servers (``X-Put-Timestamp``, ``X-Delete-Timestamp``,
+``X-Object-Count``, ``X-Bytes-Used``, ``X-Backend-Storage-Policy-Index``
+and optionally ``X-Timestamp``: the newest change the reporting container
+replica had seen, which orders its counters against other reports).
+"""
+from __future__ import annotations
+
+import configparser
+import logging
+from typing import Any
+
+from webob import Request, Response
+from webob import exc
+
+from objstore.common.config import section
+from objstore.common.daemon import run_daemon
+from objstore.common.healthcheck import HealthCheck
+from objstore.common.timestamp import Timestamp
+from objstore.db.broker import Broker, Info
+from objstore.db.schema import CONTAINERS
+from objstore.db.server import DBServer, Target, fail, ok
+
+DEFAULT_PORT = 6202
+
+
+class AccountServer(DBServer):
+    server_type = "account"
+    section_name = "account-server"
+    store_subdir = "accounts"
+    kind = CONTAINERS
+    name_kinds = ("Account", "Container")
+    meta_prefixes = ("x-account-meta-", "x-account-sysmeta-")
+    meta_headers = ("x-account-access-control",)
+    user_meta_prefix = "x-account-meta-"
+    stat_headers = ("X-Account-Container-Count", "X-Account-Object-Count", "X-Account-Bytes-Used")
+    listing_root = "account"
+    listing_item = "container"
+    delete_needs_empty = False
+
+    def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:
+        if deleted:
+            fail(exc.HTTPForbidden, "Recently deleted", self.backend_headers(info))
+
+    def info_headers(self, info: Info, broker: Broker) -> dict[str, str]:
+        headers = super().info_headers(info, broker)
+        for index, (containers, objects, size) in sorted(info["policy_stats"].items()):
+            policy = self.policies.get_by_index(index)
+            if policy is None or not containers:
+                continue
+            base = f"X-Account-Storage-Policy-{policy.name}-"
+            headers[base + "Container-Count"] = str(containers)
+            headers[base + "Object-Count"] = str(objects)
+            headers[base + "Bytes-Used"] = str(size)
+        return headers
+
+    def listing_entry(self, rec: dict[str, Any]) -> dict[str, Any]:
+        return {"name": rec["name"], "count": rec["object_count"], "bytes": rec["bytes_used"],
+                "last_modified": Timestamp(rec["put_timestamp"]).isoformat}
+
+    # -- container records -------------------------------------------------
+    def put_record(self, req: Request, target: Target) -> Response:
+        put_ts = self.timestamp(req, "X-Put-Timestamp", required=False) or Timestamp(0).internal
+        delete_ts = self.timestamp(req, "X-Delete-Timestamp", required=False) or Timestamp(0).internal
+        stats_ts = self.timestamp(req, "X-Timestamp", required=False) or max(put_ts, delete_ts)
+        policy = self.requested_policy(req)
+        record = {"name": target.record, "put_timestamp": put_ts, "delete_timestamp": delete_ts,
+                  "object_count": self.int_header(req, "X-Object-Count", 0),
+                  "bytes_used": self.int_header(req, "X-Bytes-Used", 0),
+                  "storage_policy_index": self.policies.default.index if policy is None else policy,
+                  "stats_timestamp": stats_ts}
+        broker = self.broker(target)
+
+        def op(txn, store):
+            info = broker.info_txn(txn)
+            if info is None and self.may_autocreate(target):
+                info = broker.create_txn(txn, max(put_ts, stats_ts), self.policies.default.index,
+                                         target.partition)
+            if broker.is_deleted(info):
+                fail(exc.HTTPNotFound, "Account not found", self.backend_headers(info))
+            broker.merge_items_txn(txn, info, [record])
+
+        broker.store.write(op)
+        return ok(204 if delete_ts > put_ts else 201)
+
+    def delete_record(self, req: Request, target: Target) -> Response:
+        fail(exc.HTTPMethodNotAllowed, "Container records are deleted with PUT and "
+                                       "X-Delete-Timestamp", {"Allow": "PUT"})
+
+
+def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:
+    options = section(conf, AccountServer.section_name)
+    return HealthCheck(AccountServer(conf, logger), options.get("disable_path", ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    run_daemon("account-server", app_factory, DEFAULT_PORT, argv=argv)
+    return 0

@@ -1,0 +1,1 @@
+"""The container server: object listings per container, stored in LMDB."""

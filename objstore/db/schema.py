@@ -1,0 +1,132 @@
+"""Record kinds: object records (container DBs) and container records (account DBs).
+
+Each kind says which fields a record has, how two versions of a record merge
+(so that replicas converge whatever order updates arrive in), whether a
+record is a tombstone, and what it adds to the database's counters.
+Timestamps are stored in ``Timestamp.internal`` form, which sorts as text.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from objstore.common.timestamp import Timestamp
+
+ZERO_TS = Timestamp(0).internal
+Record = dict[str, Any]
+
+
+def norm_ts(value: Any) -> str:
+    """A timestamp in internal form; ValueError if malformed."""
+    if value in (None, "", 0, "0"):
+        return ZERO_TS
+    return Timestamp(value).internal
+
+
+class RecordKind:
+    """Fields and merge rule of one kind of record."""
+    fields: tuple[str, ...] = ()
+    stat_names: tuple[str, ...] = ()
+    tracks_policies = False
+    deleted_db_must_be_empty = True
+
+    def normalize(self, item: Record) -> Record:
+        raise NotImplementedError
+
+    def timestamp(self, rec: Record) -> str:
+        """When the record last changed (tombstones age from this)."""
+        raise NotImplementedError
+
+    def is_deleted(self, rec: Record) -> bool:
+        raise NotImplementedError
+
+    def stats(self, rec: Record) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def merge(self, old: Record | None, new: Record) -> Record | None:
+        """The record to store, or None if ``old`` already wins."""
+        raise NotImplementedError
+
+
+class ObjectKind(RecordKind):
+    """An object in a container listing; the newest timestamp wins outright."""
+    fields = ("created_at", "size", "content_type", "etag", "deleted", "storage_policy_index")
+    stat_names = ("object_count", "bytes_used")
+
+    def normalize(self, item: Record) -> Record:
+        deleted = bool(item.get("deleted", False))
+        return {
+            "name": str(item["name"]),
+            "created_at": norm_ts(item["created_at"]),
+            "size": 0 if deleted else int(item.get("size") or 0),
+            "content_type": "" if deleted else str(item.get("content_type") or ""),
+            "etag": "" if deleted else str(item.get("etag") or ""),
+            "deleted": deleted,
+            "storage_policy_index": int(item.get("storage_policy_index") or 0),
+        }
+
+    def timestamp(self, rec: Record) -> str:
+        return rec["created_at"]
+
+    def is_deleted(self, rec: Record) -> bool:
+        return rec["deleted"]
+
+    def stats(self, rec: Record) -> tuple[int, ...]:
+        return (1, rec["size"])
+
+    def merge(self, old: Record | None, new: Record) -> Record | None:
+        if old is not None and new["created_at"] <= old["created_at"]:
+            return None
+        return new
+
+
+class ContainerKind(RecordKind):
+    """A container in an account listing.
+
+    Put and delete timestamps merge independently (max of each); the record
+    is deleted while its delete timestamp is newer.  Counters come from the
+    report with the newest ``stats_timestamp`` (the newest change the
+    reporting container replica had seen), so a lagging replica cannot
+    overwrite fresher numbers.
+    """
+    fields = ("put_timestamp", "delete_timestamp", "object_count", "bytes_used",
+              "storage_policy_index", "stats_timestamp")
+    stat_names = ("container_count", "object_count", "bytes_used")
+    tracks_policies = True
+    deleted_db_must_be_empty = False
+
+    def normalize(self, item: Record) -> Record:
+        return {
+            "name": str(item["name"]),
+            "put_timestamp": norm_ts(item.get("put_timestamp")),
+            "delete_timestamp": norm_ts(item.get("delete_timestamp")),
+            "object_count": max(0, int(item.get("object_count") or 0)),
+            "bytes_used": max(0, int(item.get("bytes_used") or 0)),
+            "storage_policy_index": int(item.get("storage_policy_index") or 0),
+            "stats_timestamp": norm_ts(item.get("stats_timestamp")),
+        }
+
+    def timestamp(self, rec: Record) -> str:
+        return max(rec["put_timestamp"], rec["delete_timestamp"])
+
+    def is_deleted(self, rec: Record) -> bool:
+        return rec["delete_timestamp"] > rec["put_timestamp"]
+
+    def stats(self, rec: Record) -> tuple[int, ...]:
+        return (1, rec["object_count"], rec["bytes_used"])
+
+    def merge(self, old: Record | None, new: Record) -> Record | None:
+        if old is None:
+            return new
+        merged = dict(old)
+        merged["delete_timestamp"] = max(old["delete_timestamp"], new["delete_timestamp"])
+        if new["put_timestamp"] > old["put_timestamp"]:
+            merged["put_timestamp"] = new["put_timestamp"]
+            merged["storage_policy_index"] = new["storage_policy_index"]
+        if new["stats_timestamp"] >= old["stats_timestamp"]:
+            for field in ("object_count", "bytes_used", "stats_timestamp"):
+                merged[field] = new[field]
+        return None if merged == old else merged
+
+
+OBJECTS = ObjectKind()
+CONTAINERS = ContainerKind()

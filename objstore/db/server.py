@@ -1,0 +1,357 @@
+"""Request handling shared by the container and account servers.
+
+Both serve ``/<device>/<partition>/<names...>`` where the first names
+address a database (``a`` for accounts, ``a/c`` for containers) and one more
+name addresses a record in it.  This module does, once for both: path and
+header validation, the device/mount check, PUT/POST/DELETE of a database
+(timestamps and metadata), HEAD/GET with stats headers and listings, and
+error handling (4xx with a text body; 500 with a generic body and a logged
+traceback).  Subclasses add their record verbs and a few hooks.
+"""
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import logging
+import os
+from typing import Any, Callable, Iterable
+
+from webob import Request, Response
+from webob import exc
+
+from objstore.common import listing
+from objstore.common.config import config_true_value, get_int, hash_path_affixes, section
+from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
+from objstore.common.hashing import hash_path
+from objstore.common.policies import load_policies
+from objstore.common.timestamp import Timestamp
+from objstore.db.broker import Broker, Info
+from objstore.db.query import ListingParams
+from objstore.db.schema import RecordKind
+from objstore.db.store import DEFAULT_MAP_SIZE, StoreCache
+
+
+def fail(status: type[exc.HTTPException], text: str, headers: dict | None = None):
+    """Raise an HTTP error with a plain-text body saying why."""
+    raise status(body=(text + "\n").encode("utf-8"), content_type="text/plain",
+                 charset="utf-8", headers=headers)
+
+
+def ok(status: int) -> Response:
+    """A success response with an empty body."""
+    return Response(status=status, body=b"", content_type="text/plain", charset="utf-8")
+
+
+@dataclasses.dataclass
+class Target:
+    device: str
+    partition: int
+    names: list[str]      # the database's names: [account] or [account, container]
+    record: str | None    # the record name (container or object), if any
+
+
+class DBServer:
+    """Base WSGI app of the container and account servers."""
+    server_type = ""                      # "container" | "account"
+    section_name = ""
+    store_subdir = ""                     # per-device directory of the LMDB environment
+    kind: RecordKind
+    name_kinds: tuple[str, ...] = ()      # name_error kinds: db names then the record's
+    meta_prefixes: tuple[str, ...] = ()   # lower-case header prefixes stored as metadata
+    meta_headers: tuple[str, ...] = ()    # lower-case exact header names stored as metadata
+    user_meta_prefix = ""
+    stat_headers: tuple[str, ...] = ()    # aligned with kind.stat_names
+    listing_root = ""                     # xml root element
+    listing_item = ""                     # xml item element
+    delete_needs_empty = True
+    track_dirty = False
+
+    def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger) -> None:
+        options = section(conf, self.section_name)
+        self.conf = conf
+        self.logger = logger
+        self.devices = options.get("devices", "/srv/node")
+        self.mount_check = config_true_value(options.get("mount_check", "true"))
+        self.hash_prefix, self.hash_suffix = hash_path_affixes(conf)
+        self.constraints = load_constraints(conf)
+        self.policies = load_policies(conf)
+        self.auto_create_account_prefix = options.get("auto_create_account_prefix", ".")
+        self.stores = StoreCache(self.store_subdir,
+                                 get_int(options, "db_map_size", DEFAULT_MAP_SIZE),
+                                 config_true_value(options.get("db_use_tpool", "true")))
+        self.max_lengths = {"Account": self.constraints.max_account_name_length,
+                            "Container": self.constraints.max_container_name_length,
+                            "Object": self.constraints.max_object_name_length}
+        self.listing_limit = (self.constraints.container_listing_limit if self.server_type == "container"
+                              else self.constraints.account_listing_limit)
+
+    # -- WSGI entry --------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        req = Request(environ)
+        try:
+            resp = self.handle(req)
+        except exc.HTTPException as err:
+            resp = err
+        except Exception:
+            self.logger.exception("error handling %s %s", req.method, req.path_info)
+            resp = exc.HTTPInternalServerError(body=b"An error occurred\n", content_type="text/plain")
+        return resp(environ, start_response)
+
+    def handle(self, req: Request) -> Response:
+        target = self.parse_path(req)
+        if target.record is None:
+            handler = {"PUT": self.put_db, "POST": self.post_db, "DELETE": self.delete_db,
+                       "HEAD": self.get_db, "GET": self.get_db}.get(req.method)
+            allowed = "PUT, POST, DELETE, HEAD, GET"
+        else:
+            handler = {"PUT": self.put_record, "DELETE": self.delete_record}.get(req.method)
+            allowed = "PUT, DELETE"
+        if handler is None:
+            fail(exc.HTTPMethodNotAllowed, f"{req.method} is not allowed here", {"Allow": allowed})
+        return handler(req, target)
+
+    # -- parsing and validation --------------------------------------------
+    def parse_path(self, req: Request) -> Target:
+        path = wsgi_to_str(req.environ.get("PATH_INFO", ""))
+        if path is None:
+            fail(exc.HTTPPreconditionFailed, "Invalid UTF8 or contains NULL")
+        segments = path.split("/", 3)
+        depth = len(self.name_kinds) - 1
+        if len(segments) < 4 or segments[0] != "":
+            fail(exc.HTTPBadRequest, f"Path must be /<device>/<partition>/{self._path_doc()}")
+        _, device, partition, rest = segments
+        names = rest.split("/", depth)
+        if len(names) < depth:
+            fail(exc.HTTPBadRequest, f"Path must be /<device>/<partition>/{self._path_doc()}")
+        for kind, name in zip(self.name_kinds, names):
+            problem = name_error(name, kind, self.max_lengths[kind])
+            if problem:
+                fail(exc.HTTPBadRequest, problem)
+        if not device or device in (".", "..") or "\x00" in device:
+            fail(exc.HTTPBadRequest, f"Invalid device {device!r}")
+        if not partition.isdigit() or not partition.isascii():
+            fail(exc.HTTPBadRequest, f"Invalid partition {partition!r}")
+        device_path = os.path.join(self.devices, device)
+        if self.mount_check and not os.path.ismount(device_path):
+            fail(exc.HTTPInsufficientStorage, f"{device} is not mounted")
+        if not os.path.isdir(device_path):
+            fail(exc.HTTPInsufficientStorage, f"{device} does not exist")
+        return Target(device, int(partition), names[:depth], names[depth] if len(names) > depth else None)
+
+    def _path_doc(self) -> str:
+        return "/".join(f"<{k.lower()}>" for k in self.name_kinds[:-1]) + f"[/<{self.name_kinds[-1].lower()}>]"
+
+    def broker(self, target: Target) -> Broker:
+        store = self.stores.get(os.path.join(self.devices, target.device))
+        db_hash = hash_path(*target.names, prefix=self.hash_prefix, suffix=self.hash_suffix)
+        container = target.names[1] if len(target.names) > 1 else None
+        return Broker(store, self.kind, db_hash, target.names[0], container, self.track_dirty)
+
+    @staticmethod
+    def timestamp(req: Request, header: str = "X-Timestamp", required: bool = True) -> str | None:
+        raw = req.headers.get(header)
+        if raw is None and not required:
+            return None
+        try:
+            return Timestamp(raw).internal
+        except (TypeError, ValueError):
+            fail(exc.HTTPBadRequest, f"Missing or invalid {header} header")
+
+    @staticmethod
+    def int_header(req: Request, header: str, default: int | None = None) -> int:
+        raw = req.headers.get(header)
+        if raw is None and default is not None:
+            return default
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            value = -1
+        if value < 0:
+            fail(exc.HTTPBadRequest, f"Missing or invalid {header} header")
+        return value
+
+    def requested_policy(self, req: Request) -> int | None:
+        raw = req.headers.get("X-Backend-Storage-Policy-Index")
+        if raw is None:
+            return None
+        policy = self.policies.get_by_index(raw)
+        if policy is None:
+            fail(exc.HTTPBadRequest, f"Invalid X-Backend-Storage-Policy-Index {raw!r}")
+        return policy.index
+
+    def metadata_updates(self, req: Request, ts: str) -> dict[str, tuple[str, str]]:
+        """Metadata headers of the request as {key: (value, timestamp)},
+        checked against the metadata constraints (400 when over)."""
+        updates: dict[str, tuple[str, str]] = {}
+        user_count = user_size = 0
+        limits = self.constraints
+        for key, value in req.headers.items():
+            lower = key.lower()
+            if lower not in self.meta_headers and not lower.startswith(self.meta_prefixes):
+                continue
+            decoded = wsgi_to_str(value)
+            if decoded is None:
+                fail(exc.HTTPBadRequest, f"Metadata header {key} is not valid UTF-8")
+            if lower.startswith(self.user_meta_prefix):
+                short = key[len(self.user_meta_prefix):]
+                if not short:
+                    fail(exc.HTTPBadRequest, "Metadata name cannot be empty")
+                if len(short) > limits.max_meta_name_length:
+                    fail(exc.HTTPBadRequest, f"Metadata name too long: {short[:64]}")
+                if len(decoded.encode()) > limits.max_meta_value_length:
+                    fail(exc.HTTPBadRequest, f"Metadata value longer than {limits.max_meta_value_length}")
+                user_count += 1
+                user_size += len(short) + len(decoded.encode())
+            updates[key.title()] = (decoded.strip(), ts)
+        if user_count > limits.max_meta_count:
+            fail(exc.HTTPBadRequest, f"Too many metadata items; max {limits.max_meta_count}")
+        if user_size > limits.max_meta_overall_size:
+            fail(exc.HTTPBadRequest, f"Total metadata too large; max {limits.max_meta_overall_size}")
+        return updates
+
+    # -- database verbs ----------------------------------------------------
+    def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:
+        """Hook: raise to refuse a PUT of a database that exists (or did)."""
+
+    def after_db_change(self, req: Request, target: Target, broker: Broker) -> None:
+        """Hook: called after a database PUT or DELETE was committed."""
+
+    def put_db(self, req: Request, target: Target) -> Response:
+        ts = self.timestamp(req)
+        policy = self.requested_policy(req)
+        meta = self.metadata_updates(req, ts)
+        broker = self.broker(target)
+        default_policy = self.policies.default.index if policy is None else policy
+
+        def op(txn, store):
+            info = broker.info_txn(txn)
+            if info is None:
+                broker.create_txn(txn, ts, default_policy, target.partition)
+                broker.merge_metadata_txn(txn, meta)
+                return 201
+            was_deleted = broker.is_deleted(info)
+            self.check_existing_put(info, was_deleted, policy)
+            broker.set_timestamps_txn(txn, info, put_timestamp=ts,
+                                      storage_policy_index=default_policy if was_deleted else None)
+            if broker.is_deleted(info):
+                fail(exc.HTTPConflict, "A newer DELETE exists", self.backend_headers(info))
+            broker.merge_metadata_txn(txn, meta)
+            return 201 if was_deleted else 202
+
+        status = broker.store.write(op)
+        self.after_db_change(req, target, broker)
+        return ok(status)
+
+    def post_db(self, req: Request, target: Target) -> Response:
+        ts = self.timestamp(req)
+        meta = self.metadata_updates(req, ts)
+        broker = self.broker(target)
+
+        def op(txn, store):
+            info = broker.info_txn(txn)
+            if broker.is_deleted(info):
+                fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
+            broker.merge_metadata_txn(txn, meta)
+
+        broker.store.write(op)
+        return ok(204)
+
+    def delete_db(self, req: Request, target: Target) -> Response:
+        ts = self.timestamp(req)
+        broker = self.broker(target)
+
+        def op(txn, store):
+            info = broker.info_txn(txn)
+            if broker.is_deleted(info):
+                fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
+            if self.delete_needs_empty and info["stats"][0] > 0:
+                fail(exc.HTTPConflict, f"The {self.server_type} is not empty")
+            broker.set_timestamps_txn(txn, info, delete_timestamp=ts)
+            if not broker.is_deleted(info):
+                fail(exc.HTTPConflict, "A newer PUT exists", self.backend_headers(info))
+
+        broker.store.write(op)
+        self.after_db_change(req, target, broker)
+        return ok(204)
+
+    @staticmethod
+    def backend_headers(info: Info | None) -> dict[str, str]:
+        """X-Backend-* timestamps of what this server has (also on 404)."""
+        if info is None:
+            return {}
+        return {"X-Backend-Timestamp": info["created_at"],
+                "X-Backend-Put-Timestamp": info["put_timestamp"],
+                "X-Backend-Delete-Timestamp": info["delete_timestamp"],
+                "X-Backend-Status-Changed-At": info["status_changed_at"],
+                "X-Backend-Storage-Policy-Index": str(info["storage_policy_index"])}
+
+    def info_headers(self, info: Info, broker: Broker) -> dict[str, str]:
+        headers = self.backend_headers(info)
+        headers.update(zip(self.stat_headers, map(str, info["stats"])))
+        headers["X-Timestamp"] = Timestamp(info["created_at"]).normal
+        headers["X-Put-Timestamp"] = Timestamp(info["put_timestamp"]).normal
+        headers.update(broker.get_metadata())
+        return headers
+
+    def get_db(self, req: Request, target: Target) -> Response:
+        broker = self.broker(target)
+        info = broker.get_info()
+        if broker.is_deleted(info):
+            fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
+        try:
+            content_type = listing.negotiate(req.GET.get("format"), req.headers.get("Accept"))
+        except (UnicodeDecodeError, ValueError) as err:
+            fail(exc.HTTPBadRequest, f"Invalid format or Accept header: {err}")
+        if content_type is None:
+            fail(exc.HTTPNotAcceptable, "No acceptable listing format (text/plain, "
+                                        "application/json, application/xml, text/xml)")
+        headers = self.info_headers(info, broker)
+        if req.method == "HEAD":
+            resp = Response(status=204, headers=headers)
+            resp.headers["Content-Type"] = listing.content_type_header(content_type)
+            return resp
+        params = self.listing_params(req)
+        entries = [e if "subdir" in e else self.listing_entry(e) for e in broker.list(params)]
+        body = listing.render(content_type, self.listing_root, target.names[-1],
+                              self.listing_item, entries)
+        resp = Response(status=200 if body else 204, body=body)
+        resp.headers.update(headers)
+        resp.headers["Content-Type"] = listing.content_type_header(content_type)
+        return resp
+
+    def listing_params(self, req: Request) -> ListingParams:
+        try:
+            query = req.GET
+            raw = {k: query.get(k) for k in ("limit", "marker", "end_marker", "prefix",
+                                             "delimiter", "reverse", "path")}
+        except UnicodeDecodeError:
+            fail(exc.HTTPBadRequest, "Listing parameters must be valid UTF-8")
+        limit = self.listing_limit
+        if raw["limit"] not in (None, ""):
+            if not raw["limit"].isdigit() or not raw["limit"].isascii():
+                fail(exc.HTTPBadRequest, f"Invalid limit {raw['limit']!r}: must be a non-negative integer")
+            limit = int(raw["limit"])
+            if limit > self.listing_limit:
+                fail(exc.HTTPPreconditionFailed, f"Maximum limit is {self.listing_limit}")
+        for key in ("marker", "end_marker", "prefix", "delimiter", "path"):
+            value = raw[key]
+            if value and ("\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)):
+                fail(exc.HTTPBadRequest, f"Invalid {key}")
+            if value and len(value.encode()) > self.max_lengths["Object"] * 2:
+                fail(exc.HTTPBadRequest, f"{key} is too long")
+        enc = {k: (raw[k] or "").encode("utf-8") for k in ("marker", "end_marker", "prefix", "delimiter")}
+        return ListingParams(limit=limit, reverse=config_true_value(raw["reverse"] or ""),
+                             path=None if raw["path"] is None else raw["path"].encode("utf-8"), **enc)
+
+    # -- records (subclasses) ----------------------------------------------
+    def listing_entry(self, rec: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def put_record(self, req: Request, target: Target) -> Response:
+        raise NotImplementedError
+
+    def delete_record(self, req: Request, target: Target) -> Response:
+        raise NotImplementedError
+
+    def may_autocreate(self, target: Target) -> bool:
+        return target.names[0].startswith(self.auto_create_account_prefix)
