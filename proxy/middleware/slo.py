@@ -1,0 +1,445 @@
+"""Static large objects: a JSON manifest listing exact segments.
+
+``PUT ?multipart-manifest=put`` with ``[{"path": "/c/o", "etag": ..., "size_bytes": ...,
+"range": "a-b"}, ...]`` checks every segment (HEAD, a few in parallel) and stores
+the manifest marked ``X-Static-Large-Object: True``; its ETag is the MD5 of the
+segments' ETags (plus ``:range;``).  GET/HEAD serve the concatenation (ranges,
+nested manifests up to ``max_nesting`` levels); ``?multipart-manifest=get``
+returns the stored manifest (``&format=raw``: the PUT form);
+``DELETE ?multipart-manifest=delete`` deletes the segments, then the manifest.
+"""
+from __future__ import annotations
+
+import configparser
+import hashlib
+import io
+import json
+from email.utils import parsedate_to_datetime
+from typing import Callable, Iterable, Iterator
+
+import eventlet
+
+from objstore.common.config import get_int, section
+from objstore.common.constraints import wsgi_to_str
+from objstore.common.wsgi import WSGIApp
+from proxy.middleware.segments import (
+    SegmentError, SegmentPart, fetch_object, large_object_response, parse_range)
+from proxy.middleware.sub_request import (
+    SubResponse, call_app, make_env, proxy_logger, query_param, simple_response,
+    split_object_path)
+
+SOURCE = "SLO"
+SYSMETA_ETAG = "X-Object-Sysmeta-Slo-Etag"
+SYSMETA_SIZE = "X-Object-Sysmeta-Slo-Size"
+PUT_KEYS = frozenset({"path", "etag", "size_bytes", "range"})
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+class ManifestInvalid(Exception):
+    """The manifest body cannot be accepted; ``status`` and message for the client."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def is_slo(resp: SubResponse) -> bool:
+    return (resp.header("x-static-large-object") or "").lower() in ("true", "1", "yes", "on")
+
+
+def entry_span(entry: dict) -> tuple[int, int]:
+    """(first, last) bytes of the segment object that a stored manifest entry uses."""
+    if entry.get("range"):
+        first, _, last = entry["range"].partition("-")
+        return int(first), int(last)
+    return 0, int(entry["bytes"]) - 1
+
+
+def slo_etag(entries: list[dict]) -> str:
+    """MD5 of the segments' ETags (``etag:range;`` for ranged segments), like Swift."""
+    digest = hashlib.md5()
+    for entry in entries:
+        token = f"{entry['hash']}:{entry['range']};" if entry.get("range") else entry["hash"]
+        digest.update(token.encode("ascii"))
+    return digest.hexdigest()
+
+
+def slo_size(entries: list[dict]) -> int:
+    return sum(last - first + 1 for first, last in map(entry_span, entries))
+
+
+class StaticLargeObject:
+    def __init__(self, app: WSGIApp, options: dict[str, str]) -> None:
+        self.app = app
+        self.logger = proxy_logger()
+        self.max_manifest_segments = get_int(options, "max_manifest_segments", 1000)
+        self.max_manifest_size = get_int(options, "max_manifest_size", 8 * 1024 * 1024)
+        self.min_segment_size = get_int(options, "min_segment_size", 1)
+        self.max_nesting = get_int(options, "max_nesting", 10)
+        self.concurrency = max(1, get_int(options, "concurrency", 4))
+        _register_info(self)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        target = split_object_path(environ.get("PATH_INFO", ""))
+        if target is None:
+            return self.app(environ, start_response)
+        mode = query_param(environ, "multipart-manifest")
+        if method == "PUT":
+            if mode == "put":
+                return self.handle_put(environ, start_response, target)
+            if "HTTP_X_STATIC_LARGE_OBJECT" in environ:
+                return simple_response(start_response, "400 Bad Request",
+                                       "X-Static-Large-Object is a reserved header. To create a static "
+                                       "large object add query param multipart-manifest=put.\n")
+        elif method in ("GET", "HEAD"):
+            if mode == "get":
+                return self.handle_manifest_get(environ, start_response)
+            return self.handle_get(environ, start_response, target)
+        elif method == "DELETE" and mode == "delete":
+            return self.handle_delete(environ, start_response, target)
+        return self.app(environ, start_response)
+
+    # ---- GET / HEAD -------------------------------------------------------------
+    def handle_get(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
+        resp, manifest = fetch_object(self.app, environ, is_slo)
+        if not manifest:
+            return resp.forward(start_response)
+        headers = [(k, v) for k, v in resp.headers if not k.lower().startswith("x-object-sysmeta-slo-")]
+        etag, size = resp.header(SYSMETA_ETAG), resp.header(SYSMETA_SIZE)
+        if environ["REQUEST_METHOD"] == "HEAD" and etag and size and size.isdigit():
+            resp.close()
+            entries = None
+        else:
+            try:
+                entries = self._read_manifest(resp, environ)
+            except SegmentError as err:
+                return simple_response(start_response, "409 Conflict", f"{err}\n")
+            etag, size = slo_etag(entries), str(slo_size(entries))
+        account = wsgi_to_str(target[0]) or ""
+
+        def parts_for(first: int, last: int) -> Iterator[SegmentPart]:
+            return self._parts(environ, account, entries or [], first, last, 0)
+
+        return large_object_response(self.app, environ, start_response, manifest_headers=headers,
+                                     total=int(size), etag=f'"{etag}"', parts_for=parts_for,
+                                     source=SOURCE, logger=self.logger)
+
+    def _read_manifest(self, resp: SubResponse, environ: dict) -> list[dict]:
+        """The stored manifest entries of a manifest response (read fully: it is small)."""
+        if environ.get("REQUEST_METHOD") == "HEAD" or not resp.ok:
+            resp.close()
+            resp = call_app(self.app, make_env(environ, "GET", wsgi_to_str(environ["PATH_INFO"]) or "",
+                                               source=SOURCE, query={"multipart-manifest": "get"}))
+        if not resp.ok:
+            resp.close()
+            raise SegmentError(f"cannot read manifest: {resp.status}")
+        try:
+            entries = json.loads(resp.read(self.max_manifest_size * 2))
+            if not isinstance(entries, list):
+                raise ValueError("not a list")
+            return entries
+        except ValueError as err:
+            raise SegmentError(f"unreadable manifest ({err})") from None
+
+    def _parts(self, environ: dict, account: str, entries: list[dict], first: int, last: int,
+               depth: int) -> Iterator[SegmentPart]:
+        """The leaf segment parts covering bytes first..last, expanding nested SLOs."""
+        offset = 0
+        for entry in entries:
+            seg_first, seg_last = entry_span(entry)
+            length = seg_last - seg_first + 1
+            lo, hi = max(first - offset, 0), min(last - offset, length - 1)
+            path = f"/v1/{account}{entry['name']}"
+            if lo <= hi and entry.get("sub_slo"):
+                if depth + 1 >= self.max_nesting:
+                    raise SegmentError(f"max recursion depth exceeded at {path}")
+                sub = self._load_sub_manifest(environ, path, entry["hash"])
+                yield from self._parts(environ, account, sub, seg_first + lo, seg_first + hi, depth + 1)
+            elif lo <= hi:
+                yield SegmentPart(path, seg_first + lo, seg_first + hi, entry["hash"], int(entry["bytes"]))
+            offset += length
+            if offset > last:
+                return
+
+    def _load_sub_manifest(self, environ: dict, path: str, expected_etag: str) -> list[dict]:
+        resp = call_app(self.app, make_env(environ, "GET", path, source=SOURCE,
+                                           query={"multipart-manifest": "get"}))
+        if not resp.ok or not is_slo(resp):
+            resp.close()
+            raise SegmentError(f"sub-manifest {path}: {resp.status}, not a static large object")
+        entries = self._read_manifest(resp, environ)
+        if slo_etag(entries) != expected_etag:
+            raise SegmentError(f"sub-manifest {path} changed since the manifest was written")
+        return entries
+
+    def handle_manifest_get(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        resp = call_app(self.app, environ)
+        if not (resp.ok and is_slo(resp)) or environ["REQUEST_METHOD"] == "HEAD":
+            return resp.forward(start_response, [(k, v) for k, v in resp.headers
+                                                 if not k.lower().startswith("x-object-sysmeta-slo-")])
+        try:
+            entries = self._read_manifest(resp, environ)
+        except SegmentError as err:
+            return simple_response(start_response, "409 Conflict", f"{err}\n")
+        if query_param(environ, "format") == "raw":
+            entries = [{"path": e["name"], "etag": e["hash"], "size_bytes": int(e["bytes"]),
+                        **({"range": e["range"]} if e.get("range") else {})} for e in entries]
+        body = json.dumps(entries).encode("utf-8")
+        keep = [(k, v) for k, v in resp.headers
+                if k.lower() not in ("content-length", "content-type", "etag")
+                and not k.lower().startswith("x-object-sysmeta-slo-")]
+        start_response("200 OK", keep + [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body))),
+                                         ("Etag", hashlib.md5(body).hexdigest())])
+        return [body]
+
+    # ---- PUT ----------------------------------------------------------------------
+    def handle_put(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
+        account, container, obj = (wsgi_to_str(p) or "" for p in target)
+        try:
+            segments = self._parse_put_body(environ)
+            entries, problems = self._check_segments(environ, account, f"/{container}/{obj}", segments)
+        except ManifestInvalid as err:
+            return simple_response(start_response, err.status, f"{err}\n")
+        if problems:
+            return self._error_listing(environ, start_response, problems)
+        etag, size = slo_etag(entries), slo_size(entries)
+        client_etag = (environ.get("HTTP_ETAG") or "").strip('"')
+        if client_etag and client_etag != etag:
+            return simple_response(start_response, "422 Unprocessable Entity",
+                                   f"Manifest ETag {etag} does not match the ETag header {client_etag}\n")
+        body = json.dumps(entries).encode("utf-8")
+        env = {k: v for k, v in environ.items()
+               if k not in ("HTTP_ETAG", "HTTP_TRANSFER_ENCODING", "CONTENT_LENGTH", "QUERY_STRING")}
+        env.update({"QUERY_STRING": "", "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+                    "HTTP_X_STATIC_LARGE_OBJECT": "True", "HTTP_ETAG": hashlib.md5(body).hexdigest(),
+                    "HTTP_X_OBJECT_SYSMETA_SLO_ETAG": etag, "HTTP_X_OBJECT_SYSMETA_SLO_SIZE": str(size)})
+        resp = call_app(self.app, env)
+        if not resp.ok:
+            return resp.forward(start_response)
+        headers = [(k, v) for k, v in resp.headers if k.lower() != "etag"] + [("Etag", f'"{etag}"')]
+        return resp.forward(start_response, headers)
+
+    def _parse_put_body(self, environ: dict) -> list[dict]:
+        declared = environ.get("CONTENT_LENGTH")
+        if declared and declared.isdigit() and int(declared) > self.max_manifest_size:
+            raise ManifestInvalid("413 Request Entity Too Large",
+                                  f"Manifest File > {self.max_manifest_size} bytes")
+        raw = _read_limited(environ["wsgi.input"], self.max_manifest_size,
+                            int(declared) if declared and declared.isdigit() else None)
+        if raw is None:
+            raise ManifestInvalid("413 Request Entity Too Large",
+                                  f"Manifest File > {self.max_manifest_size} bytes")
+        try:
+            segments = json.loads(raw)
+        except ValueError:
+            raise ManifestInvalid("400 Bad Request", "Manifest must be valid JSON.") from None
+        if not isinstance(segments, list):
+            raise ManifestInvalid("400 Bad Request", "Manifest must be a list.")
+        if not segments:
+            raise ManifestInvalid("400 Bad Request", "Manifest must have at least one segment.")
+        if len(segments) > self.max_manifest_segments:
+            raise ManifestInvalid("413 Request Entity Too Large",
+                                  f"Number of segments must be <= {self.max_manifest_segments}")
+        for index, seg in enumerate(segments):
+            if not isinstance(seg, dict):
+                raise ManifestInvalid("400 Bad Request", f"Index {index}: not a JSON object")
+            if "data" in seg:
+                raise ManifestInvalid("400 Bad Request",
+                                      f"Index {index}: inline data segments are not supported")
+            extra = set(seg) - PUT_KEYS
+            if extra:
+                raise ManifestInvalid("400 Bad Request", f"Index {index}: extraneous keys "
+                                      + ", ".join(f'"{k}"' for k in sorted(extra)))
+            path = seg.get("path")
+            if not isinstance(path, str) or "/" not in path.lstrip("/") or \
+                    not all(path.lstrip("/").partition("/")[::2]):
+                raise ManifestInvalid("400 Bad Request",
+                                      f"Index {index}: path does not refer to an object. Path must "
+                                      "be of the form /container/object.")
+            size = seg.get("size_bytes")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+                raise ManifestInvalid("400 Bad Request",
+                                      f"Index {index}: size_bytes must be an integer")
+            if seg.get("etag") is not None and not isinstance(seg["etag"], str):
+                raise ManifestInvalid("400 Bad Request", f"Index {index}: etag must be a string")
+            if seg.get("range") is not None and not isinstance(seg["range"], str):
+                raise ManifestInvalid("400 Bad Request", f"Index {index}: range must be a string")
+        return segments
+
+    def _check_segments(self, environ: dict, account: str, own_path: str,
+                        segments: list[dict]) -> tuple[list[dict], list[tuple[str, str]]]:
+        """HEAD every segment; the stored entries and the (path, problem) list."""
+        def head(seg: dict) -> SubResponse:
+            path = "/" + seg["path"].lstrip("/")
+            resp = call_app(self, make_env(environ, "HEAD", f"/v1/{account}{path}", source=SOURCE))
+            resp.close()
+            return resp
+
+        pool = eventlet.GreenPool(self.concurrency)
+        entries, problems = [], []
+        last_index = len(segments) - 1
+        for index, (seg, resp) in enumerate(zip(segments, pool.imap(head, segments))):
+            path = "/" + seg["path"].lstrip("/")
+            entry, problem = self._segment_entry(seg, path, resp, index == last_index)
+            if path == own_path:
+                problem = "Segment cannot be the manifest itself"
+            if problem:
+                problems.append((path, problem))
+            else:
+                entries.append(entry)
+        return entries, problems
+
+    def _segment_entry(self, seg: dict, path: str, resp: SubResponse,
+                       is_last: bool) -> tuple[dict, str | None]:
+        if resp.status_int == 404:
+            return {}, "404 Not Found"
+        if not resp.ok:
+            return {}, resp.status
+        size = int(resp.header("content-length") or 0)
+        etag = (resp.header("etag") or "").strip('"')
+        if seg.get("size_bytes") is not None and seg["size_bytes"] != size:
+            return {}, "Size Mismatch"
+        if seg.get("etag") and seg["etag"].strip('"') != etag:
+            return {}, "Etag Mismatch"
+        entry = {"name": path, "bytes": size, "hash": etag,
+                 "content_type": resp.header("content-type") or "application/octet-stream",
+                 "last_modified": _iso_time(resp.header("last-modified"))}
+        if is_slo(resp):
+            entry["sub_slo"] = True
+        length = size
+        if seg.get("range"):
+            ranges = parse_range("bytes=" + seg["range"], size)
+            if ranges is None:
+                return {}, "Invalid Range"
+            if not ranges:
+                return {}, "Unsatisfiable Range"
+            if len(ranges) > 1:
+                return {}, "Multiple Ranges"
+            first, last = ranges[0]
+            if (first, last) != (0, size - 1):
+                entry["range"] = f"{first}-{last}"
+            length = last - first + 1
+        if length < 1 or (length < self.min_segment_size and not is_last):
+            return {}, f"Too small; each segment must be at least {self.min_segment_size} byte" + \
+                ("s." if self.min_segment_size > 1 else ".")
+        return entry, None
+
+    def _error_listing(self, environ: dict, start_response: Callable,
+                       problems: list[tuple[str, str]]) -> Iterable[bytes]:
+        if "application/json" in environ.get("HTTP_ACCEPT", ""):
+            body = json.dumps({"Errors": [list(p) for p in problems]})
+            return simple_response(start_response, "400 Bad Request", body, content_type=JSON_TYPE)
+        body = "Errors:\n" + "".join(f"{path}, {problem}\n" for path, problem in problems)
+        return simple_response(start_response, "400 Bad Request", body)
+
+    # ---- DELETE -------------------------------------------------------------------
+    def handle_delete(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
+        account = wsgi_to_str(target[0]) or ""
+        path = wsgi_to_str(environ["PATH_INFO"]) or ""
+        resp = call_app(self.app, make_env(environ, "GET", path, source=SOURCE,
+                                           query={"multipart-manifest": "get"}))
+        if resp.ok and not is_slo(resp):
+            resp.close()
+            return self.app(environ, start_response)
+        summary = {"Number Deleted": 0, "Number Not Found": 0, "Errors": []}
+        if resp.status_int == 404:
+            resp.close()
+            summary["Number Not Found"] = 1
+        elif not resp.ok:
+            resp.close()
+            summary["Errors"].append([path, resp.status])
+        else:
+            try:
+                paths = list(self._delete_order(environ, account, self._read_manifest(resp, environ), 0))
+            except SegmentError as err:
+                paths = []
+                summary["Errors"].append([path, str(err)])
+            if not summary["Errors"]:
+                self._delete_all(environ, paths, summary)
+            if not summary["Errors"]:
+                self._delete_all(environ, [path], summary)
+        return self._delete_summary(environ, start_response, summary)
+
+    def _delete_order(self, environ: dict, account: str, entries: list[dict], depth: int) -> Iterator[str]:
+        """Segment paths to delete, nested manifests' segments before the manifests."""
+        for entry in entries:
+            path = f"/v1/{account}{entry['name']}"
+            if entry.get("sub_slo"):
+                if depth + 1 >= self.max_nesting:
+                    raise SegmentError(f"max recursion depth exceeded at {path}")
+                sub = call_app(self.app, make_env(environ, "GET", path, source=SOURCE,
+                                                  query={"multipart-manifest": "get"}))
+                if sub.ok and is_slo(sub):
+                    yield from self._delete_order(environ, account, self._read_manifest(sub, environ),
+                                                  depth + 1)
+                else:
+                    sub.close()
+            yield path
+
+    def _delete_all(self, environ: dict, paths: list[str], summary: dict) -> None:
+        def delete(path: str) -> tuple[str, SubResponse]:
+            resp = call_app(self.app, make_env(environ, "DELETE", path, source=SOURCE))
+            resp.close()
+            return path, resp
+
+        for path, resp in eventlet.GreenPool(self.concurrency).imap(delete, paths):
+            if resp.ok:
+                summary["Number Deleted"] += 1
+            elif resp.status_int == 404:
+                summary["Number Not Found"] += 1
+            else:
+                summary["Errors"].append([path, resp.status])
+
+    def _delete_summary(self, environ: dict, start_response: Callable, summary: dict) -> Iterable[bytes]:
+        status = "400 Bad Request" if summary["Errors"] else "200 OK"
+        if all(e[1].startswith("401") for e in summary["Errors"]) and summary["Errors"]:
+            status = "401 Unauthorized"
+        result = {**summary, "Response Status": status, "Response Body": ""}
+        if "application/json" in environ.get("HTTP_ACCEPT", ""):
+            return simple_response(start_response, "200 OK", json.dumps(result), content_type=JSON_TYPE)
+        body = (f"Number Deleted: {result['Number Deleted']}\n"
+                f"Number Not Found: {result['Number Not Found']}\n"
+                f"Response Body: \nResponse Status: {status}\nErrors:\n"
+                + "".join(f"{p}, {s}\n" for p, s in result["Errors"]))
+        return simple_response(start_response, "200 OK", body)
+
+
+def _iso_time(http_date: str | None) -> str:
+    if not http_date:
+        return ""
+    try:
+        return parsedate_to_datetime(http_date).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    except (TypeError, ValueError):
+        return ""
+
+
+def _read_limited(stream, limit: int, declared: int | None) -> bytes | None:
+    """Read a request body of at most ``limit`` bytes; None if it is longer."""
+    chunks, size = [], 0
+    while declared is None or size < declared:
+        chunk = stream.read(min(65536, declared - size) if declared is not None else 65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
+                   ) -> Callable[[WSGIApp], WSGIApp]:
+    """Pipeline entry: ``[filter:slo] use = proxy.middleware.slo:filter_factory``."""
+    settings = {**(section(conf, "filter:slo") if conf is not None else {}), **(options or {})}
+    return lambda app: StaticLargeObject(app, settings)
+
+
+def _register_info(slo: StaticLargeObject) -> None:
+    try:
+        from proxy.info import register_capability  # the proxy's /info registry
+    except ImportError:
+        return
+    register_capability("slo", {"max_manifest_segments": slo.max_manifest_segments,
+                                "max_manifest_size": slo.max_manifest_size,
+                                "min_segment_size": slo.min_segment_size})
