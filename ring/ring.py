@@ -1,0 +1,241 @@
+"""The read side of the ring, used by every daemon on every request.
+
+``get_nodes`` is one salted MD5, a shift, and one index per replica row into
+packed arrays whose values index precomputed node dicts.  The ring file is
+re-read when its mtime changes (checked at most every ``reload_time`` s).
+"""
+from __future__ import annotations
+
+import configparser
+import os
+import struct
+import time
+from typing import Iterator
+
+import numpy as np
+
+from objstore.common.config import (ConfigError, hash_path_affixes, ring_dir as conf_ring_dir,
+                                    section, get_float, CLUSTER_SECTION)
+from objstore.common.hashing import hash_path
+from objstore.common.policies import load_policies
+from ring.errors import RingError
+from ring.ringfile import RingData, read_ring_file
+
+_PART = struct.Struct(">I")
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+KINDS = ("account", "container", "object")
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """A splitmix64 finaliser: well-spread 64-bit hashes of integers, vectorised."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def handoff_order(part: int, dev_ids: np.ndarray, weights: np.ndarray) -> list[int]:
+    """Weighted rendezvous order of devices for ``part``.
+
+    Each device gets the score ``-ln(u) / weight`` with ``u`` a hash of
+    (part, device id); sorting by score picks devices in proportion to weight
+    and keeps each part's order stable when unrelated devices change.
+    """
+    if not len(dev_ids):
+        return []
+    with np.errstate(over="ignore"):
+        keys = _mix64(dev_ids.astype(np.uint64) ^ _mix64(np.array([part], dtype=np.uint64)))
+    uniform = ((keys >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
+    scores = -np.log(uniform) / weights
+    return dev_ids[np.argsort(scores, kind="stable")].tolist()
+
+
+class Ring:
+    """Partition and device lookups for one ring file (``<ring_dir>/<ring_name>.ring.gz``)."""
+
+    def __init__(self, ring_dir: str, ring_name: str, *, hash_prefix: bytes = b"",
+                 hash_suffix: bytes = b"", reload_time: float = 15.0) -> None:
+        self.path = os.path.join(ring_dir, f"{ring_name}.ring.gz")
+        self.ring_name = ring_name
+        self.hash_prefix = hash_prefix
+        self.hash_suffix = hash_suffix
+        self.reload_time = reload_time
+        self._stat_key: tuple | None = None
+        self._load(self._stat())
+        self._next_check = time.monotonic() + reload_time
+
+    # -- loading -------------------------------------------------------------------
+    def _stat(self) -> tuple:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise RingError(f"ring file not found: {self.path}") from None
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+    def _load(self, stat_key: tuple) -> None:
+        self._install(read_ring_file(self.path))
+        self._stat_key = stat_key
+
+    def _install(self, data: RingData) -> None:
+        devs = data.devs
+        rows = data.rows
+        for row in rows:
+            if row and max(row) >= len(devs):
+                raise RingError(f"{self.path}: partition assigned to an unknown device")
+        # One node dict per (replica index, device) so a lookup only copies dicts.
+        lookups = []
+        for index, row in enumerate(rows):
+            nodes = [None if dev is None else dict(dev, index=index) for dev in devs]
+            lookups.append((row, nodes, len(row)))
+        weighted = [d for d in devs if d is not None and d.get("weight", 0) > 0]
+        self._hand_ids = np.array([d["id"] for d in weighted], dtype=np.int64)
+        self._hand_weights = np.array([float(d["weight"]) for d in weighted], dtype=np.float64)
+        self._has_duplicates = self._find_duplicates(rows)
+        self._data = data
+        self._devs = devs
+        self._lookups = lookups
+        self._part_shift = 32 - data.part_power
+        self._full_rows = all(len(row) == data.partition_count for row in rows)
+
+    @staticmethod
+    def _find_duplicates(rows: list) -> bool:
+        """True when some partition has two replicas on one device (tiny rings only)."""
+        if len(rows) < 2:
+            return False
+        arrays = [np.frombuffer(row, dtype=np.dtype(row.typecode)) for row in rows]
+        for i, first in enumerate(arrays):
+            for second in arrays[i + 1:]:
+                n = min(len(first), len(second))
+                if np.any(first[:n] == second[:n]):
+                    return True
+        return False
+
+    def _check_reload(self) -> None:
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.reload_time
+        try:
+            stat_key = self._stat()
+            if stat_key != self._stat_key:
+                self._load(stat_key)
+        except RingError:
+            pass  # keep serving the ring we have; the new file may still be on its way
+
+    def reload(self) -> None:
+        """Re-read the ring file now if it changed."""
+        self._next_check = 0.0
+        self._check_reload()
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def devs(self) -> list[dict | None]:
+        self._check_reload()
+        return self._devs
+
+    @property
+    def replica_count(self) -> float:
+        self._check_reload()
+        return self._data.replicas
+
+    @property
+    def partition_count(self) -> int:
+        self._check_reload()
+        return self._data.partition_count
+
+    @property
+    def part_power(self) -> int:
+        return self._data.part_power
+
+    @property
+    def version(self) -> int:
+        self._check_reload()
+        return self._data.version
+
+    # -- lookups -------------------------------------------------------------------
+    def get_part(self, account: str, container: str | None = None, obj: str | None = None) -> int:
+        digest = hash_path(account, container, obj, prefix=self.hash_prefix,
+                           suffix=self.hash_suffix)
+        return _PART.unpack_from(digest)[0] >> self._part_shift
+
+    def get_part_nodes(self, part: int) -> list[dict]:
+        """The primary nodes of ``part``, each with its replica ``index``."""
+        if time.monotonic() >= self._next_check:
+            self._check_reload()
+        if self._full_rows:
+            nodes = [lookup[row[part]].copy() for row, lookup, _ in self._lookups]
+        else:
+            nodes = [lookup[row[part]].copy() for row, lookup, length in self._lookups
+                     if part < length]
+        if self._has_duplicates:
+            nodes = self._dedupe(nodes)
+        return nodes
+
+    @staticmethod
+    def _dedupe(nodes: list[dict]) -> list[dict]:
+        seen: set[int] = set()
+        unique = []
+        for node in nodes:
+            if node["id"] not in seen:
+                seen.add(node["id"])
+                node["index"] = len(unique)
+                unique.append(node)
+        return unique
+
+    def get_nodes(self, account: str, container: str | None = None,
+                  obj: str | None = None) -> tuple[int, list[dict]]:
+        part = self.get_part(account, container, obj)
+        return part, self.get_part_nodes(part)
+
+    def get_more_nodes(self, part: int) -> Iterator[dict]:
+        """Handoff nodes for ``part``, most different first.
+
+        First devices in regions the primaries do not use, then other zones, then
+        other servers, then any remaining weighted device.  Within each pass the
+        order is a weighted rendezvous order, stable for a given part.
+        """
+        primaries = self.get_part_nodes(part)
+        devs = self._devs
+        used_ids = {node["id"] for node in primaries}
+        used = [{node["region"] for node in primaries},
+                {(node["region"], node["zone"]) for node in primaries},
+                {(node["region"], node["zone"], node["ip"]) for node in primaries}]
+        order = handoff_order(part, self._hand_ids, self._hand_weights)
+        handoff_index = len(primaries)
+        for level in range(4):
+            for dev_id in order:
+                if dev_id in used_ids:
+                    continue
+                dev = devs[dev_id]
+                keys = (dev["region"], (dev["region"], dev["zone"]),
+                        (dev["region"], dev["zone"], dev["ip"]))
+                if level < 3 and keys[level] in used[level]:
+                    continue
+                used_ids.add(dev_id)
+                for seen, key in zip(used, keys):
+                    seen.add(key)
+                yield dict(dev, handoff_index=handoff_index)
+                handoff_index += 1
+
+
+def load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0,
+              reload_time: float | None = None) -> Ring:
+    """The account, container or (per storage policy) object ring named by the config.
+
+    ``[objstore] ring_check_interval`` (default 15 s) sets how often the ring file's
+    mtime is checked.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"ring kind must be one of {KINDS}, not {kind!r}")
+    name = kind
+    if kind == "object":
+        policy = load_policies(conf).get_by_index(policy_index)
+        if policy is None:
+            raise ConfigError(f"no storage policy with index {policy_index}")
+        name = policy.ring_name
+    prefix, suffix = hash_path_affixes(conf)
+    if reload_time is None:
+        reload_time = get_float(section(conf, CLUSTER_SECTION), "ring_check_interval", 15.0)
+    return Ring(conf_ring_dir(conf), name, hash_prefix=prefix, hash_suffix=suffix,
+                reload_time=reload_time)
