@@ -26,3 +26,8 @@ class HealthCheck:
         start_response(status, [("Content-Type", "text/plain"),
                                 ("Content-Length", str(len(body)))])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def filter_factory(conf, options: dict) -> Callable[[WSGIApp], WSGIApp]:
+    """Pipeline entry for the proxy (``healthcheck`` in ``[pipeline:main]``)."""
+    return lambda app: HealthCheck(app, options.get("disable_path", ""))

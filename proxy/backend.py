@@ -1,0 +1,185 @@
+"""HTTP/1.1 to storage nodes on green sockets: one connection per request.
+
+The stdlib ``http.client`` cannot wait for ``100 Continue`` before sending a
+body, and its response object cannot be shared between the interim and the
+final response; this small client does both, streams bodies in chunks and
+applies ``conn_timeout`` to connecting and ``node_timeout`` to every read and
+write (socket timeouts, so a stalled node raises ``socket.timeout``).
+"""
+from __future__ import annotations
+
+import socket
+from typing import Callable, Mapping
+from urllib.parse import quote
+
+from eventlet.green import socket as green_socket
+
+CHUNK_SIZE = 65536
+_MAX_LINE = 65536
+_NO_BODY_STATUSES = (204, 304)
+
+
+class BackendError(ConnectionError):
+    """The node broke the HTTP protocol or closed the connection early."""
+
+
+def backend_path(partition: int, wsgi_path: str) -> str:
+    """The quoted ``/<partition>/<account>[/<container>[/<object>]]`` tail of
+    a backend path (prefix ``/<device>`` per node); ``wsgi_path`` is a WSGI
+    string (latin-1 carrying UTF-8 bytes) ``/account[/container[/object]]``."""
+    return quote(f"/{partition}".encode() + wsgi_path.encode("latin-1"))
+
+
+class BackendResponse:
+    """Status, lower-cased headers and a streaming body of one node's answer."""
+
+    def __init__(self, conn: "BackendConnection", status: int, reason: str,
+                 headers: dict[str, str], method: str) -> None:
+        self.conn = conn
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self._chunked = False
+        self._remaining: int | None = None  # None: until the node closes
+        if method == "HEAD" or status in _NO_BODY_STATUSES or status < 200:
+            self._remaining = 0
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            self._chunked, self._remaining = True, 0
+        elif "content-length" in headers:
+            try:
+                self._remaining = int(headers["content-length"])
+            except ValueError:
+                raise BackendError("bad Content-Length from backend") from None
+
+    def getheader(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+    def read(self, amt: int = CHUNK_SIZE) -> bytes:
+        """Up to ``amt`` bytes of body; ``b""`` at the end."""
+        if self._chunked:
+            return self._read_chunked(amt)
+        if self._remaining is None:
+            return self.conn.fp.read1(amt)
+        if self._remaining <= 0:
+            return b""
+        data = self.conn.fp.read(min(amt, self._remaining))
+        if not data:
+            raise BackendError("backend closed the connection mid-body")
+        self._remaining -= len(data)
+        return data
+
+    def read_all(self, limit: int = 1 << 24) -> bytes:
+        """Whole (small) body, e.g. an error message or a listing page."""
+        parts, size = [], 0
+        while size <= limit:
+            data = self.read()
+            if not data:
+                break
+            parts.append(data)
+            size += len(data)
+        return b"".join(parts)
+
+    def _read_chunked(self, amt: int) -> bytes:
+        fp = self.conn.fp
+        if self._remaining == 0:
+            line = fp.readline(_MAX_LINE)
+            if not line:
+                raise BackendError("backend closed the connection mid-body")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BackendError("bad chunk size from backend") from None
+            if size == 0:
+                while fp.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                self._chunked, self._remaining = False, 0
+                return b""
+            self._remaining = size
+        data = fp.read(min(amt, self._remaining))
+        if not data:
+            raise BackendError("backend closed the connection mid-body")
+        self._remaining -= len(data)
+        if self._remaining == 0:
+            fp.readline(_MAX_LINE)  # CRLF after the chunk
+        return data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class BackendConnection:
+    """One request to one node: send head, (wait for 100), send body, read answer."""
+
+    def __init__(self, node: Mapping, conn_timeout: float, node_timeout: float) -> None:
+        self.node = node
+        self.host = f"{node['ip']}:{node['port']}"
+        self.sock = green_socket.create_connection((node["ip"], node["port"]), conn_timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(node_timeout)
+        self.fp = self.sock.makefile("rb")
+        self.method = "GET"
+        self.chunked = False
+
+    def send_request(self, method: str, path: str, headers: Mapping[str, str],
+                     query_string: str = "") -> None:
+        self.method = method
+        self.chunked = headers.get("Transfer-Encoding", "").lower() == "chunked"
+        target = f"{path}?{query_string}" if query_string else path
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}", "Connection: close"]
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        lines.append("\r\n")
+        self.sock.sendall("\r\n".join(lines).encode("latin-1"))
+
+    def expect_continue(self) -> BackendResponse | None:
+        """After a head with ``Expect: 100-continue``: None to go on sending,
+        else the node's final answer (e.g. 507, 409, 412)."""
+        status, reason, headers = self._read_head()
+        if status == 100:
+            return None
+        return BackendResponse(self, status, reason, headers, self.method)
+
+    def send(self, data: bytes) -> None:
+        if self.chunked:
+            self.sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            self.sock.sendall(data)
+
+    def finish_body(self) -> None:
+        if self.chunked:
+            self.sock.sendall(b"0\r\n\r\n")
+
+    def getresponse(self) -> BackendResponse:
+        while True:
+            status, reason, headers = self._read_head()
+            if status >= 200:
+                return BackendResponse(self, status, reason, headers, self.method)
+
+    def set_timeout(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+
+    def close(self) -> None:
+        try:
+            self.fp.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _read_head(self) -> tuple[int, str, dict[str, str]]:
+        line = self.fp.readline(_MAX_LINE)
+        if not line:
+            raise BackendError("backend closed the connection without answering")
+        parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise BackendError(f"bad status line from backend: {line[:80]!r}")
+        headers: dict[str, str] = {}
+        while True:
+            line = self.fp.readline(_MAX_LINE)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            key, value = name.strip().lower(), value.strip()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
+
+
+Connector = Callable[[Mapping, float, float], BackendConnection]

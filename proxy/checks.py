@@ -1,0 +1,100 @@
+"""Validation of client input against the cluster's constraints.
+
+Each check returns an error ``Response`` (a clear 4xx saying why) or None, so
+controllers read ``err = check(...); if err: return err``.
+"""
+from __future__ import annotations
+
+import time
+
+from objstore.common.constraints import Constraints, wsgi_to_str
+from proxy.http import Request, Response, error_response
+
+LISTING_PARAMS = ("marker", "end_marker", "prefix", "delimiter", "path", "format", "reverse")
+
+
+def remove_headers_to_empty(headers: dict[str, str], target: str) -> None:
+    """``X-Remove-<Target>-Meta-Foo`` (and ``X-Remove-Container-Read``...)
+    become ``X-<Target>-Meta-Foo:`` with an empty value, which deletes them."""
+    prefix = f"x-remove-{target}-"
+    for name in [n for n in headers if n.startswith(prefix)]:
+        headers.pop(name)
+        headers.setdefault(f"x-{target}-{name[len(prefix):]}", "")
+
+
+def check_metadata(headers: dict[str, str], target: str, limits: Constraints) -> Response | None:
+    """Count, name and value sizes of ``X-<target>-Meta-*`` headers."""
+    prefix = f"x-{target}-meta-"
+    count = size = 0
+    for name, value in headers.items():
+        if not name.startswith(prefix):
+            continue
+        key = name[len(prefix):]
+        if not key:
+            return error_response(400, "Metadata name cannot be empty")
+        if wsgi_to_str(key) is None or wsgi_to_str(value) is None:
+            return error_response(400, "Metadata must be valid UTF-8")
+        count += 1
+        size += len(key) + len(value)
+        if len(key) > limits.max_meta_name_length:
+            return error_response(400, f"Metadata name too long; max {limits.max_meta_name_length}")
+        if len(value) > limits.max_meta_value_length:
+            return error_response(400, f"Metadata value longer than {limits.max_meta_value_length}")
+        if count > limits.max_meta_count:
+            return error_response(400, f"Too many metadata items; max {limits.max_meta_count}")
+        if size > limits.max_meta_overall_size:
+            return error_response(400, f"Total metadata too large; max {limits.max_meta_overall_size}")
+    return None
+
+
+def check_listing(req: Request, max_limit: int) -> Response | None:
+    """Query parameters of an account or container listing."""
+    try:
+        for name in LISTING_PARAMS:
+            req.param(name)
+        limit = req.param("limit")
+    except ValueError as err:
+        return error_response(400, str(err))
+    if limit is not None and limit != "":
+        if not limit.isdigit():
+            return error_response(400, "limit must be a non-negative integer")
+        if int(limit) > max_limit:
+            return error_response(412, f"Maximum limit is {max_limit}")
+    return None
+
+
+def content_length_error(req: Request, max_size: int) -> Response | None:
+    """Body framing of an upload: chunked, or a sane Content-Length."""
+    encoding = req.headers.get("transfer-encoding")
+    if encoding is not None:
+        if encoding.lower() != "chunked":
+            return error_response(501, f"Transfer-Encoding {encoding!r} is not supported")
+        return None
+    length = req.headers.get("content-length")
+    if length is None:
+        return error_response(411, "Missing Content-Length and not chunked")
+    if not length.isdigit():
+        return error_response(400, f"Invalid Content-Length {length!r}")
+    if int(length) > max_size:
+        return error_response(413, f"Your request is too large; max object size is {max_size}")
+    return None
+
+
+def delete_at_error(headers: dict[str, str]) -> Response | None:
+    """Turn ``X-Delete-After`` into ``X-Delete-At`` (in place); both must be
+    whole seconds in the future."""
+    now = time.time()
+    after = headers.pop("x-delete-after", None)
+    if after is not None:
+        if not after.strip().isdigit():
+            return error_response(400, "Non-integer X-Delete-After")
+        headers["x-delete-at"] = str(int(now + int(after)))
+        return None
+    at = headers.get("x-delete-at")
+    if at is not None:
+        if not at.strip().isdigit():
+            return error_response(400, "Non-integer X-Delete-At")
+        if int(at) <= now:
+            return error_response(400, "X-Delete-At in past")
+        headers["x-delete-at"] = at.strip()
+    return None

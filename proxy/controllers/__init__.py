@@ -1,0 +1,1 @@
+"""Per-resource request handlers of the proxy: account, container, object."""

@@ -1,0 +1,136 @@
+"""Accounts: container listing, metadata, and (if allowed) create/delete.
+
+With ``account_autocreate`` an account that does not exist yet answers like an
+empty one (204/200 with zero counts), and is created on the first container PUT
+or metadata POST.
+"""
+from __future__ import annotations
+
+import json
+
+from objstore.common.timestamp import Timestamp
+from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
+from proxy.controllers.base import BackendResult, Controller
+from proxy.controllers.reader import Reader
+from proxy.http import Response, error_response
+from proxy.infocache import account_info_from, account_key
+
+_PREFIXES = ("x-account-meta-", "x-account-sysmeta-")
+OWNER_HEADERS = ("x-account-access-control", "x-account-meta-temp-url-key",
+                 "x-account-meta-temp-url-key-2")
+
+
+class AccountController(Controller):
+    server_type = "Account"
+
+    @property
+    def ring(self):
+        return self.app.account_ring
+
+    def name_error(self) -> Response | None:
+        limit = self.app.constraints.max_account_name_length
+        size = len(self.account.encode("utf-8"))
+        if size > limit:
+            return error_response(400, f"Account name length of {size} longer than {limit}")
+        return None
+
+    def GET(self) -> Response:
+        err = self.name_error() or check_listing(self.req, self.app.constraints.account_listing_limit)
+        return err or self._get_or_head()
+
+    def HEAD(self) -> Response:
+        return self.name_error() or self._get_or_head()
+
+    def _get_or_head(self) -> Response:
+        part = self.ring.get_part(self.account)
+        headers = {"X-Trans-Id": self.req.txn_id}
+        headers.update(self.pass_through(("x-backend-",), frozenset({"accept"})))
+        reader = Reader(self, self.ring, part, self.app.backend_path(part, self.wsgi_path), headers)
+        resp, status = reader.fetch(self.app.wants_newest(self.req))
+        if status < 500:
+            info = account_info_from(status, resp.headers if resp else {})
+            self.app.remember_info(self.req.environ, account_key(self.account), info)
+        if status == 404 and self.app.account_autocreate:
+            return self._empty_account()
+        response = reader.response(resp, status)
+        if response.status < 300:
+            if not self.req.environ.get("swift_owner"):
+                for name in OWNER_HEADERS:
+                    response.headers.pop(name, None)
+            response.headers.setdefault("accept-ranges", "bytes")
+        return response
+
+    def _empty_account(self) -> Response:
+        """What an account that will be auto-created looks like: empty."""
+        now = Timestamp.now()
+        headers = {"x-account-container-count": "0", "x-account-object-count": "0",
+                   "x-account-bytes-used": "0", "x-timestamp": now.normal,
+                   "x-put-timestamp": now.normal, "accept-ranges": "bytes"}
+        if self.req.method == "HEAD":
+            headers["content-type"] = "text/plain; charset=utf-8"
+            return Response(204, headers, [])
+        fmt = (self.req.params.get("format") or "").lower()
+        accept = self.req.headers.get("accept", "")
+        if fmt == "json" or (not fmt and "application/json" in accept):
+            headers["content-type"] = "application/json; charset=utf-8"
+            return Response(200, headers, json.dumps([]).encode())
+        if fmt == "xml" or (not fmt and "xml" in accept):
+            headers["content-type"] = "application/xml; charset=utf-8"
+            name = self.wsgi_path.lstrip("/").replace("&", "&amp;").replace("<", "&lt;")
+            body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<account name="{name}"></account>'
+                    .encode("latin-1"))
+            return Response(200, headers, body)
+        headers.update({"content-type": "text/plain; charset=utf-8", "content-length": "0"})
+        return Response(204, headers, [])
+
+    def metadata_headers(self) -> tuple[dict[str, str], Response | None]:
+        headers = self.pass_through(_PREFIXES + ("x-remove-account-",),
+                                    frozenset({"x-account-access-control"}))
+        remove_headers_to_empty(headers, "account")
+        if not self.req.environ.get("swift_owner"):
+            headers.pop("x-account-access-control", None)
+        return headers, check_metadata(headers, "account", self.app.constraints)
+
+    def not_allowed(self) -> Response:
+        return error_response(405, "Account management is not allowed on this cluster",
+                              {"allow": "GET, HEAD, POST, OPTIONS"})
+
+    def PUT(self) -> Response:
+        if not self.app.allow_account_management:
+            return self.not_allowed()
+        meta, err = self.metadata_headers()
+        err = err or self.name_error()
+        if err:
+            return err
+        return self.result_response(self.fan_out("PUT", meta))
+
+    def POST(self) -> Response:
+        meta, err = self.metadata_headers()
+        err = err or self.name_error()
+        if err:
+            return err
+        result = self.fan_out("POST", meta)
+        if result.status == 404 and self.app.account_autocreate:
+            created = self.fan_out("PUT", {})
+            if created.status // 100 != 2:
+                return self.result_response(created)
+            result = self.fan_out("POST", meta)
+        return self.result_response(result)
+
+    def DELETE(self) -> Response:
+        if not self.app.allow_account_management:
+            return self.not_allowed()
+        if self.req.query_string:
+            return error_response(400, "Bad request: DELETE of an account takes no query")
+        return self.result_response(self.fan_out("DELETE", {}))
+
+    def fan_out(self, method: str, extra: dict[str, str]) -> BackendResult:
+        """One write to every account replica; also used to auto-create."""
+        part, nodes = self.ring.get_nodes(self.account)
+        headers = self.write_headers(Timestamp.now().internal)
+        headers.update(extra)
+        result = self.make_requests(method, self.ring, part,
+                                    self.app.backend_path(part, self.wsgi_path),
+                                    [headers] * len(nodes))
+        self.app.forget_info(self.req.environ, account_key(self.account))
+        return result

@@ -1,0 +1,141 @@
+"""Containers: listing, create (with storage policy), metadata, delete."""
+from __future__ import annotations
+
+from objstore.common.timestamp import Timestamp
+from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
+from proxy.controllers.base import BackendResult, Controller
+from proxy.controllers.reader import Reader
+from proxy.http import Response, error_response
+from proxy.infocache import container_info_from, container_key
+
+_PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
+_NAMES = frozenset({"x-container-read", "x-container-write", "x-versions-location",
+                    "x-history-location", "x-container-sync-to", "x-container-sync-key"})
+# only the container's owner sees these
+OWNER_HEADERS = ("x-container-read", "x-container-write", "x-container-sync-key",
+                 "x-container-sync-to", "x-container-meta-temp-url-key",
+                 "x-container-meta-temp-url-key-2")
+
+
+class ContainerController(Controller):
+    server_type = "Container"
+    delay_denial = frozenset({"GET", "HEAD"})
+
+    @property
+    def ring(self):
+        return self.app.container_ring
+
+    def GET(self) -> Response:
+        err = check_listing(self.req, self.app.constraints.container_listing_limit)
+        return err or self._get_or_head()
+
+    def HEAD(self) -> Response:
+        return self._get_or_head()
+
+    def _get_or_head(self) -> Response:
+        part = self.ring.get_part(self.account, self.container)
+        headers = {"X-Trans-Id": self.req.txn_id}
+        headers.update(self.pass_through(("x-backend-",), frozenset({"accept"})))
+        reader = Reader(self, self.ring, part, self.app.backend_path(part, self.wsgi_path), headers)
+        resp, status = reader.fetch(self.app.wants_newest(self.req))
+        info = container_info_from(status, resp.headers if resp else {})
+        if status < 500:
+            self.app.remember_info(self.req.environ, container_key(self.account, self.container), info)
+        denial = self.authorize(info["read_acl"])
+        if denial is not None:
+            if resp is not None:
+                resp.close()
+            return denial
+        response = reader.response(resp, status)
+        if response.status < 300:
+            self.client_headers(response.headers)
+        return response
+
+    def client_headers(self, headers: dict[str, str]) -> None:
+        """Backend headers as the Swift API shows them to this client."""
+        index = headers.pop("x-backend-storage-policy-index", None)
+        policy = self.app.policies.get_by_index(index)
+        if policy is not None:
+            headers["x-storage-policy"] = policy.name
+        if not self.req.environ.get("swift_owner"):
+            for name in OWNER_HEADERS:
+                headers.pop(name, None)
+        headers.setdefault("accept-ranges", "bytes")
+        put_ts = headers.get("x-put-timestamp") or headers.get("x-timestamp")
+        if put_ts and "last-modified" not in headers:
+            headers["last-modified"] = Timestamp(put_ts).http_date
+
+    def metadata_headers(self) -> tuple[dict[str, str], Response | None]:
+        """Metadata and ACL headers to store, cleaned and checked."""
+        headers = self.pass_through(_PREFIXES + ("x-remove-container-",), _NAMES)
+        remove_headers_to_empty(headers, "container")
+        for name in ("x-container-read", "x-container-write"):
+            clean = self.req.environ.get("swift.clean_acl")
+            if headers.get(name) and clean is not None:
+                try:
+                    headers[name] = clean(name, headers[name])
+                except ValueError as err:
+                    return headers, error_response(400, str(err))
+        return headers, check_metadata(headers, "container", self.app.constraints)
+
+    def PUT(self) -> Response:
+        limit = self.app.constraints.max_container_name_length
+        if len(self.container.encode("utf-8")) > limit:
+            return error_response(400, f"Container name length of "
+                                       f"{len(self.container.encode('utf-8'))} longer than {limit}")
+        meta, err = self.metadata_headers()
+        if err:
+            return err
+        policy_index, err = self._policy_index()
+        if err:
+            return err
+        err = self.app.ensure_account(self.req.environ, self, self.account)
+        if err:
+            return err
+        base = self.write_headers(Timestamp.now().internal)
+        base.update(meta)
+        base["X-Backend-Storage-Policy-Index"] = str(policy_index)
+        result = self._fan_out("PUT", base)
+        if result.status == 409 and "x-backend-storage-policy-index" in result.headers:
+            return error_response(409, "Container exists with a different storage policy")
+        return self.result_response(result)
+
+    def _policy_index(self) -> tuple[int, Response | None]:
+        """The requested policy, else the existing container's, else the default."""
+        name = self.req.headers.get("x-storage-policy")
+        if name is not None:
+            policy = self.app.policies.get_by_name(name)
+            if policy is None:
+                return 0, error_response(400, f"Invalid X-Storage-Policy {name!r}")
+            if policy.is_deprecated:
+                return 0, error_response(400, f"Storage Policy {name!r} is deprecated")
+            return policy.index, None
+        info = self.app.container_info(self.req.environ, self, self.account, self.container)
+        if info["status"] // 100 == 2:
+            return int(info["storage_policy"]), None
+        return self.app.policies.default.index, None
+
+    def POST(self) -> Response:
+        meta, err = self.metadata_headers()
+        if err:
+            return err
+        if "x-storage-policy" in self.req.headers:
+            return error_response(400, "A container's storage policy cannot be changed")
+        base = self.write_headers(Timestamp.now().internal)
+        base.update(meta)
+        return self.result_response(self._fan_out("POST", base))
+
+    def DELETE(self) -> Response:
+        result = self._fan_out("DELETE", self.write_headers(Timestamp.now().internal))
+        if result.status == 409:
+            return error_response(409, "There was a conflict when trying to complete your "
+                                       "request: the container is not empty")
+        return self.result_response(result)
+
+    def _fan_out(self, method: str, base: dict[str, str]) -> BackendResult:
+        part, nodes = self.ring.get_nodes(self.account, self.container)
+        targets = self.update_targets(self.app.account_ring, "Account", (self.account,), len(nodes))
+        result = self.make_requests(method, self.ring, part, self.app.backend_path(part, self.wsgi_path),
+                                    [{**base, **target} for target in targets])
+        self.app.forget_info(self.req.environ, container_key(self.account, self.container))
+        return result

@@ -1,0 +1,191 @@
+"""GET and HEAD: find a node that has the item, stream it, fail over.
+
+Primaries are asked in ring order; an error or timeout moves on to the next
+node (handoffs only when some primary erred).  With ``X-Newest: true`` all
+primaries are asked at once and the newest answer wins.  An object body that
+breaks off mid-stream resumes from another replica with a ``Range`` starting at
+the byte already sent, pinned to the same ETag with ``If-Match``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterator, Mapping
+
+import eventlet
+
+from objstore.common.timestamp import Timestamp
+from proxy.backend import CHUNK_SIZE, BackendResponse
+from proxy.controllers.base import NET_ERRORS, Controller, is_server_error
+from proxy.http import Response, error_response
+
+_RESPONSE_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te",
+                                  "trailer", "upgrade", "date", "server", "x-trans-id"})
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_DROP_ON_RESUME = ("range", "if-none-match", "if-modified-since", "if-unmodified-since", "if-match")
+
+
+def response_headers(backend_headers: Mapping[str, str]) -> dict[str, str]:
+    """Backend headers a client may see (``x-backend-*`` are dropped later by
+    the gatekeeper, after middleware had a chance to read them)."""
+    return {k: v for k, v in backend_headers.items() if k not in _RESPONSE_HOP_BY_HOP}
+
+
+def backend_timestamp(headers: Mapping[str, str]) -> Timestamp:
+    for name in ("x-backend-timestamp", "x-timestamp"):
+        value = headers.get(name)
+        if value:
+            try:
+                return Timestamp(value)
+            except ValueError:
+                pass
+    return Timestamp(0)
+
+
+class Reader:
+    """One client GET/HEAD against the replicas of one item."""
+
+    def __init__(self, ctrl: Controller, ring, part: int, path: str, headers: dict[str, str],
+                 method: str | None = None, query_string: str | None = None,
+                 resumable: bool = False) -> None:
+        """``path`` is the quoted ``/<part>/<account>...`` tail (backend_path)."""
+        self.ctrl = ctrl
+        self.app = ctrl.app
+        self.ring = ring
+        self.part = part
+        self.path = path
+        self.headers = headers
+        self.method = method or ctrl.req.method
+        self.query_string = ctrl.req.query_string if query_string is None else query_string
+        self.resumable = resumable and self.method == "GET"
+        self.errors = 0
+        self.nodes = self._nodes()
+
+    def _nodes(self) -> Iterator[dict]:
+        """Primaries; handoffs only once some node erred (when every primary
+        says "not found", that is the answer)."""
+        primaries = self.ring.get_part_nodes(self.part)
+        yield from self.ctrl.node_iter(self.ring, self.part, primaries, handoffs=False)
+        if self.errors:
+            yield from self.ctrl.handoff_iter(self.ring, self.part, len(primaries))
+
+    def fetch(self, newest: bool = False) -> tuple[BackendResponse | None, int]:
+        """The first usable answer (newest of all primaries' with X-Newest)
+        and its status, else None and 503."""
+        if newest:
+            return self.fetch_newest()
+        seen_404 = None
+        for node in self.nodes:
+            resp = self._try(node)
+            if resp is None:
+                continue
+            if resp.status == 404:
+                seen_404 = resp
+                resp.close()
+                continue
+            return resp, resp.status
+        return seen_404, seen_404.status if seen_404 else 503
+
+    def fetch_newest(self) -> tuple[BackendResponse | None, int]:
+        """Ask all primaries at once; the answer with the newest timestamp."""
+        pile = eventlet.GreenPile()
+        for node in self.ctrl.node_iter(self.ring, self.part, handoffs=False):
+            pile.spawn(self._try, node)
+        answers = [r for r in pile if r is not None]
+        good = [r for r in answers if r.status != 404]
+        best = max(good or answers, key=lambda r: backend_timestamp(r.headers), default=None)
+        for resp in answers:
+            if resp is not best:
+                resp.close()
+        return best, best.status if best else 503
+
+    def _try(self, node: dict, headers: Mapping[str, str] | None = None) -> BackendResponse | None:
+        try:
+            resp = self.ctrl.send_to_node(node, self.method, f"/{node['device']}{self.path}",
+                                          headers or self.headers, self.query_string)
+        except NET_ERRORS as err:
+            self._error(node, repr(err))
+            return None
+        if resp.status == 507:
+            resp.close()
+            self.errors += 1
+            self.app.error_limiter.limit_now(node, "507 Insufficient Storage")
+            return None
+        if is_server_error(resp.status):
+            resp.close()
+            self._error(node, f"status {resp.status}")
+            return None
+        return resp
+
+    def _error(self, node: dict, why: str) -> None:
+        self.errors += 1
+        self.app.error_limiter.error(node, f"{self.method} {self.path}: {why}")
+
+    def response(self, resp: BackendResponse | None, status: int) -> Response:
+        """The client's response from ``fetch()``'s answer: the backend's
+        status, headers and (streamed) body."""
+        if resp is None or resp.status == 404:  # a 404's connection is closed already
+            return error_response(status)
+        headers = response_headers(resp.headers)
+        if self.method == "HEAD" or resp.status < 200 or resp.status in (204, 304):
+            resp.close()
+            return Response(resp.status, headers, [])
+        if resp.status >= 300:
+            body = resp.read_all(1 << 20)
+            resp.close()
+            headers["content-length"] = str(len(body))
+            return Response(resp.status, headers, [body] if body else [])
+        return Response(resp.status, headers, self._stream(resp))
+
+    def _stream(self, resp: BackendResponse) -> Iterator[bytes]:
+        sent = 0
+        if self.resumable:
+            resp.conn.set_timeout(self.app.recoverable_node_timeout)
+        try:
+            while True:
+                try:
+                    chunk = resp.read(CHUNK_SIZE)
+                except NET_ERRORS as err:
+                    resp.close()
+                    self._error(resp.conn.node, f"mid-body: {err!r}")
+                    resp = self._resume(resp, sent, err)
+                    continue
+                if not chunk:
+                    return
+                sent += len(chunk)
+                yield chunk
+        finally:
+            resp.close()
+
+    def _resume(self, broken: BackendResponse, sent: int, err: BaseException) -> BackendResponse:
+        """Another replica's answer continuing at byte ``sent``; re-raises ``err``
+        when the body cannot be resumed."""
+        byte_range = self._remaining_range(broken, sent) if self.resumable else None
+        etag = broken.headers.get("etag")
+        if byte_range is None or not etag:
+            raise err
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _DROP_ON_RESUME}
+        headers.update({"Range": "bytes=%d-%d" % byte_range, "If-Match": etag})
+        for node in self.nodes:
+            resp = self._try(node, headers)
+            if resp is None:
+                continue
+            if resp.status == 206 and resp.headers.get("etag") == etag:
+                self.app.logger.info("resumed GET %s at byte %d from %s:%s", self.path,
+                                     byte_range[0], node["ip"], node["port"])
+                return resp
+            resp.close()
+        raise err
+
+    @staticmethod
+    def _remaining_range(resp: BackendResponse, sent: int) -> tuple[int, int] | None:
+        if resp.status == 200:
+            try:
+                length = int(resp.headers.get("content-length", ""))
+            except ValueError:
+                return None
+            return (sent, length - 1) if sent < length else None
+        match = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
+        if resp.status == 206 and match:
+            start, end = int(match.group(1)) + sent, int(match.group(2))
+            return (start, end) if start <= end else None
+        return None

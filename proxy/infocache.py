@@ -1,0 +1,156 @@
+"""Account and container info: what middleware and object requests need to
+know about the parent (existence, ACLs, storage policy, metadata) without a
+backend HEAD per request.
+
+Two levels: ``environ['swift.infocache']`` (one client request and all its
+sub-requests share the dict) and a short-lived per-process cache of existing
+items (``recheck_container_existence`` / ``recheck_account_existence``
+seconds).  Middleware call ``get_container_info(env, app)`` /
+``get_account_info(env, app)`` with their next app; on a miss these make a
+HEAD sub-request through it, which the proxy answers and caches.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Mapping
+
+from objstore.common.constraints import wsgi_to_str
+
+INFOCACHE = "swift.infocache"
+
+
+class TTLCache:
+    """Process-wide ``key -> info`` for ``ttl`` seconds (0 disables it)."""
+
+    def __init__(self, ttl: float, max_entries: int = 10000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: dict[str, tuple[float, dict]] = {}
+
+    def get(self, key: str) -> dict | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] < time.monotonic():
+            self._items.pop(key, None)
+            return None
+        return item[1]
+
+    def put(self, key: str, info: dict) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._items) >= self.max_entries:
+            self._items.clear()  # crude but bounded; entries live seconds anyway
+        self._items[key] = (time.monotonic() + self.ttl, info)
+
+    def pop(self, key: str) -> None:
+        self._items.pop(key, None)
+
+
+def container_key(account: str, container: str) -> str:
+    return f"container/{account}/{container}"
+
+
+def account_key(account: str) -> str:
+    return f"account/{account}"
+
+
+def _int(headers: Mapping[str, str], name: str) -> int:
+    try:
+        return int(headers.get(name, 0))
+    except ValueError:
+        return 0
+
+
+def _prefixed(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
+    return {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+
+
+def container_info_from(status: int, headers: Mapping[str, str]) -> dict:
+    """Swift-shaped container info from a backend HEAD/GET's lower-case headers."""
+    return {
+        "status": status,
+        "read_acl": headers.get("x-container-read"),
+        "write_acl": headers.get("x-container-write"),
+        "sync_key": headers.get("x-container-sync-key"),
+        "object_count": _int(headers, "x-container-object-count"),
+        "bytes": _int(headers, "x-container-bytes-used"),
+        "versions": headers.get("x-versions-location"),
+        "storage_policy": headers.get("x-backend-storage-policy-index", "0"),
+        "meta": _prefixed(headers, "x-container-meta-"),
+        "sysmeta": _prefixed(headers, "x-container-sysmeta-"),
+    }
+
+
+def account_info_from(status: int, headers: Mapping[str, str]) -> dict:
+    """Swift-shaped account info from a backend HEAD/GET's lower-case headers."""
+    return {
+        "status": status,
+        "container_count": _int(headers, "x-account-container-count"),
+        "object_count": _int(headers, "x-account-object-count"),
+        "bytes": _int(headers, "x-account-bytes-used"),
+        "meta": _prefixed(headers, "x-account-meta-"),
+        "sysmeta": _prefixed(headers, "x-account-sysmeta-"),
+    }
+
+
+def _path_names(env: dict) -> list[str]:
+    """``[account, container, ...]`` decoded from the request path (``/v1/a/c/o``)."""
+    parts = env.get("PATH_INFO", "").split("/", 4)[2:]
+    names = [wsgi_to_str(p) for p in parts]
+    if not names or any(n is None for n in names[:2]):
+        raise ValueError(f"not an account path: {env.get('PATH_INFO')!r}")
+    return names  # type: ignore[return-value]
+
+
+def _preauthed_head(env: dict, wsgi_path: str, source: str) -> dict:
+    """A HEAD sub-request environ sharing the infocache; auth already passed."""
+    sub = {key: env[key] for key in ("SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+                                     "wsgi.version", "wsgi.url_scheme", "wsgi.errors",
+                                     "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once",
+                                     "HTTP_X_TRANS_ID", "REMOTE_USER") if key in env}
+    sub.update({"REQUEST_METHOD": "HEAD", "PATH_INFO": wsgi_path, "QUERY_STRING": "",
+                "SCRIPT_NAME": "", "CONTENT_LENGTH": "0", "swift.source": source,
+                "swift.authorize": lambda req: None, "swift.authorize_override": True,
+                INFOCACHE: env.setdefault(INFOCACHE, {})})
+    return sub
+
+
+def _head_info(env: dict, app: Callable, wsgi_path: str, key: str, source: str,
+               from_headers: Callable[[int, Mapping[str, str]], dict]) -> dict:
+    infocache = env.setdefault(INFOCACHE, {})
+    if key in infocache:
+        return infocache[key]
+    captured: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        captured["status"] = int(status.split(" ", 1)[0])
+        captured["headers"] = {k.lower(): v for k, v in headers}
+
+    body = app(_preauthed_head(env, wsgi_path, source), start_response)
+    try:
+        for _ in body:
+            pass
+    finally:
+        close = getattr(body, "close", None)
+        if close:
+            close()
+    if key not in infocache:  # an app other than the proxy answered
+        infocache[key] = from_headers(captured.get("status", 503), captured.get("headers", {}))
+    return infocache[key]
+
+
+def get_container_info(env: dict, app: Callable, swift_source: str = "GET_INFO") -> dict:
+    """Info of the container in ``env``'s path (``status`` 404 if it does not exist)."""
+    account, container = _path_names(env)[:2]
+    raw = env["PATH_INFO"].split("/", 4)
+    return _head_info(env, app, f"/{raw[1]}/{raw[2]}/{raw[3]}", container_key(account, container),
+                      swift_source, container_info_from)
+
+
+def get_account_info(env: dict, app: Callable, swift_source: str = "GET_INFO") -> dict:
+    """Info of the account in ``env``'s path (``status`` 404 if it does not exist)."""
+    account = _path_names(env)[0]
+    raw = env["PATH_INFO"].split("/", 3)
+    return _head_info(env, app, f"/{raw[1]}/{raw[2]}", account_key(account),
+                      swift_source, account_info_from)

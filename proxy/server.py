@@ -1,0 +1,228 @@
+"""The proxy-server WSGI app (last in the pipeline) and the daemon's entry point.
+
+``Application`` parses the path, asks the auth middleware (``swift.authorize``)
+and hands the request to the account, container or object controller, which
+talk to the storage nodes found in the rings.  ``app_factory`` wraps it in the
+``[pipeline:main]`` middleware.
+"""
+from __future__ import annotations
+
+import configparser
+import json
+import logging
+from typing import Callable, Iterable
+
+from objstore.common.config import ConfigError, config_true_value, get_float, get_int, section
+from objstore.common.constraints import load_constraints, wsgi_to_str
+from objstore.common.daemon import run_daemon
+from objstore.common.policies import load_policies
+from objstore.common.wsgi import WSGIApp
+from proxy.backend import BackendConnection, Connector, backend_path
+from proxy.controllers.account import AccountController
+from proxy.controllers.base import AuthRequest, Controller
+from proxy.controllers.container import ContainerController
+from proxy.controllers.obj import ObjectController
+from proxy.controllers.reader import Reader
+from proxy.error_limiter import ErrorLimiter
+from proxy.http import Request, Response, error_response
+from proxy.info import capabilities
+from proxy.infocache import (INFOCACHE, TTLCache, account_info_from, account_key,
+                             container_info_from, container_key)
+from proxy.pipeline import load_pipeline
+
+SECTION = "proxy-server"
+API_VERSIONS = ("v1", "v1.0")
+RingLoader = Callable[[configparser.ConfigParser, str, int], object]
+
+
+def _load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0):
+    from ring import load_ring
+    return load_ring(conf, kind, policy_index)
+
+
+class UnknownPolicy(LookupError):
+    """A container names a storage policy this proxy has no ring for."""
+
+
+class Application:
+    """The Swift v1 API on top of the rings and storage nodes."""
+
+    def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger, *,
+                 ring_loader: RingLoader = _load_ring,
+                 connect: Connector = BackendConnection) -> None:
+        options = section(conf, SECTION)
+        self.logger = logger
+        self.connect = connect
+        self.constraints = load_constraints(conf)
+        self.policies = load_policies(conf)
+        self.conn_timeout = get_float(options, "conn_timeout", 0.5)
+        self.node_timeout = get_float(options, "node_timeout", 10.0)
+        self.recoverable_node_timeout = get_float(options, "recoverable_node_timeout",
+                                                  self.node_timeout)
+        self.error_limiter = ErrorLimiter(get_int(options, "error_suppression_limit", 10),
+                                          get_float(options, "error_suppression_interval", 60.0),
+                                          logger)
+        self.account_autocreate = config_true_value(options.get("account_autocreate", "true"))
+        self.allow_account_management = config_true_value(
+            options.get("allow_account_management", "false"))
+        self.container_cache = TTLCache(get_float(options, "recheck_container_existence", 10.0))
+        self.account_cache = TTLCache(get_float(options, "recheck_account_existence", 10.0))
+        if config_true_value(options.get("object_post_as_copy", "false")):
+            logger.warning("object_post_as_copy = true is not supported; POST updates "
+                           "metadata in place")
+        try:
+            self.account_ring = ring_loader(conf, "account", 0)
+            self.container_ring = ring_loader(conf, "container", 0)
+            self.object_rings = {p.index: ring_loader(conf, "object", p.index)
+                                 for p in self.policies}
+        except (OSError, ValueError, EOFError) as err:
+            raise ConfigError(f"cannot load the rings: {err}") from None
+
+    # ---- helpers the controllers use ----------------------------------------------
+    @staticmethod
+    def backend_path(part: int, wsgi_path: str) -> str:
+        return backend_path(part, wsgi_path)
+
+    @staticmethod
+    def wants_newest(req: Request) -> bool:
+        return config_true_value(req.headers.get("x-newest", ""))
+
+    def object_ring(self, policy_index: str | int):
+        try:
+            return self.object_rings[int(policy_index)]
+        except (KeyError, ValueError):
+            raise UnknownPolicy(policy_index) from None
+
+    def _cache_for(self, key: str) -> TTLCache:
+        return self.container_cache if key.startswith("container/") else self.account_cache
+
+    def remember_info(self, env: dict, key: str, info: dict) -> None:
+        env.setdefault(INFOCACHE, {})[key] = info
+        if info["status"] // 100 == 2:
+            self._cache_for(key).put(key, info)
+
+    def forget_info(self, env: dict, key: str) -> None:
+        env.setdefault(INFOCACHE, {}).pop(key, None)
+        self._cache_for(key).pop(key)
+
+    def _info(self, env: dict, key: str, ctrl: Controller, ring, names: tuple[str, ...],
+              from_headers) -> dict:
+        infocache = env.setdefault(INFOCACHE, {})
+        info = infocache.get(key) or self._cache_for(key).get(key)
+        if info is not None:
+            infocache[key] = info
+            return info
+        part = ring.get_part(*names)
+        wsgi_path = "/".join(ctrl.wsgi_path.split("/", len(names) + 1)[:len(names) + 1])
+        reader = Reader(ctrl, ring, part, backend_path(part, wsgi_path),
+                        {"X-Trans-Id": ctrl.req.txn_id}, method="HEAD", query_string="")
+        resp, status = reader.fetch()
+        if resp is not None:
+            resp.close()
+        info = from_headers(status, resp.headers if resp else {})
+        self.remember_info(env, key, info)
+        return info
+
+    def container_info(self, env: dict, ctrl: Controller, account: str, container: str) -> dict:
+        return self._info(env, container_key(account, container), ctrl, self.container_ring,
+                          (account, container), container_info_from)
+
+    def account_info(self, env: dict, ctrl: Controller, account: str) -> dict:
+        return self._info(env, account_key(account), ctrl, self.account_ring, (account,),
+                          account_info_from)
+
+    def ensure_account(self, env: dict, ctrl: Controller, account: str) -> Response | None:
+        """None if the account exists (auto-creating it if allowed), else the error."""
+        status = self.account_info(env, ctrl, account)["status"]
+        if status // 100 == 2:
+            return None
+        if status != 404:
+            return error_response(503, "Account info unavailable")
+        if not self.account_autocreate:
+            return error_response(404, "Account not found")
+        account_path = "/".join(ctrl.wsgi_path.split("/", 2)[:2])
+        created = AccountController(self, ctrl.req, account_path, account).fan_out("PUT", {})
+        if created.status // 100 != 2:
+            return error_response(503 if created.status >= 500 else created.status,
+                                  "Could not create the account")
+        return None
+
+    # ---- WSGI ---------------------------------------------------------------------
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        req = Request(environ)
+        try:
+            response = self.handle(req)
+        except UnknownPolicy as err:
+            response = error_response(503, f"No ring for storage policy {err}")
+        return response(environ, start_response)
+
+    def handle(self, req: Request) -> Response:
+        if req.path.rstrip("/") == "/info":
+            return self.info(req)
+        parsed = self.parse_path(req)
+        if isinstance(parsed, Response):
+            return parsed
+        handler = getattr(parsed, req.method, None) if req.method.isupper() else None
+        if handler is None:
+            return error_response(405, f"Method {req.method} not allowed here",
+                                  {"allow": ", ".join(parsed.allowed_methods())})
+        env = req.environ
+        authorize = env.get("swift.authorize")
+        if authorize is None:
+            env.setdefault("swift_owner", True)  # no auth middleware: no one to ask
+            return handler()
+        denial = authorize(AuthRequest(env))
+        if denial is not None:
+            if req.method not in parsed.delay_denial:
+                return denial
+            return handler()  # asks again once the container ACL is known
+        del env["swift.authorize"]
+        try:
+            return handler()
+        finally:
+            env["swift.authorize"] = authorize
+
+    def parse_path(self, req: Request) -> Controller | Response:
+        """The controller for ``/v1/<account>[/<container>[/<object>]]``."""
+        decoded = wsgi_to_str(req.path)
+        if decoded is None or "\x00" in decoded:
+            return error_response(412, "Invalid UTF8 or contains NULL")
+        parts = req.path.split("/", 4)
+        if len(parts) < 3 or parts[0] or parts[1] not in API_VERSIONS:
+            return error_response(404, "Not Found: the API is at /v1/<account>")
+        raw = parts[2:]  # account[, container[, object]]
+        if len(raw) > 1 and not raw[-1]:
+            raw.pop()  # "/v1/a/" is the account, "/v1/a/c/" the container
+        if not all(raw):
+            return error_response(400, "Invalid path: empty account or container name")
+        names = [wsgi_to_str(p) for p in raw]
+        wsgi_path = "/" + "/".join(raw)
+        controller = (AccountController, ContainerController, ObjectController)[len(names) - 1]
+        return controller(self, req, wsgi_path, *names)
+
+    def info(self, req: Request) -> Response:
+        if req.method == "OPTIONS":
+            return Response(200, {"allow": "GET, HEAD, OPTIONS", "content-length": "0"}, [])
+        if req.method not in ("GET", "HEAD"):
+            return error_response(405, "Method not allowed", {"allow": "GET, HEAD, OPTIONS"})
+        swift = {"version": "objstore-0.1.0", **self.constraints.as_info(),
+                 "account_autocreate": self.account_autocreate,
+                 "allow_account_management": self.allow_account_management,
+                 "policies": [{"name": p.name, "aliases": p.name,
+                               **({"default": True} if p.is_default else {}),
+                               **({"policy_type": p.policy_type} if p.policy_type != "replication"
+                                  else {})}
+                              for p in self.policies if not p.is_deprecated]}
+        info = capabilities()
+        info["swift"] = {**swift, **info.get("swift", {})}
+        body = json.dumps(info).encode()
+        return Response(200, {"content-type": "application/json; charset=UTF-8"}, body)
+
+
+def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> WSGIApp:
+    """The proxy app wrapped in the configured middleware pipeline."""
+    return load_pipeline(conf, Application(conf, logger))
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_daemon(SECTION, app_factory, 8080, trust_txn_id=False, argv=argv)

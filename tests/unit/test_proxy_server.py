@@ -1,0 +1,203 @@
+"""The proxy's Swift API over fake rings and in-memory storage nodes."""
+import json
+
+import pytest
+from webob import Request
+
+from tests.unit.proxy_fakes import make_app, make_conf
+
+
+def call(app, path, method="GET", body=None, **headers):
+    req = Request.blank(path, method=method, headers=headers)
+    if body is not None:
+        req.body = body
+    return req.get_response(app)
+
+
+@pytest.fixture
+def proxy():
+    return make_app()
+
+
+@pytest.fixture
+def app(proxy):
+    return proxy[0]
+
+
+@pytest.fixture
+def cluster(proxy):
+    return proxy[1]
+
+
+def test_object_put_get_head_delete_cycle(app, cluster):
+    assert call(app, "/v1/AUTH_a/c", "PUT").status_int == 201
+    resp = call(app, "/v1/AUTH_a/c/o.txt", "PUT", b"hello", **{"X-Object-Meta-Color": "blue"})
+    assert resp.status_int == 201
+    assert resp.headers["Etag"] == "5d41402abc4b2a76b9719d911017c592"
+    assert resp.headers["Last-Modified"]
+    assert resp.headers["Content-Length"] == "0"
+    puts = cluster.requests("PUT")
+    object_puts = [r for r in puts if r[2].endswith("/o.txt")]
+    assert len(object_puts) == 3
+    assert len({r[3]["x-timestamp"] for r in object_puts}) == 1
+    assert {r[3]["content-type"] for r in object_puts} == {"text/plain"}
+
+    resp = call(app, "/v1/AUTH_a/c/o.txt")
+    assert resp.status_int == 200
+    assert resp.body == b"hello"
+    assert resp.headers["X-Object-Meta-Color"] == "blue"
+    assert resp.headers["Accept-Ranges"] == "bytes"
+    assert resp.headers["Etag"] == "5d41402abc4b2a76b9719d911017c592"
+
+    resp = call(app, "/v1/AUTH_a/c/o.txt", "HEAD")
+    assert resp.status_int == 200
+    assert resp.headers["Content-Length"] == "5"
+    assert resp.body == b""
+
+    assert call(app, "/v1/AUTH_a/c/o.txt", "DELETE").status_int == 204
+    assert call(app, "/v1/AUTH_a/c/o.txt").status_int == 404
+    assert call(app, "/v1/AUTH_a/c/o.txt", "DELETE").status_int == 404
+
+
+def test_object_put_carries_container_replica_i(app, cluster):
+    call(app, "/v1/AUTH_a/c", "PUT")
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"x")
+    _, cont_nodes = app.rings["container"].get_nodes("AUTH_a", "c")
+    puts = [r for r in cluster.requests("PUT") if r[2].endswith("/AUTH_a/c/o")]
+    _, obj_nodes = app.rings["object"].get_nodes("AUTH_a", "c", "o")
+    by_node = {r[1]: r[3] for r in puts}
+    for i, node in enumerate(obj_nodes):
+        headers = by_node[f"{node['ip']}:{node['port']}/{node['device']}"]
+        assert headers["x-container-host"] == f"{cont_nodes[i]['ip']}:{cont_nodes[i]['port']}"
+        assert headers["x-container-device"] == cont_nodes[i]["device"]
+        assert headers["expect"] == "100-continue"
+        assert headers["x-backend-storage-policy-index"] == "0"
+
+
+def test_container_put_carries_account_replica_and_autocreates(app, cluster):
+    assert call(app, "/v1/AUTH_new/c", "PUT").status_int == 201
+    account_puts = [r for r in cluster.requests("PUT") if r[2].endswith("/AUTH_new")]
+    assert len(account_puts) == 3
+    cont_puts = [r for r in cluster.requests("PUT") if r[2].endswith("/AUTH_new/c")]
+    _, acct_nodes = app.rings["account"].get_nodes("AUTH_new")
+    assert sorted(r[3]["x-account-host"] for r in cont_puts) == sorted(
+        f"{n['ip']}:{n['port']}" for n in acct_nodes)
+    assert call(app, "/v1/AUTH_new/c", "PUT").status_int == 202
+
+
+def test_account_autocreate_answers_empty_account(app):
+    resp = call(app, "/v1/AUTH_nobody", "HEAD")
+    assert resp.status_int == 204
+    assert resp.headers["X-Account-Container-Count"] == "0"
+    resp = call(app, "/v1/AUTH_nobody?format=json")
+    assert resp.status_int == 200
+    assert json.loads(resp.body) == []
+    assert call(app, "/v1/AUTH_nobody").status_int == 204
+
+
+def test_account_without_autocreate_is_404():
+    app, _ = make_app(make_conf(account_autocreate="false"))
+    assert call(app, "/v1/AUTH_nobody", "HEAD").status_int == 404
+    assert call(app, "/v1/AUTH_nobody/c", "PUT").status_int == 404
+
+
+def test_object_put_to_missing_container_is_404(app):
+    assert call(app, "/v1/AUTH_a/nope/o", "PUT", b"x").status_int == 404
+
+
+def test_container_listing_and_metadata(app):
+    call(app, "/v1/AUTH_a/c", "PUT", **{"X-Container-Meta-Color": "red",
+                                       "X-Container-Read": ".r:*"})
+    call(app, "/v1/AUTH_a/c/b", "PUT", b"1")
+    call(app, "/v1/AUTH_a/c/a", "PUT", b"2")
+    resp = call(app, "/v1/AUTH_a/c?format=json")
+    assert resp.status_int == 200
+    assert [o["name"] for o in json.loads(resp.body)] == ["a", "b"]
+    assert resp.headers["X-Container-Meta-Color"] == "red"
+    assert resp.headers["X-Storage-Policy"] == "gold"
+    assert resp.headers["X-Container-Read"] == ".r:*"  # no auth: everyone is the owner
+    assert call(app, "/v1/AUTH_a/c", "POST", **{"X-Remove-Container-Meta-Color": "x"}).status_int == 204
+    assert "X-Container-Meta-Color" not in call(app, "/v1/AUTH_a/c", "HEAD").headers
+    assert call(app, "/v1/AUTH_a/c", "DELETE").status_int == 409
+    call(app, "/v1/AUTH_a/c/a", "DELETE")
+    call(app, "/v1/AUTH_a/c/b", "DELETE")
+    assert call(app, "/v1/AUTH_a/c", "DELETE").status_int == 204
+    assert call(app, "/v1/AUTH_a/c", "HEAD").status_int == 404
+
+
+def test_storage_policy_on_container_put(app, cluster):
+    assert call(app, "/v1/AUTH_a/c", "PUT", **{"X-Storage-Policy": "silver"}).status_int == 201
+    resp = call(app, "/v1/AUTH_a/c", "HEAD")
+    assert resp.headers["X-Storage-Policy"] == "silver"
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"x")
+    obj_puts = [r for r in cluster.requests("PUT") if r[2].endswith("/c/o")]
+    assert {r[3]["x-backend-storage-policy-index"] for r in obj_puts} == {"1"}
+    # re-PUT without a policy keeps it; a different one conflicts
+    assert call(app, "/v1/AUTH_a/c", "PUT").status_int == 202
+    assert call(app, "/v1/AUTH_a/c", "PUT", **{"X-Storage-Policy": "gold"}).status_int == 409
+    resp = call(app, "/v1/AUTH_a/d", "PUT", **{"X-Storage-Policy": "bronze"})
+    assert resp.status_int == 400
+    assert b"bronze" in resp.body
+    assert call(app, "/v1/AUTH_a/d", "PUT", **{"X-Storage-Policy": "old"}).status_int == 400
+
+
+def test_object_post_and_metadata(app):
+    call(app, "/v1/AUTH_a/c", "PUT")
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"x", **{"X-Object-Meta-A": "1"})
+    assert call(app, "/v1/AUTH_a/c/o", "POST", **{"X-Object-Meta-B": "2"}).status_int == 202
+    resp = call(app, "/v1/AUTH_a/c/o", "HEAD")
+    assert resp.headers["X-Object-Meta-B"] == "2"
+    assert "X-Object-Meta-A" not in resp.headers
+    assert call(app, "/v1/AUTH_a/c/missing", "POST").status_int == 404
+
+
+def test_range_get(app):
+    call(app, "/v1/AUTH_a/c", "PUT")
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"0123456789")
+    resp = call(app, "/v1/AUTH_a/c/o", Range="bytes=2-4")
+    assert resp.status_int == 206
+    assert resp.body == b"234"
+
+
+def test_info(app):
+    from proxy.info import register_capability
+    register_capability("testmw", {"answer": 42})
+    resp = call(app, "/info")
+    assert resp.status_int == 200
+    info = json.loads(resp.body)
+    assert info["swift"]["max_file_size"] == 5 * 1024 ** 3
+    assert {p["name"] for p in info["swift"]["policies"]} == {"gold", "silver"}
+    assert [p for p in info["swift"]["policies"] if p.get("default")][0]["name"] == "gold"
+    assert info["testmw"] == {"answer": 42}
+    assert call(app, "/info", "POST").status_int == 405
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/v2/AUTH_a", 404), ("/v1/", 400), ("/v1/AUTH_a//o", 400), ("/nothing", 404)])
+def test_bad_paths(app, path, status):
+    assert call(app, path).status_int == status
+
+
+def test_bad_utf8_path_is_412(app):
+    env = Request.blank("/").environ
+    env["PATH_INFO"] = "/v1/AUTH_a/c/\xff\xfe"
+    assert Request(env).get_response(app).status_int == 412
+
+
+def test_unknown_method_is_405(app):
+    resp = call(app, "/v1/AUTH_a/c/o", "PATCH")
+    assert resp.status_int == 405
+    assert "GET" in resp.headers["Allow"]
+
+
+def test_account_management_is_off_by_default(app):
+    assert call(app, "/v1/AUTH_x", "PUT").status_int == 405
+    assert call(app, "/v1/AUTH_x", "DELETE").status_int == 405
+    app2, _ = make_app(make_conf(allow_account_management="true"))
+    assert call(app2, "/v1/AUTH_x", "PUT").status_int == 201
+    assert call(app2, "/v1/AUTH_x", "DELETE").status_int == 204
+
+
+def test_account_post_autocreates(app):
+    assert call(app, "/v1/AUTH_m", "POST", **{"X-Account-Meta-K": "v"}).status_int == 204
+    assert call(app, "/v1/AUTH_m", "HEAD").headers["X-Account-Meta-K"] == "v"
