@@ -245,6 +245,12 @@ class FakeSwift:
                         "Accept-Ranges": "bytes"})
         data = stored.data
         status = "200 OK"
+        if_match = req.headers.get("If-Match")
+        if if_match and if_match != "*" and stored.etag not in if_match:
+            return _respond(start_response, req, "412 Precondition Failed", b"", headers)
+        if_none_match = req.headers.get("If-None-Match")
+        if if_none_match and (if_none_match == "*" or stored.etag in if_none_match):
+            return _respond(start_response, req, "304 Not Modified", b"", headers)
         if req.headers.get("Range"):
             ranges = parse_range(req.headers["Range"], len(data))
             if ranges == []:

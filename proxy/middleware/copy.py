@@ -1,0 +1,180 @@
+"""Server-side copy: ``COPY`` with ``Destination`` and ``PUT`` with ``X-Copy-From``.
+
+The source is read with a GET through the rest of the pipeline (so large
+objects arrive assembled and the caller's read permission applies) and
+streamed into a PUT of the destination (write permission applies).  Metadata
+is copied and merged with the request's headers (``X-Fresh-Metadata: true``
+drops the source's user metadata).  ``?multipart-manifest=get`` copies an SLO
+or DLO manifest itself instead of the object's bytes.
+
+The source must be fetched *through* the large-object middleware.  Swift puts
+``copy`` left of ``dlo``/``slo``; if they sit left of copy instead, copy wraps
+its own sub-requests with them so either order behaves the same.
+"""
+from __future__ import annotations
+
+import configparser
+from typing import Callable, Iterable
+from urllib.parse import quote, unquote
+
+from objstore.common.constraints import load_constraints, wsgi_to_str
+from objstore.common.wsgi import WSGIApp
+from proxy.middleware.dlo import DynamicLargeObject
+from proxy.middleware.segments import SegmentError
+from proxy.middleware.slo import StaticLargeObject, is_slo
+from proxy.middleware.sub_request import (
+    IterReader, SubResponse, call_app, make_env, query_param, simple_response, split_object_path)
+
+SOURCE = "COPY"
+COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition")
+# request keys that describe the copy itself, not the new object
+COPY_REQUEST_KEYS = frozenset({
+    "HTTP_DESTINATION", "HTTP_DESTINATION_ACCOUNT", "HTTP_X_COPY_FROM", "HTTP_X_COPY_FROM_ACCOUNT",
+    "HTTP_X_FRESH_METADATA", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE", "HTTP_ETAG", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING",
+    "HTTP_X_STATIC_LARGE_OBJECT", "HTTP_X_OBJECT_MANIFEST"})
+SOURCE_CONDITIONALS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
+                       "HTTP_IF_UNMODIFIED_SINCE")
+
+
+class CopyError(Exception):
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_object_ref(value: str, header: str) -> tuple[str, str]:
+    """``[/]container/object`` (URL-quoted WSGI string) -> decoded (container, object)."""
+    decoded = wsgi_to_str(unquote(value, encoding="latin-1")) or ""
+    container, _, obj = decoded.lstrip("/").partition("/")
+    if not container or not obj:
+        raise CopyError("412 Precondition Failed",
+                        f"{header} header must be of the form <container name>/<object name>")
+    return container, obj
+
+
+def _has_filter(app: object, kind: type) -> bool:
+    for _ in range(64):  # pipelines are short; guards against cycles
+        if app is None:
+            return False
+        if isinstance(app, kind):
+            return True
+        app = getattr(app, "app", None)
+    return False
+
+
+class ServerSideCopy:
+    def __init__(self, app: WSGIApp, max_file_size: int) -> None:
+        self.app = app
+        self.max_file_size = max_file_size
+        wrapped = app
+        if not _has_filter(app, DynamicLargeObject):
+            wrapped = DynamicLargeObject(wrapped)
+        if not _has_filter(app, StaticLargeObject):
+            wrapped = StaticLargeObject(wrapped, {})
+        self.subrequest_app = wrapped
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        if method == "COPY" or (method == "PUT" and "HTTP_X_COPY_FROM" in environ):
+            target = split_object_path(environ.get("PATH_INFO", ""))
+            if target is not None:
+                try:
+                    return self.handle_copy(environ, start_response, target)
+                except CopyError as err:
+                    return simple_response(start_response, err.status, f"{err}\n")
+        return self.app(environ, start_response)
+
+    def handle_copy(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
+        account, container, obj = (wsgi_to_str(p) or "" for p in target)
+        if environ["REQUEST_METHOD"] == "COPY":
+            if not environ.get("HTTP_DESTINATION"):
+                raise CopyError("412 Precondition Failed", "Destination header required")
+            dest_container, dest_obj = parse_object_ref(environ["HTTP_DESTINATION"], "Destination")
+            dest_account = wsgi_to_str(unquote(environ.get("HTTP_DESTINATION_ACCOUNT", ""))) or account
+            src_account, src = account, (container, obj)
+            dest = (dest_account, dest_container, dest_obj)
+        else:
+            if environ.get("CONTENT_LENGTH") not in (None, "", "0"):
+                raise CopyError("400 Bad Request", "Copy requests require a zero byte body")
+            src = parse_object_ref(environ["HTTP_X_COPY_FROM"], "X-Copy-From")
+            src_account = wsgi_to_str(unquote(environ.get("HTTP_X_COPY_FROM_ACCOUNT", ""))) or account
+            dest = (account, container, obj)
+        source_path = f"/v1/{src_account}/{src[0]}/{src[1]}"
+        manifest_copy = query_param(environ, "multipart-manifest") == "get"
+        source, sink_query = self._fetch_source(environ, source_path, manifest_copy)
+        if not source.ok:
+            return source.forward(start_response)
+        try:
+            resp = self._put(environ, source, dest, sink_query)
+        except SegmentError as err:
+            return simple_response(start_response, "409 Conflict", f"copy source failed: {err}\n")
+        finally:
+            source.close()
+        if not resp.ok:
+            return resp.forward(start_response)
+        extra = [("X-Copied-From", quote(f"{src[0]}/{src[1]}")),
+                 ("X-Copied-From-Last-Modified", source.header("last-modified") or "")]
+        if src_account != dest[0] or "HTTP_X_COPY_FROM_ACCOUNT" in environ:
+            extra.append(("X-Copied-From-Account", quote(src_account)))
+        return resp.forward(start_response, resp.headers + extra)
+
+    def _fetch_source(self, environ: dict, path: str, manifest_copy: bool) -> tuple[SubResponse, str]:
+        """GET the source; for an SLO manifest copy, its PUT-able (raw) form."""
+        conditionals = {k: environ[k] for k in SOURCE_CONDITIONALS if k in environ}
+        query, sink_query = "", ""
+        if manifest_copy:
+            head = call_app(self.subrequest_app, make_env(environ, "HEAD", path, source=SOURCE,
+                                                      query={"multipart-manifest": "get"}))
+            head.close()
+            if head.ok and is_slo(head):
+                query, sink_query = "multipart-manifest=get&format=raw", "multipart-manifest=put"
+                env = make_env(environ, "GET", path, source=SOURCE, query=query)
+                env.update(conditionals)
+                raw = call_app(self.subrequest_app, env)
+                # the manifest-get answer is JSON; keep the object's own type and metadata
+                return SubResponse(raw.status, _merge_headers(head.headers, raw.headers), raw), sink_query
+            query = "multipart-manifest=get"
+        env = make_env(environ, "GET", path, source=SOURCE, query=query)
+        env.update(conditionals)
+        return call_app(self.subrequest_app, env), sink_query
+
+    def _put(self, environ: dict, source: SubResponse, dest: tuple[str, str, str],
+             query: str) -> SubResponse:
+        length = source.header("content-length")
+        if length and length.isdigit() and int(length) > self.max_file_size:
+            raise CopyError("413 Request Entity Too Large", "Source object too large")
+        headers = {name: value for name, value in source.headers
+                   if name.lower() in COPIED_HEADERS or name.lower().startswith("x-object-meta-")}
+        if query == "" and source.header("x-object-manifest") is not None \
+                and query_param(environ, "multipart-manifest") == "get":
+            headers["X-Object-Manifest"] = source.header("x-object-manifest") or ""
+        etag = source.header("etag") or ""
+        if not etag.startswith('"') and not is_slo(source) and source.header("x-object-manifest") is None:
+            headers["ETag"] = etag  # a plain object: the object server verifies what it receives
+        if (environ.get("HTTP_X_FRESH_METADATA") or "").lower() in ("true", "1", "yes", "on"):
+            headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-object-meta-")}
+        env = make_env(environ, "PUT", "/v1/%s/%s/%s" % dest, source=SOURCE, query=query,
+                       headers=headers, body=IterReader(source))
+        for key, value in environ.items():  # the request's own headers win
+            if (key.startswith("HTTP_") or key == "CONTENT_TYPE") and key not in COPY_REQUEST_KEYS:
+                env[key] = value
+        if length and length.isdigit():
+            env["CONTENT_LENGTH"] = length
+        else:
+            env["HTTP_TRANSFER_ENCODING"] = "chunked"
+        return call_app(self.subrequest_app, env)
+
+
+def _merge_headers(base: list[tuple[str, str]], override: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``base`` except where ``override`` names the body (length, etag)."""
+    body_headers = {"content-length", "etag"}
+    return [(k, v) for k, v in base if k.lower() not in body_headers] + \
+        [(k, v) for k, v in override if k.lower() in body_headers]
+
+
+def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
+                   ) -> Callable[[WSGIApp], WSGIApp]:
+    """Pipeline entry: ``[filter:copy] use = proxy.middleware.copy:filter_factory``."""
+    max_file_size = load_constraints(conf).max_file_size if conf is not None else 5 * 1024 ** 3
+    return lambda app: ServerSideCopy(app, max_file_size)
