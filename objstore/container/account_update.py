@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import eventlet
 import eventlet.event
+import eventlet.greenthread
 
 from objstore.common.timestamp import Timestamp
 from objstore.db.broker import unpack
@@ -85,6 +86,7 @@ class AccountUpdater:
         self._backoff: dict[bytes, tuple[float, float]] = {}  # hash -> (retry at, delay)
         self._wake = eventlet.event.Event()
         self._pid: int | None = None
+        self._thread: eventlet.greenthread.GreenThread | None = None
 
     # -- background loop ---------------------------------------------------
     def ensure_running(self) -> None:
@@ -92,7 +94,12 @@ class AccountUpdater:
         if self.interval > 0 and self._pid != os.getpid():
             self._pid = os.getpid()
             self._wake = eventlet.event.Event()
-            eventlet.spawn_n(self._run)
+            self._thread = eventlet.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.kill()
+            self._thread = self._pid = None
 
     def poke(self) -> None:
         if not self._wake.ready():

@@ -77,6 +77,11 @@ class ContainerServer(DBServer):
             self._account_ring = load_ring(self.conf, "account")
         return self._account_ring
 
+    def close(self) -> None:
+        """Stop the account-update flusher and close the LMDB environments."""
+        self.updater.stop()
+        self.stores.close()
+
     def handle(self, req: Request) -> Response:
         self.updater.ensure_running()
         return super().handle(req)
