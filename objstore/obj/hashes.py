@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import itertools
 import os
 from typing import Iterable, Iterator
 
@@ -100,35 +101,40 @@ def _write_hashes(part_dir: str, hashes: dict[str, str | None]) -> None:
                        msgpack.packb({"hashes": hashes}, use_bin_type=True), fsync=True)
 
 
-def _consolidate(part_dir: str, force: Iterable[str]) -> tuple[dict[str, str | None], set[str]]:
-    """Merge hashes.invalid (and ``force``) into hashes.msgpack as None entries.
+def _consolidate(part_dir: str, force: Iterable[str] = (),
+                 computed: dict[str, str | None] | None = None) -> dict[str, str | None]:
+    """Bring hashes.msgpack up to date; the caller holds the partition lock.
 
-    Returns the hashes and the suffixes found in hashes.invalid.  Caller
-    holds the partition lock.  hashes.msgpack is written before
-    hashes.invalid is truncated, so a crash in between loses nothing.
+    Suffixes in hashes.invalid or ``force`` become None ("recalculate");
+    ``computed`` values are stored unless their suffix was invalidated again
+    while being hashed.  hashes.msgpack is written before hashes.invalid is
+    truncated, so a crash in between loses nothing.
     """
     hashes = _read_hashes(part_dir)
+    changed = hashes is None
     if hashes is None:
         try:
             names = os.listdir(part_dir)
         except FileNotFoundError:
-            return {}, set()
+            return {}
         hashes = {name: None for name in names if _is_suffix(name)}
-    changed = False
-    for suffix in force:
-        if hashes.get(suffix, "") is not None:
-            hashes[suffix] = None
-            changed = True
+    for suffix, value in (computed or {}).items():
+        if value is None:
+            changed = hashes.pop(suffix, "") != "" or changed
+        else:
+            changed = changed or hashes.get(suffix) != value
+            hashes[suffix] = value
     with _flocked(os.path.join(part_dir, INVALID_FILE)) as fd:
-        invalid = {suffix for suffix in os.read(fd, os.fstat(fd).st_size).decode(
-            "ascii", "replace").split() if _is_suffix(suffix)}
-        for suffix in invalid:
-            hashes[suffix] = None
-        if invalid or changed or None in hashes.values():
+        invalid = os.read(fd, os.fstat(fd).st_size).decode("ascii", "replace").split()
+        for suffix in itertools.chain(force, invalid):
+            if _is_suffix(suffix) and hashes.get(suffix, "") is not None:
+                hashes[suffix] = None
+                changed = True
+        if changed:
             _write_hashes(part_dir, hashes)
         if invalid:
             os.ftruncate(fd, 0)
-    return hashes, invalid
+    return hashes
 
 
 def get_hashes(part_dir: str, recalculate: Iterable[str] = (),
@@ -143,7 +149,7 @@ def get_hashes(part_dir: str, recalculate: Iterable[str] = (),
         return {}
     lock_path = os.path.join(part_dir, LOCK_FILE)
     with _flocked(lock_path):
-        hashes, _ = _consolidate(part_dir, [s for s in recalculate if _is_suffix(s)])
+        hashes = _consolidate(part_dir, force=recalculate)
     for _ in range(_MAX_PASSES):
         todo = [suffix for suffix, value in hashes.items() if value is None]
         if not todo:
@@ -151,13 +157,5 @@ def get_hashes(part_dir: str, recalculate: Iterable[str] = (),
         computed = {suffix: hash_suffix(os.path.join(part_dir, suffix), reclaim_age)
                     for suffix in todo}
         with _flocked(lock_path):
-            hashes, invalidated = _consolidate(part_dir, ())
-            for suffix, value in computed.items():
-                if suffix in invalidated:
-                    continue  # changed while we were hashing: stays None
-                if value is None:
-                    hashes.pop(suffix, None)
-                else:
-                    hashes[suffix] = value
-            _write_hashes(part_dir, hashes)
+            hashes = _consolidate(part_dir, computed=computed)
     return {suffix: value for suffix, value in hashes.items() if value is not None}

@@ -17,7 +17,8 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import msgpack
 
-from objstore.common.config import config_true_value, get_float, hash_path_affixes, section
+from objstore.common.config import (config_true_value, get_float, get_int, hash_path_affixes,
+                                    section)
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
 from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
@@ -121,7 +122,7 @@ class ObjectServer:
             mount_check=config_true_value(options.get("mount_check", "true")),
             hash_prefix=prefix, hash_suffix=suffix, logger=logger,
             reclaim_age=get_float(options, "reclaim_age", 7 * 86400),
-            io_threads=config_true_value(options.get("disk_io_threads", "true")))
+            io_threads=get_int(options, "disk_io_threads", 16))
         self.updater = ContainerUpdater(
             self.manager, logger,
             conn_timeout=get_float(options, "conn_timeout", 0.5),

@@ -26,7 +26,7 @@ def visible_objects(root) -> list[str]:
 
 def test_put_get_head_roundtrip(app, tmp_path):
     body = os.urandom(200_000)
-    resp = put(app, body=body, X_Object_Meta_Color="blue", X_Object_Sysmeta_Thing="s",
+    resp = put(app, body=body, X_Object_Meta_Color="blue", X_Object_Meta_Utf8="caf\xc3\xa9", X_Object_Sysmeta_Thing="s",
                Content_Encoding="gzip", X_Not_Stored="x", Content_Type="application/x-thing")
     assert resp.status_int == 201
     assert resp.headers["ETag"] == hashlib.md5(body).hexdigest()
@@ -34,6 +34,7 @@ def test_put_get_head_roundtrip(app, tmp_path):
     assert resp.status_int == 200 and resp.body == body
     assert resp.headers["Content-Type"] == "application/x-thing"
     assert resp.headers["X-Object-Meta-Color"] == "blue"
+    assert resp.headers["X-Object-Meta-Utf8"] == "caf\xc3\xa9"  # raw UTF-8 bytes kept as is
     assert resp.headers["X-Object-Sysmeta-Thing"] == "s"
     assert resp.headers["Content-Encoding"] == "gzip"
     assert "X-Not-Stored" not in resp.headers
@@ -114,7 +115,11 @@ def test_crash_during_commit_leaves_nothing_visible(app, tmp_path, monkeypatch):
 def test_leftover_temp_files_and_junk_are_invisible(app, tmp_path):
     (tmp_path / "sda" / "tmp").mkdir(parents=True)
     (tmp_path / "sda" / "tmp" / "deadbeef").write_bytes(b"half a write")
+    stale = tmp_path / "sda" / "tmp" / "stale"
+    stale.write_bytes(b"crashed long ago")
+    os.utime(stale, (time.time() - 8 * 86400,) * 2)
     assert put(app, body=b"v1").status_int == 201
+    assert os.listdir(tmp_path / "sda" / "tmp") == ["deadbeef"]  # only the stale one went
     [data_file] = [f for f in visible_objects(tmp_path) if f.endswith(".data")]
     hash_dir = tmp_path / os.path.dirname(data_file)
     (hash_dir / "garbage.tmp").write_bytes(b"junk")
