@@ -4,9 +4,12 @@ A container ACL (``X-Container-Read`` / ``X-Container-Write``) is a comma
 separated list of elements: group names (``account:user`` or ``account``),
 referrer designations ``.r:<host>`` / ``.r:-<host>`` (read ACL only) and
 ``.rlistings`` (lets referrer-allowed clients list the container).
+An account ACL (``X-Account-Access-Control``) is JSON naming the users/groups
+with ``admin``, ``read-write`` or ``read-only`` rights on the whole account.
 """
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 REFERRER_ALIASES = (".r", ".ref", ".referer", ".referrer")
@@ -81,3 +84,36 @@ def referrer_allowed(referrer: str | None, referrers: list[str]) -> bool:
                                         (pattern.startswith(".") and host.endswith(pattern)))):
             allowed = not negate
     return allowed
+
+
+ACCOUNT_ACL_KEYS = ("admin", "read-write", "read-only")
+
+
+def parse_account_acl(value: str) -> dict[str, list[str]]:
+    """Validate an ``X-Account-Access-Control`` JSON value (raises ACLError).
+
+    The result has every level (``admin``, ``read-write``, ``read-only``) as a
+    list of user/group names; an empty value means "no account ACL".
+    """
+    if not value.strip():
+        return {key: [] for key in ACCOUNT_ACL_KEYS}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise ACLError("X-Account-Access-Control must be a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise ACLError("X-Account-Access-Control must be a JSON object")
+    unknown = set(parsed) - set(ACCOUNT_ACL_KEYS)
+    if unknown:
+        raise ACLError(f"X-Account-Access-Control: unknown keys {sorted(unknown)}; "
+                       f"allowed: {', '.join(ACCOUNT_ACL_KEYS)}")
+    for key, names in parsed.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ACLError(f"X-Account-Access-Control: {key!r} must be a list of names")
+    return {key: list(parsed.get(key, [])) for key in ACCOUNT_ACL_KEYS}
+
+
+def format_account_acl(acl: dict[str, list[str]]) -> str:
+    """Compact JSON of the non-empty levels ("" when there are none)."""
+    present = {key: acl[key] for key in ACCOUNT_ACL_KEYS if acl.get(key)}
+    return json.dumps(present, separators=(",", ":")) if present else ""

@@ -24,13 +24,17 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from auth.acl import clean_acl, parse_acl, referrer_allowed
+from auth.acl import (
+    ACLError, clean_acl, format_account_acl, parse_account_acl, parse_acl, referrer_allowed)
 from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.wsgi import WSGIApp
+from proxy.infocache import get_account_info
 
 SIG_HEX_LEN = 32
 AUTH_VERSIONS = ("v1.0", "v1")
+ACCOUNT_ACL_SYSMETA = "x-account-sysmeta-core-access-control"
+ACCOUNT_ACL_ENV = "HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL"
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,40 @@ class TempAuth:
             environ["swift.clean_acl"] = clean_acl
         else:
             environ.setdefault("swift.authorize", self.denied_response)
+        if self._account_name(path) is not None:
+            return self._account_request(environ, start_response)
         return self.app(environ, start_response)
+
+    def _account_name(self, path: str) -> str | None:
+        """The account of an account-level path (``/v1/AUTH_x``) of ours, else None."""
+        parts = path.rstrip("/").split("/")
+        if len(parts) == 3 and parts[1] == "v1" and parts[2].startswith(self.reseller_prefix):
+            return parts[2]
+        return None
+
+    def _account_request(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """Account ACLs live in account sysmeta: owners set them with
+        ``X-Account-Access-Control`` (validated here) and see them on GET/HEAD."""
+        method = environ.get("REQUEST_METHOD")
+        if method in ("PUT", "POST") and "HTTP_X_ACCOUNT_ACCESS_CONTROL" in environ:
+            raw = environ.pop("HTTP_X_ACCOUNT_ACCESS_CONTROL")
+            try:
+                acl = parse_account_acl(wsgi_to_str(raw) or "")
+            except ACLError as err:
+                return SimpleResponse("400 Bad Request", f"{err}\n")(environ, start_response)
+            if self.authorize(environ) is None and environ.get("swift_owner"):
+                environ[ACCOUNT_ACL_ENV] = format_account_acl(acl)
+            return self.app(environ, start_response)
+        if method not in ("GET", "HEAD"):
+            return self.app(environ, start_response)
+
+        def acl_start_response(status, headers, exc_info=None):
+            if environ.get("swift_owner"):
+                value = next((v for k, v in headers if k.lower() == ACCOUNT_ACL_SYSMETA), None)
+                if value:
+                    headers = list(headers) + [("X-Account-Access-Control", value)]
+            return start_response(status, headers, exc_info)
+        return self.app(environ, acl_start_response)
 
     def _is_ours(self, path: str) -> bool:
         parts = path.split("/", 3)
@@ -245,7 +282,28 @@ class TempAuth:
             return self.denied_response(environ)
         if any(group in acl_groups for group in groups):
             return None
+        if groups and self._account_acl_allows(environ, groups, method, container):
+            return None
         return self.denied_response(environ)
+
+    def _account_acl_allows(self, environ: dict, groups: list[str], method: str, container: str) -> bool:
+        """Swift's account ACL levels: admin = owner; read-write = anything but
+        account-level writes; read-only = GET/HEAD."""
+        info = get_account_info(environ, self.app, swift_source="TA")
+        raw = (info.get("sysmeta") or {}).get("core-access-control")
+        if not raw:
+            return False
+        try:
+            acl = parse_account_acl(wsgi_to_str(raw) or "")
+        except ACLError:
+            return False
+        mine = set(groups)
+        if mine & set(acl["admin"]):
+            environ["swift_owner"] = True
+            return True
+        if mine & set(acl["read-write"]) and (container or method in ("GET", "HEAD")):
+            return True
+        return bool(mine & set(acl["read-only"])) and method in ("GET", "HEAD")
 
 
 def _environ_of(req) -> dict:
@@ -269,5 +327,5 @@ def _register_info(settings: dict[str, str]) -> None:
         from proxy.info import register_capability  # the proxy's /info registry
     except ImportError:
         return
-    register_capability("tempauth", {"account_acls": False})
+    register_capability("tempauth", {"account_acls": True})
 

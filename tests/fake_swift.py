@@ -25,6 +25,7 @@ OBJECT_HEADER_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-trans
 STORED_OBJECT_HEADERS = ("content-type", "content-encoding", "content-disposition",
                          "x-static-large-object", "x-object-manifest", "x-delete-at")
 CONTAINER_HEADER_PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
+ACCOUNT_HEADER_PREFIXES = ("x-account-meta-", "x-account-sysmeta-")
 CONTAINER_ACL_HEADERS = ("x-container-read", "x-container-write")
 CHUNK = 65536
 _clock = itertools.count(1)
@@ -65,6 +66,7 @@ class FakeSwift:
     def __init__(self, listing_limit: int = 10000) -> None:
         self.listing_limit = listing_limit
         self.accounts: dict[str, dict[str, FakeContainer]] = {}
+        self.account_headers: dict[str, dict[str, str]] = {}
         self.calls: list[Call] = []
 
     # ---- helpers for tests -------------------------------------------------------
@@ -123,11 +125,21 @@ class FakeSwift:
 
     def _account(self, req, start_response, account, container, obj):
         containers = self.accounts.setdefault(account, {})
+        stored = self.account_headers.setdefault(account, {})
         if req.method in ("HEAD", "GET"):
             names = sorted(containers)
             body = "".join(n + "\n" for n in names).encode("utf-8") if req.method == "GET" else b""
-            return _respond(start_response, req, "200 OK" if names else "204 No Content", body,
-                            {"X-Account-Container-Count": str(len(names))})
+            headers = {k.title(): v for k, v in stored.items()}
+            headers["X-Account-Container-Count"] = str(len(names))
+            return _respond(start_response, req, "200 OK" if names else "204 No Content", body, headers)
+        if req.method in ("PUT", "POST"):
+            for name, value in req.headers.items():
+                if name.lower().startswith(ACCOUNT_HEADER_PREFIXES):
+                    if value:
+                        stored[name.lower()] = value
+                    else:
+                        stored.pop(name.lower(), None)
+            return _respond(start_response, req, "204 No Content" if req.method == "POST" else "201 Created", b"")
         return _respond(start_response, req, "405 Method Not Allowed", b"")
 
     def _container(self, req, start_response, account, container, obj):

@@ -238,3 +238,36 @@ def test_filter_factory_reads_config(swift):
     assert int(resp.headers["X-Auth-Token-Expires"]) <= 60
     swift.put_container("KEY_acct", "c")
     assert call(auth, "GET", "/v1/KEY_acct/c", resp.headers["X-Auth-Token"]).status_int == 204
+
+
+def test_account_acls(auth, swift):
+    admin = token_for(auth, "test:tester", "testing")
+    tester3 = token_for(auth, "test:tester3", "testing3")
+    tester2 = token_for(auth, "test2:tester2", "testing2")
+    assert call(auth, "GET", "/v1/AUTH_test/private/o", tester3).status_int == 403
+    # only owners may set it, and it must be valid JSON of the known levels
+    bad = call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": '{"owner": []}'})
+    assert bad.status_int == 400
+    acl = '{"read-only": ["test:tester3"], "read-write": ["test2"]}'
+    call(auth, "POST", "/v1/AUTH_test", tester3, **{"X-Account-Access-Control": '{"admin": ["test:tester3"]}'})
+    assert "x-account-sysmeta-core-access-control" not in swift.account_headers.get("AUTH_test", {})
+    assert call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": acl}).status_int == 204
+    assert swift.account_headers["AUTH_test"]["x-account-sysmeta-core-access-control"] == \
+        '{"read-write":["test2"],"read-only":["test:tester3"]}'
+    shown = call(auth, "HEAD", "/v1/AUTH_test", admin).headers
+    assert shown["X-Account-Access-Control"] == '{"read-write":["test2"],"read-only":["test:tester3"]}'
+    # read-only: reads anywhere in the account, no writes
+    assert call(auth, "GET", "/v1/AUTH_test/private/o", tester3).status_int == 200
+    assert call(auth, "GET", "/v1/AUTH_test", tester3).status_int == 200
+    assert "X-Account-Access-Control" not in call(auth, "HEAD", "/v1/AUTH_test", tester3).headers
+    assert call(auth, "PUT", "/v1/AUTH_test/private/new", tester3).status_int == 403
+    # read-write: object and container writes, not account writes
+    assert call(auth, "PUT", "/v1/AUTH_test/private/new", tester2).status_int == 201
+    assert call(auth, "POST", "/v1/AUTH_test", tester2, **{"X-Account-Meta-X": "1"}).status_int == 403
+    # admin level makes the user an owner
+    call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": '{"admin": ["test:tester3"]}'})
+    assert call(auth, "POST", "/v1/AUTH_test", tester3, **{"X-Account-Meta-X": "1"}).status_int == 204
+    assert call(auth, "DELETE", "/v1/AUTH_test/private/new", tester2).status_int == 403
+    # an empty value removes the ACL
+    call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": ""})
+    assert call(auth, "GET", "/v1/AUTH_test/private/o", tester3).status_int == 403
