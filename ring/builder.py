@@ -23,7 +23,7 @@ import numpy as np
 
 from ring import devices as devlib
 from ring.errors import RingBuilderError
-from ring.placement import Plan, assign, layout_from_scratch, place_best_effort, pull
+from ring.placement import Plan, allowed, assign, layout_from_scratch, place_best_effort, pull
 from ring.ringfile import atomic_write, backup, write_ring_file
 from ring.tiers import LEVELS, TierTree, slot_targets
 
@@ -31,7 +31,8 @@ BUILDER_FORMAT = "objstore-ring-builder"
 BUILDER_FORMAT_VERSION = 1
 MAX_BALANCE = 999.99
 MAX_PART_POWER = 24
-_EXTRA_PASSES = 6
+_EXTRA_PASSES = 12
+_MAX_RELAYS = 8
 
 Progress = Callable[[str], None]
 
@@ -406,24 +407,56 @@ class RingBuilder:
             weighted = plan.targets > 0
             for row, part in zip(left_rows[~optional], left_parts[~optional]):
                 place_best_effort(table, int(row), int(part), plan, deficits, weighted)
+        relays = 0
         for attempt in range(_EXTRA_PASSES):
             counts = self._counts(table, valid)
             over = counts - plan.targets
             deficits = np.maximum(-over, 0)
             if not deficits.any() or not (over > 0).any():
                 break
-            cand_rows, cand_parts = self._candidates(table, valid, over, movable, rng,
-                                                     factor=4 ** (attempt + 1))
-            if not len(cand_rows):
-                break
+            budget = np.maximum(over, 0)
+            cand_rows, cand_parts = self._candidates(table, valid, budget, movable, rng,
+                                                     factor=4 ** min(attempt + 1, 4))
             say(f"balancing: {int(deficits.sum())} replicas wanted, {len(cand_rows)} candidates"
                 + (f" (pass {attempt + 1})" if attempt else ""))
-            budget = np.maximum(over, 0)
             moved = pull(table, cand_rows, cand_parts, budget, plan, deficits, rng)
+            if not len(moved) and relays < _MAX_RELAYS:
+                # No direct move fits: move replicas from devices at target into the
+                # deficit, so that the devices above target can refill them next pass.
+                relays += 1
+                budget = self._relay_budget(table, valid, over, plan, movable, rng)
+                cand_rows, cand_parts = self._candidates(table, valid, budget, movable, rng,
+                                                         factor=64)
+                moved = pull(table, cand_rows, cand_parts, budget, plan, deficits, rng)
             if not len(moved):
                 break
             movable[moved] = False
         return table
+
+    def _relay_budget(self, table: np.ndarray, valid: np.ndarray, over: np.ndarray, plan: Plan,
+                      movable: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Devices at target that the devices above target can most likely refill.
+
+        Estimated per zone: the share of a sample of the surplus replicas that
+        could move to a device of that zone.
+        """
+        at_target = (over == 0) & (plan.targets > 0)
+        rows, parts = self._candidates(table, valid, np.maximum(over, 0), movable, rng, factor=64)
+        if not len(rows) or not at_target.any():
+            return at_target.astype(np.int64)
+        sample = rng.permutation(len(rows))[:2000]
+        rows, parts = rows[sample], parts[sample]
+        zones = plan.node_of[1]
+        lookups = [plan.node_lookup(level) for level in range(4)]
+        score = np.zeros(len(plan.caps[1]))
+        for zone in np.unique(zones[at_target]):
+            members = np.nonzero(at_target & (zones == zone))[0]
+            dests = rng.choice(members, size=len(rows))
+            score[zone] = allowed(table, rows, parts, dests, plan, lookups).mean()
+        good = score >= max(score.max() * 0.5, 1e-9)
+        relay = at_target & good[np.maximum(zones, 0)]
+        share = -(-int(np.maximum(-over, 0).sum()) // max(int(relay.sum()), 1))
+        return relay.astype(np.int64) * share
 
     def _counts(self, table: np.ndarray, valid: np.ndarray) -> np.ndarray:
         return np.bincount(table[valid & (table >= 0)], minlength=len(self.devs))
