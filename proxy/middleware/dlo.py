@@ -76,7 +76,7 @@ class DynamicLargeObject:
             if isinstance(page, tuple):  # an error response: (status, body)
                 return simple_response(start_response, page[0], page[1],
                                        method=environ["REQUEST_METHOD"])
-            segments.extend((entry["name"], entry["hash"], int(entry["bytes"])) for entry in page)
+            segments.extend((entry["name"], entry["hash"], entry["bytes"]) for entry in page)
         etag = '"%s"' % hashlib.md5("".join(s[1] for s in segments).encode("ascii")).hexdigest()
         total = sum(s[2] for s in segments)
 
@@ -116,8 +116,15 @@ class DynamicLargeObject:
             except ValueError:
                 yield ("502 Bad Gateway", f"bad listing of segment container {container}\n")
                 return
-            page = [entry for entry in page if "name" in entry]
+            if not isinstance(page, list):
+                yield ("502 Bad Gateway", f"bad listing of segment container {container}\n")
+                return
+            page = [entry for entry in page if "subdir" not in entry]
             if not page:
+                return
+            if not all(isinstance(e.get("name"), str) and isinstance(e.get("hash"), str)
+                       and isinstance(e.get("bytes"), int) for e in page):
+                yield ("502 Bad Gateway", f"listing of {container} lacks name/hash/bytes\n")
                 return
             yield page
             marker = page[-1]["name"]
