@@ -103,6 +103,17 @@ def serve(app: WSGIApp, options: Mapping[str, str], logger: logging.Logger, *,
     _supervise(children)
 
 
+class _Protocol(eventlet.wsgi.HttpProtocol):
+    """eventlet fills in ``CONTENT_TYPE: text/plain`` when the client sent
+    none; drop it so servers can tell "no Content-Type" (e.g. guess one)."""
+
+    def get_environ(self, *args, **kwargs):
+        environ = super().get_environ(*args, **kwargs)
+        if self.headers.get("content-type") is None:
+            environ.pop("CONTENT_TYPE", None)
+        return environ
+
+
 def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[str, str]) -> None:
     def stop(signum, frame):
         raise SystemExit(0)
@@ -113,7 +124,7 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     eventlet.wsgi.server(
         sock, app, custom_pool=pool, log_output=False,
         socket_timeout=get_float(options, "client_timeout", 60.0),
-        keepalive=True, minimum_chunk_size=65536)
+        keepalive=True, minimum_chunk_size=65536, protocol=_Protocol)
 
 
 def _supervise(children: list[int]) -> None:

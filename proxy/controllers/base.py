@@ -146,6 +146,15 @@ class Controller:
             if not limiter.is_limited(node):
                 yield node
 
+    def replica_nodes(self, ring, part: int, primaries: list[dict]) -> list[Iterator[dict]]:
+        """Per replica: its primary (unless error-limited), then handoffs drawn
+        from one iterator shared by all replicas, so replica i keeps its own
+        headers (e.g. which container replica to update) on a handoff."""
+        handoffs = self.handoff_iter(ring, part, len(primaries))
+        limiter = self.app.error_limiter
+        return [itertools.chain(() if limiter.is_limited(node) else (node,), handoffs)
+                for node in primaries]
+
     def send_to_node(self, node: Mapping, method: str, path: str, headers: Mapping[str, str],
                      query_string: str = "") -> BackendResponse:
         """Open a connection and send a body-less request; the answer's head is read."""
@@ -185,9 +194,9 @@ class Controller:
                       headers_list: list[dict[str, str]], query_string: str = "") -> BackendResult:
         """The same request to every replica in parallel (each with its own
         headers), handoffs taking over for failed nodes; the quorum's answer."""
-        nodes = self.node_iter(ring, part)
+        primaries = ring.get_part_nodes(part)
         pile = eventlet.GreenPile(len(headers_list))
-        for headers in headers_list:
+        for nodes, headers in zip(self.replica_nodes(ring, part, primaries), headers_list):
             pile.spawn(self.request_one, nodes, method, path, headers, query_string)
         results = [r for r in pile if r is not None]
         return best_result(results, len(headers_list))

@@ -187,9 +187,8 @@ class ObjectController(Controller):
 
     def _connect_all(self, ring, part: int, primaries: list[dict], path: str,
                      headers_list: list[dict[str, str]]) -> tuple[list[Putter], list[BackendResult]]:
-        nodes = self.node_iter(ring, part, primaries)
         pile = eventlet.GreenPile(len(headers_list))
-        for headers in headers_list:
+        for nodes, headers in zip(self.replica_nodes(ring, part, primaries), headers_list):
             pile.spawn(self._connect_one, nodes, path, headers)
         putters, refusals = [], []
         for outcome in pile:

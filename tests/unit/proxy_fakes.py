@@ -138,6 +138,7 @@ class FakeNode:
     def object_delete(self, path, headers, query, body):
         existed = self._live(path) is not None
         self.records[path] = Record({}, b"", headers["x-timestamp"], deleted=True)
+        self.cluster.container_update(headers, path, 0, "", deleted=True)
         return (204 if existed else 404), {}, b""
 
     # containers
@@ -158,6 +159,12 @@ class FakeNode:
         self.records[path] = Record(stored, b"", headers["x-timestamp"])
         self.cluster.requests_log.append(("account-update", headers.get("x-account-host")))
         return 201, {}, b""
+
+    @staticmethod
+    def _merge(rec, meta):
+        rec.headers.update(meta)
+        for key in [k for k, v in rec.headers.items() if v == ""]:
+            del rec.headers[key]
 
     @staticmethod
     def _meta(headers, kind):
@@ -201,7 +208,7 @@ class FakeNode:
         rec = self._live(path)
         if rec is None:
             return 404, {}, b""
-        rec.headers.update(self._meta(headers, "container"))
+        self._merge(rec, self._meta(headers, "container"))
         return 204, {}, b""
 
     def container_delete(self, path, headers, query, body):
@@ -235,7 +242,7 @@ class FakeNode:
         rec = self._live(path)
         if rec is None:
             return 404, {}, b""
-        rec.headers.update(self._meta(headers, "account"))
+        self._merge(rec, self._meta(headers, "account"))
         return 204, {}, b""
 
     def account_delete(self, path, headers, query, body):
@@ -342,11 +349,13 @@ class FakeCluster:
     def connect(self, node: dict, conn_timeout: float, node_timeout: float) -> FakeConnection:
         return FakeConnection(self, node)
 
-    def container_update(self, headers: dict[str, str], obj_path: str, size: int, etag: str) -> None:
+    def container_update(self, headers: dict[str, str], obj_path: str, size: int, etag: str,
+                         deleted: bool = False) -> None:
         host, device = headers.get("x-container-host"), headers.get("x-container-device")
         if host and device:
             record = {"x-timestamp": headers["x-timestamp"], "x-size": str(size), "x-etag": etag}
-            self.node(f"{host}/{device}").records[obj_path] = Record(record, b"", headers["x-timestamp"])
+            self.node(f"{host}/{device}").records[obj_path] = Record(
+                record, b"", headers["x-timestamp"], deleted)
 
     def requests(self, method: str | None = None) -> list[tuple]:
         return [r for r in self.requests_log if method is None or r[0] == method]

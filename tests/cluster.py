@@ -1,0 +1,211 @@
+"""A real cluster on 127.0.0.1 for integration tests: storage nodes, rings, proxy.
+
+``Cluster`` writes one config per storage node (object, container and account
+server on their own free ports, one device each) and one for the proxy,
+builds the three rings with ``ring.RingBuilder``, starts every daemon with its
+``bin/`` script and waits for ``/healthcheck``.  ``stop()`` terminates and
+reaps them and removes the temporary directory::
+
+    with Cluster(nodes=3) as cluster:
+        requests to cluster.url("/v1/AUTH_test/c/o")
+"""
+from __future__ import annotations
+
+import configparser
+import http.client
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import Mapping
+
+from ring import RingBuilder
+from tests.support import free_port, wait_for
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STORAGE_KINDS = ("object", "container", "account")
+DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy-server"
+
+
+def _write(conf: configparser.ConfigParser, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        conf.write(handle)
+
+
+def _new_conf() -> configparser.ConfigParser:
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.optionxform = str
+    return conf
+
+
+class Cluster:
+    """Storage nodes plus a proxy, each a real daemon process."""
+
+    def __init__(self, nodes: int = 3, replicas: int = 3, part_power: int = 6,
+                 pipeline: str = DEFAULT_PIPELINE,
+                 proxy_options: Mapping[str, str] | None = None,
+                 extra_sections: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.node_count = nodes
+        self.replicas = replicas
+        self.part_power = part_power
+        self.pipeline = pipeline
+        self.proxy_options = dict(proxy_options or {})
+        self.extra_sections = {k: dict(v) for k, v in (extra_sections or {}).items()}
+        self.base = ""
+        self.ports: list[dict[str, int]] = []
+        self.proxy_port = 0
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    # ---- layout ------------------------------------------------------------------
+    def _cluster_conf(self) -> configparser.ConfigParser:
+        conf = _new_conf()
+        conf["objstore"] = {"hash_path_suffix": "integration", "ring_dir": self.ring_dir}
+        for name, options in self.extra_sections.items():
+            conf[name] = options
+        return conf
+
+    @property
+    def ring_dir(self) -> str:
+        return os.path.join(self.base, "rings")
+
+    def devices(self, node: int) -> str:
+        return os.path.join(self.base, f"node{node}")
+
+    def node_config(self, node: int) -> str:
+        return os.path.join(self.base, f"node{node}.conf")
+
+    @property
+    def proxy_config(self) -> str:
+        return os.path.join(self.base, "proxy.conf")
+
+    def write_configs(self) -> None:
+        for node in range(self.node_count):
+            conf = self._cluster_conf()
+            for kind in STORAGE_KINDS:
+                conf[f"{kind}-server"] = {
+                    "bind_ip": "127.0.0.1", "bind_port": str(self.ports[node][kind]),
+                    "devices": self.devices(node), "mount_check": "false", "workers": "0",
+                    "log_file": os.path.join(self.base, f"{kind}-{node}.log")}
+            _write(conf, self.node_config(node))
+        conf = self._cluster_conf()
+        conf["proxy-server"] = {"bind_ip": "127.0.0.1", "bind_port": str(self.proxy_port),
+                                "workers": "0", "node_timeout": "5", "conn_timeout": "0.5",
+                                "log_file": os.path.join(self.base, "proxy.log"),
+                                **self.proxy_options}
+        conf["pipeline:main"] = {"pipeline": self.pipeline}
+        _write(conf, self.proxy_config)
+
+    def build_rings(self) -> None:
+        for kind in STORAGE_KINDS:
+            builder = RingBuilder(self.part_power, self.replicas, 0)
+            for node in range(self.node_count):
+                builder.add_dev({"region": 1, "zone": node + 1, "ip": "127.0.0.1",
+                                 "port": self.ports[node][kind], "device": f"sd{node}",
+                                 "weight": 100})
+            builder.rebalance(seed=1)
+            builder.write_ring(os.path.join(self.ring_dir, f"{kind}.ring.gz"))
+
+    # ---- processes ---------------------------------------------------------------
+    def _spawn(self, name: str, script: str, config: str) -> None:
+        log = open(os.path.join(self.base, f"{name}.out"), "ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, os.path.join(REPO, "bin", script), "--config", config],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        log.close()
+
+    def start_node(self, node: int) -> None:
+        for kind in STORAGE_KINDS:
+            self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
+        for kind in STORAGE_KINDS:
+            self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
+
+    def stop_node(self, node: int, sig: int = signal.SIGTERM) -> None:
+        for kind in STORAGE_KINDS:
+            self._stop(f"{kind}-{node}", sig)
+
+    def start(self) -> "Cluster":
+        self.base = tempfile.mkdtemp(prefix="objstore-cluster-")
+        os.makedirs(self.ring_dir)
+        self.ports = [{kind: free_port() for kind in STORAGE_KINDS} for _ in range(self.node_count)]
+        self.proxy_port = free_port()
+        for node in range(self.node_count):
+            os.makedirs(os.path.join(self.devices(node), f"sd{node}"))
+        try:
+            self.write_configs()
+            self.build_rings()
+            for node in range(self.node_count):
+                for kind in STORAGE_KINDS:
+                    self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
+            self._spawn("proxy", "objstore-proxy-server", self.proxy_config)
+            for name, proc in self.processes.items():
+                port = self.proxy_port if name == "proxy" else \
+                    self.ports[int(name.rsplit("-", 1)[1])][name.split("-")[0]]
+                self._wait_healthy(name, port)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self, name: str, port: int) -> None:
+        def healthy() -> bool:
+            proc = self.processes[name]
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}: {self.output(name)}")
+            return self.request("GET", "/healthcheck", port=port)[0] == 200
+        try:
+            wait_for(healthy, timeout=30, what=f"{name} /healthcheck")
+        except RuntimeError as err:
+            raise RuntimeError(str(err)) from None
+
+    def output(self, name: str) -> str:
+        path = os.path.join(self.base, f"{name}.out")
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()[-3000:]
+
+    def _stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            proc = self.processes[name]
+            if proc.poll() is None:
+                proc.terminate()
+        for name in list(self.processes):
+            self._stop(name)
+        if self.base:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- client helpers ----------------------------------------------------------
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}{path}"
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: Mapping[str, str] | None = None,
+                port: int | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request (to the proxy unless ``port``): status, headers
+        (lower-case names), body."""
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.proxy_port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=dict(headers or {}))
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()

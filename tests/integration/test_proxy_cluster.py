@@ -1,0 +1,111 @@
+"""The proxy in front of real storage daemons: 3 nodes, 3 replicas, over HTTP."""
+import hashlib
+import json
+
+import pytest
+
+from tests.cluster import Cluster
+from tests.support import wait_for
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with Cluster(nodes=3) as running:
+        yield running
+
+
+def test_full_object_cycle(cluster):
+    req = cluster.request
+    status, headers, _ = req("PUT", "/v1/AUTH_test/photos")
+    assert status == 201
+    assert headers["x-trans-id"].startswith("tx")
+
+    data = bytes(range(256)) * 1024 + b"tail"
+    status, headers, _ = req("PUT", "/v1/AUTH_test/photos/cat.jpg", data,
+                             {"X-Object-Meta-Kind": "cat"})
+    assert status == 201, _
+    assert headers["etag"] == hashlib.md5(data).hexdigest()
+    assert "last-modified" in headers
+
+    status, headers, body = req("GET", "/v1/AUTH_test/photos/cat.jpg")
+    assert status == 200
+    assert body == data
+    assert headers["content-type"] == "image/jpeg"
+    assert headers["x-object-meta-kind"] == "cat"
+    assert headers["accept-ranges"] == "bytes"
+    assert "x-backend-timestamp" not in headers
+
+    status, headers, body = req("GET", "/v1/AUTH_test/photos/cat.jpg",
+                                headers={"Range": "bytes=10-19"})
+    assert status == 206 and body == data[10:20]
+
+    status, headers, body = req("HEAD", "/v1/AUTH_test/photos/cat.jpg")
+    assert status == 200 and headers["content-length"] == str(len(data)) and body == b""
+
+    status, _, body = req("GET", "/v1/AUTH_test/photos?format=json")
+    assert status == 200
+    listing = json.loads(body)
+    assert [(o["name"], o["bytes"], o["hash"]) for o in listing] == [
+        ("cat.jpg", len(data), hashlib.md5(data).hexdigest())]
+
+    def account_lists_container():
+        status, _, body = req("GET", "/v1/AUTH_test?format=json")
+        return status == 200 and [c["name"] for c in json.loads(body)] == ["photos"]
+    wait_for(account_lists_container, timeout=10, what="account listing")
+
+    assert req("DELETE", "/v1/AUTH_test/photos")[0] == 409
+    assert req("DELETE", "/v1/AUTH_test/photos/cat.jpg")[0] == 204
+    assert req("GET", "/v1/AUTH_test/photos/cat.jpg")[0] == 404
+    status, _, body = req("GET", "/v1/AUTH_test/photos")
+    assert status == 204 and body == b""
+    assert req("DELETE", "/v1/AUTH_test/photos")[0] == 204
+    assert req("HEAD", "/v1/AUTH_test/photos")[0] == 404
+
+
+def test_chunked_upload_and_metadata_post(cluster):
+    req = cluster.request
+    assert req("PUT", "/v1/AUTH_test/chunky")[0] == 201
+    chunks = [b"a" * 70000, b"b" * 10, b"c" * 100000]
+    # http.client sends an iterable body with Transfer-Encoding: chunked
+    status, headers, _ = req("PUT", "/v1/AUTH_test/chunky/o", iter(chunks))
+    assert status == 201
+    status, _, body = req("GET", "/v1/AUTH_test/chunky/o")
+    assert body == b"".join(chunks)
+    assert req("POST", "/v1/AUTH_test/chunky/o", headers={"X-Object-Meta-A": "b"})[0] == 202
+    assert req("HEAD", "/v1/AUTH_test/chunky/o")[1]["x-object-meta-a"] == "b"
+
+
+def test_info_and_healthcheck(cluster):
+    status, _, body = cluster.request("GET", "/info")
+    assert status == 200
+    assert "swift" in json.loads(body)
+    assert cluster.request("GET", "/healthcheck")[:3:2] == (200, b"OK")
+
+
+def test_constraint_errors_are_clear(cluster):
+    req = cluster.request
+    req("PUT", "/v1/AUTH_test/limits")
+    status, _, body = req("PUT", "/v1/AUTH_test/limits/" + "x" * 1025, b"")
+    assert status == 400 and b"longer than 1024" in body
+    status, _, body = req("PUT", "/v1/AUTH_test/limits/o", b"",
+                          {"X-Object-Meta-" + "k" * 200: "v"})
+    assert status == 400 and b"Metadata name too long" in body
+    status, _, _ = req("GET", "/v1/AUTH_test/limits?limit=10001")
+    assert status == 412
+    status, _, _ = req("PUT", "/v1/AUTH_test/limits/o", b"x", {"X-Backend-Storage-Policy-Index": "7"})
+    assert status == 201  # the client's backend header was dropped, not obeyed
+
+
+def test_node_down_writes_go_to_handoff_and_reads_fail_over(cluster):
+    req = cluster.request
+    req("PUT", "/v1/AUTH_test/failover")
+    cluster.stop_node(1)
+    try:
+        for i in range(5):
+            status, _, _ = req("PUT", f"/v1/AUTH_test/failover/o{i}", b"data%d" % i)
+            assert status == 201
+        for i in range(5):
+            status, _, body = req("GET", f"/v1/AUTH_test/failover/o{i}")
+            assert status == 200 and body == b"data%d" % i
+    finally:
+        cluster.start_node(1)
