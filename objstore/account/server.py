@@ -16,12 +16,12 @@ from typing import Any
 from webob import Request, Response
 from webob import exc
 
+from objstore.common import listing
 from objstore.common.config import section
 from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
-from objstore.common.timestamp import Timestamp
 from objstore.db.broker import Broker, Info
-from objstore.db.schema import CONTAINERS
+from objstore.db.schema import CONTAINERS, ZERO_TS
 from objstore.db.server import DBServer, Target, fail, ok
 
 DEFAULT_PORT = 6202
@@ -59,12 +59,12 @@ class AccountServer(DBServer):
 
     def listing_entry(self, rec: dict[str, Any]) -> dict[str, Any]:
         return {"name": rec["name"], "count": rec["object_count"], "bytes": rec["bytes_used"],
-                "last_modified": Timestamp(rec["put_timestamp"]).isoformat}
+                "last_modified": listing.last_modified(rec["put_timestamp"])}
 
     # -- container records -------------------------------------------------
     def put_record(self, req: Request, target: Target) -> Response:
-        put_ts = self.timestamp(req, "X-Put-Timestamp", required=False) or Timestamp(0).internal
-        delete_ts = self.timestamp(req, "X-Delete-Timestamp", required=False) or Timestamp(0).internal
+        put_ts = self.timestamp(req, "X-Put-Timestamp", required=False) or ZERO_TS
+        delete_ts = self.timestamp(req, "X-Delete-Timestamp", required=False) or ZERO_TS
         stats_ts = self.timestamp(req, "X-Timestamp", required=False) or max(put_ts, delete_ts)
         policy = self.requested_policy(req)
         record = {"name": target.record, "put_timestamp": put_ts, "delete_timestamp": delete_ts,

@@ -15,11 +15,11 @@ from typing import Any
 from webob import Request, Response
 from webob import exc
 
+from objstore.common import listing
 from objstore.common.config import get_float, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
-from objstore.common.timestamp import Timestamp
 from objstore.container.account_update import AccountUpdater, HTTPSender, parse_account_hosts
 from objstore.db.broker import Broker, Info
 from objstore.db.schema import OBJECTS
@@ -102,7 +102,7 @@ class ContainerServer(DBServer):
         size, content_type = listing_bytes_and_type(rec["size"], rec["content_type"])
         return {"name": rec["name"], "hash": rec["etag"], "bytes": size,
                 "content_type": content_type,
-                "last_modified": Timestamp(rec["created_at"]).isoformat}
+                "last_modified": listing.last_modified(rec["created_at"])}
 
     # -- object records ----------------------------------------------------
     def put_record(self, req: Request, target: Target) -> Response:

@@ -7,6 +7,7 @@ import xml.dom.minidom
 import pytest
 
 from objstore.common import listing
+from objstore.common.timestamp import Timestamp
 
 
 @pytest.mark.parametrize("fmt, accept, expected", [
@@ -66,3 +67,9 @@ def test_render_plain_and_empty():
     empty_xml = listing.render(listing.XML, "account", "AUTH_a", "container", [])
     assert empty_xml.endswith(b'<account name="AUTH_a"></account>')
     assert listing.content_type_header(listing.JSON) == "application/json; charset=utf-8"
+
+
+@pytest.mark.parametrize("ts", ["0", "1700000000.12345", "1700000000.5_000000000000000a", "4102444799.99999"])
+def test_last_modified_matches_timestamp_isoformat(ts):
+    internal = Timestamp(ts).internal
+    assert listing.last_modified(internal) == Timestamp(ts).isoformat
