@@ -10,6 +10,8 @@ the stream stops (logged) so the client sees a truncated body, never wrong bytes
 """
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
 import os
 from dataclasses import dataclass
@@ -78,7 +80,7 @@ def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *
         resp = call_app(app, make_env(environ, "GET", part.path, source=source, headers=headers,
                                       query={"multipart-manifest": "get"}))
         try:
-            skip = _check_segment(resp, part, whole)
+            skip = _check_segment(resp, part)
             remaining = part.length
             for chunk in resp:
                 if skip:
@@ -100,7 +102,7 @@ def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *
             resp.close()
 
 
-def _check_segment(resp: SubResponse, part: SegmentPart, whole: bool) -> int:
+def _check_segment(resp: SubResponse, part: SegmentPart) -> int:
     """Validate a segment response; return how many leading bytes to skip."""
     if resp.status_int not in (200, 206):
         raise SegmentError(f"got {resp.status} fetching segment {part.path}")
@@ -148,8 +150,8 @@ def fetch_object(app: WSGIApp, environ: dict, is_manifest: Callable[[SubResponse
     if is_manifest(resp):
         if resp.status_int == 200:
             return resp, True
-    elif not (resp.status_int == 416 and environ.get("HTTP_RANGE")) or not is_manifest(
-            _head(app, environ)):
+        # else a 206/416/304/412 about the manifest object itself: ask again below
+    elif not (resp.status_int == 416 and environ.get("HTTP_RANGE") and is_manifest(_head(app, environ))):
         return resp, False
     resp.close()
     env = {k: v for k, v in environ.items() if k not in CONDITIONAL_KEYS and k != "HTTP_RANGE"}
@@ -177,7 +179,8 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
     method = environ.get("REQUEST_METHOD", "GET")
     headers = [(k, v) for k, v in manifest_headers if k.lower() not in MANIFEST_ONLY_HEADERS]
     headers += [("Etag", etag), ("Accept-Ranges", "bytes")]
-    conditional = _conditional_status(environ, etag)
+    last_modified = next((v for k, v in headers if k.lower() == "last-modified"), None)
+    conditional = _conditional_status(environ, etag, last_modified)
     if conditional:
         return simple_response(start_response, conditional,
                                headers=[(k, v) for k, v in headers if k.lower() != "content-type"],
@@ -216,9 +219,10 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
 
         def chunks() -> Iterator[bytes]:
             for head, (first, last) in zip(heads, ranges):
-                yield head
-                yield from stream_segments(app, environ, parts_for(first, last), source=source,
-                                           logger=logger)
+                body = stream_segments(app, environ, parts_for(first, last), source=source,
+                                       logger=logger)
+                yield head + next(body, b"")  # so that priming checks the first segment
+                yield from body
                 yield b"\r\n"
             yield tail
     if method == "HEAD":
@@ -233,20 +237,35 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
     return PrimedBody(first_chunk, stream)
 
 
-def _conditional_status(environ: dict, etag: str) -> str | None:
-    """304/412 for If-None-Match / If-Match against the large object's ETag."""
+def _conditional_status(environ: dict, etag: str, last_modified: str | None) -> str | None:
+    """304/412 for the conditional headers, against the large object's ETag and
+    the manifest's Last-Modified (RFC 7232 order)."""
     bare = etag.strip('"')
 
     def matches(header: str) -> bool:
         values = [v.strip().strip('"') for v in header.split(",")]
         return "*" in values or bare in values
 
+    modified = _http_date(last_modified)
     if_match = environ.get("HTTP_IF_MATCH")
     if if_match and not matches(if_match):
         return "412 Precondition Failed"
+    unmodified_since = _http_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+    if not if_match and unmodified_since and modified and modified > unmodified_since:
+        return "412 Precondition Failed"
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match and matches(if_none_match):
-        return "304 Not Modified" if environ.get("REQUEST_METHOD") in ("GET", "HEAD") else \
-            "412 Precondition Failed"
+        return "304 Not Modified"
+    modified_since = _http_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
+    if not if_none_match and modified_since and modified and modified <= modified_since:
+        return "304 Not Modified"
     return None
 
+
+def _http_date(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None

@@ -301,3 +301,20 @@ def test_plain_object_passthrough(swift):
     assert req(app, f"/v1/{A}/c/o").body == b"hello"
     assert req(app, f"/v1/{A}/c/o?multipart-manifest=get").body == b"hello"
     assert req(app, f"/v1/{A}/c", "GET").status_int == 200
+
+
+def test_date_conditionals_use_manifest_last_modified(swift, slo):
+    segs, content = upload_segments(swift, [5])
+    put_manifest(slo, "m", segs)
+    last_modified = req(slo, f"/v1/{A}/c/m", "HEAD").headers["Last-Modified"]
+    assert req(slo, f"/v1/{A}/c/m", **{"If-Modified-Since": last_modified}).status_int == 304
+    assert req(slo, f"/v1/{A}/c/m", **{"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).body == content
+    assert req(slo, f"/v1/{A}/c/m", **{"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+               ).status_int == 412
+
+
+def test_multirange_with_bad_first_segment_is_409(swift, slo):
+    segs, content = upload_segments(swift, [5, 5])
+    put_manifest(slo, "m", segs)
+    swift.put_object(A, "segs", "s0", b"zzzzz")
+    assert req(slo, f"/v1/{A}/c/m", Range="bytes=0-1,7-8").status_int == 409
