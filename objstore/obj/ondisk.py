@@ -30,6 +30,8 @@ class FileSet:
     meta: str | None = None          # newest .meta newer than the data/tombstone
     obsolete: list[str] = dataclasses.field(default_factory=list)
     kept: list[str] = dataclasses.field(default_factory=list)
+    # sidecars whose file is absent: maybe a write in flight (sidecar goes first)
+    orphans: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def timestamp(self) -> Timestamp | None:
@@ -84,8 +86,11 @@ def classify(names: list[str]) -> FileSet:
             continue
         result.kept.append(name)
     kept = set(result.kept)
+    obsolete = set(result.obsolete)
     for sidecar in sidecars:
-        (result.kept if sidecar[:-len(SIDECAR_SUFFIX)] in kept else result.obsolete).append(sidecar)
+        base = sidecar[:-len(SIDECAR_SUFFIX)]
+        (result.kept if base in kept else result.obsolete if base in obsolete
+         else result.orphans).append(sidecar)
     return result
 
 
@@ -97,9 +102,14 @@ def remove_obsolete(hash_dir: str, fileset: FileSet) -> None:
             pass
 
 
+ORPHAN_AGE = 3600.0
+
+
 def cleanup(hash_dir: str, reclaim_age: float) -> list[str]:
-    """Remove obsolete files and tombstones older than ``reclaim_age`` seconds;
-    remove the directory if nothing is left.  Returns the remaining names."""
+    """Remove obsolete files, tombstones older than ``reclaim_age`` seconds and
+    sidecars orphaned for an hour (a crash between the sidecar's rename and
+    its file's); remove the directory if nothing is left.  Returns the
+    remaining names (orphans excluded)."""
     try:
         names = os.listdir(hash_dir)
     except (FileNotFoundError, NotADirectoryError):
@@ -109,6 +119,12 @@ def cleanup(hash_dir: str, reclaim_age: float) -> list[str]:
             file_timestamp(fileset.tombstone).seconds < time.time() - reclaim_age:
         fileset.obsolete.extend(fileset.kept)
         fileset.kept = []
+    for orphan in fileset.orphans:
+        try:
+            if os.stat(os.path.join(hash_dir, orphan)).st_mtime < time.time() - ORPHAN_AGE:
+                fileset.obsolete.append(orphan)
+        except FileNotFoundError:
+            pass
     remove_obsolete(hash_dir, fileset)
     if not fileset.kept:
         try:

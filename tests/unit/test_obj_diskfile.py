@@ -172,6 +172,19 @@ def test_classify_newest_wins():
     assert fileset.timestamp == Timestamp("3")
     deleted = ondisk.classify(["1.00000.data", "2.00000.ts", "1.50000.meta"])
     assert deleted.tombstone == "2.00000.ts" and deleted.data is None and deleted.meta is None
+    in_flight = ondisk.classify(["1.00000.data", "2.00000.data.xattr"])
+    assert in_flight.orphans == ["2.00000.data.xattr"] and in_flight.obsolete == []
+
+
+def test_cleanup_keeps_young_orphan_sidecars(tmp_path):
+    """A sidecar is renamed in before its .data: a concurrent cleanup must not eat it."""
+    now = time.time()
+    young, old = f"{now:.5f}.data.xattr", f"{now - 7200:.5f}.meta.xattr"
+    (tmp_path / young).write_bytes(b"")
+    (tmp_path / old).write_bytes(b"")
+    os.utime(tmp_path / old, (now - 7200,) * 2)
+    assert ondisk.cleanup(str(tmp_path), 86400) == []
+    assert os.listdir(tmp_path) == [young]
 
 
 # -- suffix hashes / REPLICATE -------------------------------------------------
