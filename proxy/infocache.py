@@ -17,6 +17,8 @@ from typing import Callable, Mapping
 from objstore.common.constraints import wsgi_to_str
 
 INFOCACHE = "swift.infocache"
+# marks a HEAD that only wants the info: the proxy may answer it from its cache
+INFO_REQUEST = "objstore.info_request"
 
 
 class TTLCache:
@@ -112,7 +114,7 @@ def _preauthed_head(env: dict, wsgi_path: str, source: str) -> dict:
     sub.update({"REQUEST_METHOD": "HEAD", "PATH_INFO": wsgi_path, "QUERY_STRING": "",
                 "SCRIPT_NAME": "", "CONTENT_LENGTH": "0", "swift.source": source,
                 "swift.authorize": lambda req: None, "swift.authorize_override": True,
-                INFOCACHE: env.setdefault(INFOCACHE, {})})
+                INFOCACHE: env.setdefault(INFOCACHE, {}), INFO_REQUEST: True})
     return sub
 
 

@@ -13,7 +13,7 @@ from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
 from proxy.controllers.base import BackendResult, Controller
 from proxy.controllers.reader import Reader
 from proxy.http import Response, error_response
-from proxy.infocache import account_info_from, account_key
+from proxy.infocache import INFO_REQUEST, account_info_from, account_key
 
 _PREFIXES = ("x-account-meta-", "x-account-sysmeta-")
 OWNER_HEADERS = ("x-account-access-control", "x-account-meta-temp-url-key",
@@ -39,6 +39,9 @@ class AccountController(Controller):
         return err or self._get_or_head()
 
     def HEAD(self) -> Response:
+        if self.req.environ.get(INFO_REQUEST):
+            info = self.app.account_info(self.req.environ, self, self.account)
+            return Response(info["status"], {"content-length": "0"}, [])
         return self.name_error() or self._get_or_head()
 
     def _get_or_head(self) -> Response:

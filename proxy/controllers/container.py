@@ -6,7 +6,7 @@ from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
 from proxy.controllers.base import BackendResult, Controller
 from proxy.controllers.reader import Reader
 from proxy.http import Response, error_response
-from proxy.infocache import container_info_from, container_key
+from proxy.infocache import INFO_REQUEST, container_info_from, container_key
 
 _PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
 _NAMES = frozenset({"x-container-read", "x-container-write", "x-versions-location",
@@ -30,6 +30,9 @@ class ContainerController(Controller):
         return err or self._get_or_head()
 
     def HEAD(self) -> Response:
+        if self.req.environ.get(INFO_REQUEST):
+            info = self.app.container_info(self.req.environ, self, self.account, self.container)
+            return Response(info["status"], {"content-length": "0"}, [])
         return self._get_or_head()
 
     def _get_or_head(self) -> Response:
