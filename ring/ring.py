@@ -22,12 +22,11 @@ from ring.errors import RingError
 from ring.ringfile import RingData, read_ring_file
 
 _PART = struct.Struct(">I")
-_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 KINDS = ("account", "container", "object")
 
 
 def _mix64(values: np.ndarray) -> np.ndarray:
-    """A splitmix64 finaliser: well-spread 64-bit hashes of integers, vectorised."""
+    """The splitmix64 finaliser: well-spread 64-bit hashes of integers, vectorised."""
     with np.errstate(over="ignore"):
         z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -35,20 +34,38 @@ def _mix64(values: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def handoff_order(part: int, dev_ids: np.ndarray, weights: np.ndarray) -> list[int]:
-    """Weighted rendezvous order of devices for ``part``.
+def _mix_int(value: int) -> int:
+    """The splitmix64 finaliser for one Python int."""
+    z = (value + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+    return z ^ (z >> 31)
 
-    Each device gets the score ``-ln(u) / weight`` with ``u`` a hash of
-    (part, device id); sorting by score picks devices in proportion to weight
-    and keeps each part's order stable when unrelated devices change.
+
+class HandoffOrder:
+    """Weighted rendezvous order of the weighted devices, per partition.
+
+    Each device gets the score ``-ln(u) / weight`` with ``u`` a hash of (part,
+    device); sorting by score picks devices in proportion to weight and keeps
+    each part's order stable when unrelated devices change.
     """
-    if not len(dev_ids):
-        return []
-    with np.errstate(over="ignore"):
-        keys = _mix64(dev_ids.astype(np.uint64) ^ _mix64(np.array([part], dtype=np.uint64)))
-    uniform = ((keys >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
-    scores = -np.log(uniform) / weights
-    return dev_ids[np.argsort(scores, kind="stable")].tolist()
+
+    def __init__(self, dev_ids: list[int], weights: list[float]) -> None:
+        self.ids = np.array(dev_ids, dtype=np.int64)
+        self.keys = _mix64(self.ids)
+        self.inverse_weights = 1.0 / np.array(weights, dtype=np.float64)
+        self.uniform = len(set(weights)) <= 1
+
+    def __call__(self, part: int) -> list[int]:
+        if not len(self.ids):
+            return []
+        with np.errstate(over="ignore"):
+            z = (self.keys ^ np.uint64(_mix_int(part))) * np.uint64(0xBF58476D1CE4E5B9)
+            z ^= z >> np.uint64(29)
+        if self.uniform:
+            return self.ids[np.argsort(z)].tolist()
+        uniform = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
+        return self.ids[np.argsort(-np.log(uniform) * self.inverse_weights)].tolist()
 
 
 class Ring:
@@ -89,8 +106,12 @@ class Ring:
             nodes = [None if dev is None else dict(dev, index=index) for dev in devs]
             lookups.append((row, nodes, len(row)))
         weighted = [d for d in devs if d is not None and d.get("weight", 0) > 0]
-        self._hand_ids = np.array([d["id"] for d in weighted], dtype=np.int64)
-        self._hand_weights = np.array([float(d["weight"]) for d in weighted], dtype=np.float64)
+        self._handoff_order = HandoffOrder([d["id"] for d in weighted],
+                                           [float(d["weight"]) for d in weighted])
+        self._tiers = [None if d is None else
+                       (d["region"], (d["region"], d["zone"]), (d["region"], d["zone"], d["ip"]))
+                       for d in devs]
+        self._weighted_tiers = [{self._tiers[d["id"]][level] for d in weighted} for level in range(3)]
         self._has_duplicates = self._find_duplicates(rows)
         self._data = data
         self._devs = devs
@@ -196,26 +217,33 @@ class Ring:
         order is a weighted rendezvous order, stable for a given part.
         """
         primaries = self.get_part_nodes(part)
-        devs = self._devs
+        tiers = self._tiers
+        weighted_tiers = self._weighted_tiers
         used_ids = {node["id"] for node in primaries}
-        used = [{node["region"] for node in primaries},
-                {(node["region"], node["zone"]) for node in primaries},
-                {(node["region"], node["zone"], node["ip"]) for node in primaries}]
-        order = handoff_order(part, self._hand_ids, self._hand_weights)
+        used: list[set] = [set(), set(), set()]
+        for node in primaries:
+            for seen, key in zip(used, tiers[node["id"]]):
+                seen.add(key)
+        # weighted tier nodes per level that hold no replica yet
+        unused = [len(weighted_tiers[level] - used[level]) for level in range(3)]
+        devs = self._devs
+        order = self._handoff_order(part)
         handoff_index = len(primaries)
         for level in range(4):
             for dev_id in order:
+                if level < 3 and not unused[level]:
+                    break
                 if dev_id in used_ids:
                     continue
-                dev = devs[dev_id]
-                keys = (dev["region"], (dev["region"], dev["zone"]),
-                        (dev["region"], dev["zone"], dev["ip"]))
+                keys = tiers[dev_id]
                 if level < 3 and keys[level] in used[level]:
                     continue
                 used_ids.add(dev_id)
-                for seen, key in zip(used, keys):
-                    seen.add(key)
-                yield dict(dev, handoff_index=handoff_index)
+                for up, (seen, key) in enumerate(zip(used, keys)):
+                    if key not in seen:
+                        seen.add(key)
+                        unused[up] -= 1
+                yield dict(devs[dev_id], handoff_index=handoff_index)
                 handoff_index += 1
 
 
