@@ -124,7 +124,8 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     eventlet.wsgi.server(
         sock, app, custom_pool=pool, log_output=False,
         socket_timeout=get_float(options, "client_timeout", 60.0),
-        keepalive=True, minimum_chunk_size=65536, protocol=_Protocol)
+        keepalive=True, minimum_chunk_size=65536, protocol=_Protocol,
+        debug=False)  # never send a traceback to a client
 
 
 def _supervise(children: list[int]) -> None:
