@@ -32,6 +32,7 @@ from objstore.common.wsgi import WSGIApp
 from proxy.infocache import get_account_info
 
 SIG_HEX_LEN = 32
+VERIFIED_CACHE_SIZE = 10000
 AUTH_VERSIONS = ("v1.0", "v1")
 ACCOUNT_ACL_SYSMETA = "x-account-sysmeta-core-access-control"
 ACCOUNT_ACL_ENV = "HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL"
@@ -113,11 +114,16 @@ class TempAuth:
                                  for u in sorted(self.users.values(), key=lambda u: u.name))
             secret = hashlib.sha256(f"{hash_salt}\n{material}".encode("utf-8")).hexdigest()
         self.secret = secret.encode("utf-8")
+        self._hmac = hmac.new(self.secret, digestmod=hashlib.sha256)
         self.token_prefix = self.reseller_prefix + "tk"
+        # token -> (expiry, user name) of tokens whose signature already checked out
+        self._verified: dict[str, tuple[int, str]] = {}
 
     # ---- tokens -------------------------------------------------------------------
     def _sign(self, payload: bytes) -> str:
-        return hmac.new(self.secret, payload, hashlib.sha256).hexdigest()[:SIG_HEX_LEN]
+        mac = self._hmac.copy()
+        mac.update(payload)
+        return mac.hexdigest()[:SIG_HEX_LEN]
 
     def issue_token(self, user: User, now: float | None = None) -> tuple[str, int]:
         """A new signed token for ``user`` and its absolute expiry (epoch seconds)."""
@@ -127,6 +133,19 @@ class TempAuth:
 
     def validate_token(self, token: str, now: float | None = None) -> User | None:
         """The user a token belongs to, or None if forged, expired or the user is gone."""
+        now = now if now is not None else time.time()
+        known = self._verified.get(token)
+        if known is None:
+            known = self._verify_signature(token)
+            if known is None:
+                return None
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = known
+        expires, name = known
+        return self.users.get(name) if expires > now else None
+
+    def _verify_signature(self, token: str) -> tuple[int, str] | None:
         body = token[len(self.token_prefix):]
         if not token.startswith(self.token_prefix) or len(body) <= SIG_HEX_LEN:
             return None
@@ -138,9 +157,7 @@ class TempAuth:
         if not hmac.compare_digest(self._sign(payload), sig):
             return None
         expires, _nonce, name = payload.decode("utf-8", "replace").split(":", 2)
-        if int(expires) <= (now if now is not None else time.time()):
-            return None
-        return self.users.get(name)
+        return int(expires), name
 
     # ---- WSGI ---------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
