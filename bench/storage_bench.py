@@ -14,7 +14,6 @@ section can be added beside it.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import shutil
 import signal
@@ -22,9 +21,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
+
+import eventlet
+from eventlet.green.http import client as http_client
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -61,7 +62,7 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 def _worker(port: int, method: str, names: list[str], body: bytes, latencies: list[float],
             errors: list[str]) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn = http_client.HTTPConnection("127.0.0.1", port, timeout=60)
     for name in names:
         headers = {}
         if method == "PUT":
@@ -76,28 +77,27 @@ def _worker(port: int, method: str, names: list[str], body: bytes, latencies: li
                 pass
             if response.status not in (200, 201):
                 errors.append(f"{method} {name}: {response.status}")
-        except (OSError, http.client.HTTPException) as err:
+        except (OSError, http_client.HTTPException) as err:
             errors.append(f"{method} {name}: {err}")
             conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn = http_client.HTTPConnection("127.0.0.1", port, timeout=60)
         latencies.append(time.perf_counter() - started)
     conn.close()
 
 
 def run_phase(port: int, method: str, names: list[str], size: int,
               concurrency: int) -> dict[str, float]:
-    """Run ``method`` on all ``names`` from ``concurrency`` threads; return the stats."""
+    """Run ``method`` on all ``names`` from ``concurrency`` green threads (one
+    process, no GIL contention between client threads); return the stats."""
     body = os.urandom(size) if method == "PUT" else b""
     latencies: list[float] = []
     errors: list[str] = []
-    shares = [names[i::concurrency] for i in range(concurrency)]
-    threads = [threading.Thread(target=_worker, args=(port, method, share, body, latencies, errors))
-               for share in shares if share]
+    pool = eventlet.GreenPool(concurrency)
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for i in range(concurrency):
+        if names[i::concurrency]:
+            pool.spawn_n(_worker, port, method, names[i::concurrency], body, latencies, errors)
+    pool.waitall()
     elapsed = time.perf_counter() - started
     if errors:
         raise RuntimeError(f"{len(errors)} errors, first: {errors[0]}")
