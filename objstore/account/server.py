@@ -45,6 +45,12 @@ class AccountServer(DBServer):
         if deleted:
             fail(exc.HTTPForbidden, "Recently deleted", self.backend_headers(info))
 
+    def backend_headers(self, info: Info | None) -> dict[str, str]:
+        headers = super().backend_headers(info)
+        if info is not None and info["delete_timestamp"] > info["put_timestamp"]:
+            headers["X-Account-Status"] = "Deleted"
+        return headers
+
     def info_headers(self, info: Info, broker: Broker) -> dict[str, str]:
         headers = super().info_headers(info, broker)
         for index, (containers, objects, size) in sorted(info["policy_stats"].items()):

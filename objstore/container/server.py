@@ -77,14 +77,13 @@ class ContainerServer(DBServer):
             self._account_ring = load_ring(self.conf, "account")
         return self._account_ring
 
-    def close(self) -> None:
-        """Stop the account-update flusher and close the LMDB environments."""
-        self.updater.stop()
-        self.stores.close()
-
-    def handle(self, req: Request) -> Response:
+    def start_background(self) -> None:
+        super().start_background()
         self.updater.ensure_running()
-        return super().handle(req)
+
+    def close(self) -> None:
+        self.updater.stop()
+        super().close()
 
     def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:
         if not deleted and policy is not None and policy != info["storage_policy_index"]:

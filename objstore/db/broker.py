@@ -258,23 +258,3 @@ class Broker:
             txn.delete(self.hash, db=dbs[name])
         if info is not None:
             txn.delete(int(info["partition"]).to_bytes(4, "big") + self.hash, db=dbs["parts"])
-
-    def reclaim_txn(self, txn, cutoff: str) -> int:
-        """Forget tombstones older than ``cutoff``; return how many."""
-        dbs = self.store.db
-        cursor = txn.cursor(db=dbs["tombs"])
-        limit = self.hash + cutoff[:16].encode("ascii")
-        doomed = []
-        if cursor.set_range(self.hash):
-            for key in cursor.iternext(values=False):
-                if key >= limit or not key.startswith(self.hash):
-                    break
-                doomed.append(key)
-        for key in doomed:
-            suffix = key[len(self.hash) + 16:]
-            raw = txn.get(self.hash + suffix, db=dbs["dead"])
-            if raw is not None:
-                txn.delete(keys.seq_key(self.hash, unpack(raw)[0]), db=dbs["seq"])
-                txn.delete(self.hash + suffix, db=dbs["dead"])
-            txn.delete(key, db=dbs["tombs"])
-        return len(doomed)

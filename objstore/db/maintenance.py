@@ -9,6 +9,7 @@ import time
 from typing import Iterator
 
 from objstore.common.timestamp import Timestamp
+from objstore.db import keys
 from objstore.db.broker import Broker, unpack
 from objstore.db.schema import RecordKind
 from objstore.db.store import ListingStore
@@ -40,19 +41,64 @@ def databases(store: ListingStore, partition: int | None = None) -> Iterator[tup
 
 
 def reclaim(store: ListingStore, kind: RecordKind, reclaim_age: float = DEFAULT_RECLAIM_AGE,
-            now: float | None = None) -> tuple[int, int]:
+            now: float | None = None, batch: int = 1000) -> tuple[int, int]:
     """Drop tombstones and deleted databases older than ``reclaim_age``.
-    Returns (tombstones reclaimed, databases dropped)."""
+    Returns (tombstones reclaimed, databases dropped).
+
+    Tombstones are found with the age-ordered ``tombs`` index: per database,
+    a scan up to the cutoff and one seek to the next database, so the cost
+    is O(databases with tombstones + tombstones reclaimed); they are deleted
+    ``batch`` per transaction.
+    """
     cutoff = Timestamp(max(0.0, (time.time() if now is None else now) - reclaim_age)).internal
-    tombstones = dropped = 0
+    tombstones, resume = 0, b""
+    while resume is not None:
+        doomed, resume = _old_tombstones(store, cutoff[:16].encode("ascii"), resume, batch)
+        if doomed:
+            store.write(lambda txn, s: _forget_tombstones(txn, s, doomed))
+            tombstones += len(doomed)
+    dropped = 0
     for db_hash, info in databases(store):
         broker = broker_for(store, kind, db_hash, info)
         if broker.is_deleted(info) and info["delete_timestamp"] < cutoff:
             store.write(lambda txn, s: broker.drop_txn(txn))
             dropped += 1
-        else:
-            tombstones += store.write(lambda txn, s: broker.reclaim_txn(txn, cutoff))
     return tombstones, dropped
+
+
+def _old_tombstones(store: ListingStore, cutoff: bytes, start: bytes,
+                    batch: int) -> tuple[list[bytes], bytes | None]:
+    """Up to ``batch`` tombstone index keys older than ``cutoff`` from
+    ``start`` on, and where to resume (None when done)."""
+    hlen = keys.HASH_LEN
+    doomed: list[bytes] = []
+    with store.read() as txn:
+        cursor = txn.cursor(db=store.db["tombs"])
+        found = cursor.set_range(start)
+        while found:
+            key = cursor.key()
+            if key[hlen:hlen + 16] < cutoff:
+                if len(doomed) == batch:
+                    return doomed, key
+                doomed.append(key)
+                found = cursor.next()
+            else:  # the rest of this database's tombstones are younger
+                after = keys.prefix_end(key[:hlen])
+                found = after is not None and cursor.set_range(after)
+    return doomed, None
+
+
+def _forget_tombstones(txn, store: ListingStore, tomb_keys: list[bytes]) -> None:
+    hlen = keys.HASH_LEN
+    for key in tomb_keys:
+        if txn.get(key, db=store.db["tombs"]) is None:  # replaced since it was found
+            continue
+        record_key = key[:hlen] + key[hlen + 16:]
+        raw = txn.get(record_key, db=store.db["dead"])
+        if raw is not None:
+            txn.delete(keys.seq_key(key[:hlen], unpack(raw)[0]), db=store.db["seq"])
+            txn.delete(record_key, db=store.db["dead"])
+        txn.delete(key, db=store.db["tombs"])
 
 
 def dirty_entries(store: ListingStore) -> list[tuple[bytes, int]]:

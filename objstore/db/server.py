@@ -14,18 +14,22 @@ import configparser
 import dataclasses
 import logging
 import os
+import random
 from typing import Any, Callable, Iterable
 
+import eventlet
+import eventlet.greenthread
 from webob import Request, Response
 from webob import exc
 
 from objstore.common import listing
-from objstore.common.config import config_true_value, get_int, hash_path_affixes, section
+from objstore.common.config import config_true_value, get_float, get_int, hash_path_affixes, section
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
 from objstore.common.hashing import hash_path
 from objstore.common.policies import load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.db.broker import Broker, Info
+from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, reclaim
 from objstore.db.query import ListingParams
 from objstore.db.schema import RecordKind
 from objstore.db.store import DEFAULT_MAP_SIZE, StoreCache
@@ -84,6 +88,45 @@ class DBServer:
                             "Object": self.constraints.max_object_name_length}
         self.listing_limit = (self.constraints.container_listing_limit if self.server_type == "container"
                               else self.constraints.account_listing_limit)
+        self.reclaim_age = get_float(options, "reclaim_age", DEFAULT_RECLAIM_AGE)
+        self.reclaim_interval = get_float(options, "reclaim_interval", 3600.0)
+        self._reclaimer: eventlet.greenthread.GreenThread | None = None
+        self._reclaimer_pid: int | None = None
+
+    # -- background work ---------------------------------------------------
+    def start_background(self) -> None:
+        """Start this process's housekeeping greenthreads (after fork)."""
+        if self.reclaim_interval > 0 and self._reclaimer_pid != os.getpid():
+            self._reclaimer_pid = os.getpid()
+            self._reclaimer = eventlet.spawn(self._reclaim_loop)
+
+    def close(self) -> None:
+        """Stop background work and close the LMDB environments."""
+        if self._reclaimer is not None:
+            self._reclaimer.kill()
+            self._reclaimer = self._reclaimer_pid = None
+        self.stores.close()
+
+    def _reclaim_loop(self) -> None:
+        while True:
+            eventlet.sleep(self.reclaim_interval * random.uniform(0.5, 1.5))
+            try:
+                self.reclaim_all()
+            except Exception:
+                self.logger.exception("reclaim pass failed")
+
+    def reclaim_all(self, now: float | None = None) -> tuple[int, int]:
+        """Reclaim old tombstones and deleted DBs on every device."""
+        total = [0, 0]
+        for device in sorted(os.listdir(self.devices)):
+            store = self.stores.existing(os.path.join(self.devices, device))
+            if store is not None:
+                found = reclaim(store, self.kind, self.reclaim_age, now)
+                total = [a + b for a, b in zip(total, found)]
+                if any(found):
+                    self.logger.info("reclaimed %d tombstones and %d deleted DBs on %s",
+                                     found[0], found[1], device)
+        return total[0], total[1]
 
     # -- WSGI entry --------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -98,6 +141,7 @@ class DBServer:
         return resp(environ, start_response)
 
     def handle(self, req: Request) -> Response:
+        self.start_background()
         target = self.parse_path(req)
         if target.record is None:
             handler = {"PUT": self.put_db, "POST": self.post_db, "DELETE": self.delete_db,
@@ -274,8 +318,7 @@ class DBServer:
         self.after_db_change(req, target, broker)
         return ok(204)
 
-    @staticmethod
-    def backend_headers(info: Info | None) -> dict[str, str]:
+    def backend_headers(self, info: Info | None) -> dict[str, str]:
         """X-Backend-* timestamps of what this server has (also on 404)."""
         if info is None:
             return {}

@@ -40,7 +40,6 @@ hub thread, when no transaction of this process is open).
 from __future__ import annotations
 
 import os
-import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -78,7 +77,7 @@ class ListingStore:
         self.use_tpool = use_tpool
         self._queue: list[_Waiter] = []
         self._busy = False
-        self._lock = threading.Lock()  # only guards against misuse from plain threads
+        self.env.reader_check()  # free reader slots left by killed processes
 
     # -- reads -------------------------------------------------------------
     @contextmanager
@@ -147,25 +146,24 @@ class ListingStore:
                 self.env.set_mapsize(min(size * 2, MAX_MAP_SIZE))
 
     def _commit(self, batch: list[_Waiter]) -> None:
-        with self._lock:
-            txn = self._begin(write=True)
-            try:
-                for waiter in batch:
-                    waiter.error = None
-                    child = self.env.begin(write=True, parent=txn)
-                    try:
-                        waiter.result = waiter.op(child, self)
-                        child.commit()
-                    except lmdb.MapFullError:
-                        child.abort()
-                        raise
-                    except Exception as err:  # this op's own failure: roll back only it
-                        child.abort()
-                        waiter.error = err
-                txn.commit()
-            except BaseException:
-                txn.abort()
-                raise
+        txn = self._begin(write=True)
+        try:
+            for waiter in batch:
+                waiter.error = None
+                child = self.env.begin(write=True, parent=txn)
+                try:
+                    waiter.result = waiter.op(child, self)
+                    child.commit()
+                except lmdb.MapFullError:
+                    child.abort()
+                    raise
+                except Exception as err:  # this op's own failure: roll back only it
+                    child.abort()
+                    waiter.error = err
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
 
     def close(self) -> None:
         self.env.close()

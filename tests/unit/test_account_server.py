@@ -17,7 +17,7 @@ LOG = logging.getLogger("test-account-server")
 def server(tmp_path):
     app = AccountServer(make_conf(tmp_path), LOG)
     yield app
-    app.stores.close()
+    app.close()
 
 
 def report(app, name, put="1", delete="0", count=0, size=0, policy=0, account="/sda/2/AUTH_a",
@@ -80,6 +80,7 @@ def test_account_delete_and_recently_deleted(server):
     assert call(server, "/sda/2/AUTH_a", "DELETE", X_Timestamp="2").status_int == 204
     head = call(server, "/sda/2/AUTH_a", "HEAD")
     assert head.status_int == 404 and head.headers["X-Backend-Delete-Timestamp"] == "0000000002.00000"
+    assert head.headers["X-Account-Status"] == "Deleted"
     resp = call(server, "/sda/2/AUTH_a", "PUT", X_Timestamp="3")
     assert resp.status_int == 403 and b"Recently deleted" in resp.body
     assert report(server, "c2").status_int == 404

@@ -23,7 +23,8 @@ def make_conf(tmp_path, **options) -> configparser.ConfigParser:
     devices = tmp_path / "node"
     (devices / "sda").mkdir(parents=True, exist_ok=True)
     conf = configparser.ConfigParser()
-    server = {"devices": str(devices), "mount_check": "false", "account_update_interval": "0"}
+    server = {"devices": str(devices), "mount_check": "false", "account_update_interval": "0",
+              "reclaim_interval": "0"}
     server.update(options)
     conf.read_dict({"objstore": {"hash_path_suffix": "test"},
                     "storage-policy:0": {"name": "gold", "default": "yes"},
@@ -246,6 +247,18 @@ def test_unexpected_errors_are_500_without_traceback(server, monkeypatch, caplog
         resp = call(server, "/sda/1/a/c")
     assert resp.status_int == 500 and resp.body == b"An error occurred\n"
     assert "ZeroDivisionError" in caplog.text
+
+
+def test_reclaim_all_devices(server):
+    put_container(server)
+    call(server, "/sda/1/a/c/o", "DELETE", X_Timestamp="1")
+    call(server, "/sda/1/a/c", "DELETE", X_Timestamp="2")
+    put_container(server, path="/sda/1/a/other")
+    call(server, "/sda/1/a/other/o", "DELETE", X_Timestamp="3")
+    assert server.reclaim_all(now=4 + 7 * 86400) == (2, 1)
+    assert server.reclaim_all(now=4 + 7 * 86400) == (0, 0)
+    assert call(server, "/sda/1/a/c", "HEAD").headers.get("X-Backend-Delete-Timestamp") is None
+    assert call(server, "/sda/1/a/other", "HEAD").status_int == 204
 
 
 def test_healthcheck_via_app_factory(tmp_path):

@@ -270,6 +270,18 @@ def test_reclaim_old_tombstones_and_deleted_databases(store):
     assert list(databases(store, partition=4)) == []
 
 
+def test_reclaim_across_databases_in_small_batches(store):
+    now = time.time()
+    brokers = [make_broker(store, f"db{i}".encode()) for i in range(4)]
+    for i, b in enumerate(brokers):
+        merge(b, *[obj(f"old{j}", ago(now, 8 * 86400 + j), deleted=True) for j in range(i + 1)],
+              obj("young", ago(now, 60), deleted=True), obj("live", "1"))
+    assert reclaim(store, OBJECTS, reclaim_age=7 * 86400, now=now, batch=1) == (10, 0)
+    for b in brokers:
+        assert [i["name"] for i in b.get_items_since(0, 100)] == ["young", "live"]
+        assert b.get_info()["stats"] == [1, 1]
+
+
 def ago(now: float, seconds: float) -> str:
     return f"{now - seconds:.5f}"
 
