@@ -1,8 +1,8 @@
 """The object server: a WSGI app speaking Swift's backend object protocol.
 
 ``PUT|GET|HEAD|POST|DELETE /<device>/<partition>/<account>/<container>/<object>``
-and ``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]``; see
-``docs``/README "Object server" for headers and status codes.  Run it with
+and ``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]``; the README's
+"Object server" section lists headers, status codes and options.  Run it with
 ``objstore-object-server --config FILE`` (section ``[object-server]``).
 """
 from __future__ import annotations
@@ -30,8 +30,6 @@ from objstore.obj.updates import ContainerUpdater, parse_targets
 
 SECTION = "object-server"
 DEFAULT_PORT = 6200
-USER_META_PREFIXES = ("X-Object-Meta-", "X-Object-Transient-Sysmeta-")
-SYSMETA_PREFIX = "X-Object-Sysmeta-"
 DEFAULT_ALLOWED_HEADERS = ("Content-Disposition, Content-Encoding, X-Delete-At, X-Object-Manifest, "
                            "X-Static-Large-Object, Cache-Control, Content-Language, Expires, "
                            "X-Robots-Tag")
@@ -273,6 +271,10 @@ class ObjectServer:
         if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
             raise HTTPError(409, "An equal or newer object already exists",
                             [("X-Backend-Timestamp", diskfile.timestamp.internal)])
+        if environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*" and diskfile.fileset.data:
+            diskfile.open().close()
+            if diskfile.exists and not diskfile.is_expired():
+                raise HTTPError(412, "Precondition Failed: the object exists (If-None-Match: *)")
         writer = diskfile.writer()
         try:
             self._read_body(environ, writer, content_length)

@@ -60,6 +60,14 @@ def test_last_write_wins_and_old_files_cleaned(app, tmp_path):
     assert [f.rsplit("/", 1)[1] for f in visible_objects(tmp_path)] == [f"{ts(2)}.data"]
 
 
+def test_put_if_none_match_star(app):
+    assert put(app, If_None_Match="*").status_int == 201
+    resp = put(app, timestamp=ts(1), If_None_Match="*")
+    assert resp.status_int == 412
+    assert req(app, "/sda/1/a/c/o", "DELETE", X_Timestamp=ts(2)).status_int == 204
+    assert put(app, timestamp=ts(3), If_None_Match="*").status_int == 201
+
+
 def test_etag_mismatch_422_leaves_no_trace(app, tmp_path):
     resp = put(app, body=b"hello", ETag="0" * 32)
     assert resp.status_int == 422 and b"ETag" in resp.body
