@@ -158,6 +158,8 @@ class DiskFile:
             raise _SizeMismatch(f"data file is {self.size} bytes, metadata says {expected}")
         if "ETag" not in self.data_metadata or "X-Timestamp" not in self.data_metadata:
             raise md.MetadataError("metadata lacks ETag or X-Timestamp")
+        if self.data_metadata.get("name") != self.name:
+            raise md.MetadataError(f"metadata is for {self.data_metadata.get('name')!r}")
         self.metadata = dict(self.data_metadata)
         if self.fileset.meta:
             meta_path = os.path.join(self.hash_dir, self.fileset.meta)

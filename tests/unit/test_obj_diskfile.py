@@ -153,11 +153,16 @@ def test_unreadable_metadata_quarantined(app, tmp_path):
     xattr.setxattr(data, md.XATTR_KEY, b"\xc1garbage")
     assert req(app, "/sda/1/a/c/o").status_int == 404
     put(app, timestamp=ts(1))
-    put(app, "/sda/1/a/c/o", timestamp=ts(1))
     [data] = data_files(tmp_path)
     xattr.removexattr(data, md.XATTR_KEY)
     assert req(app, "/sda/1/a/c/o").status_int == 404
-    assert len(_quarantined(tmp_path)) == 2
+    put(app, "/sda/1/a/c/o", timestamp=ts(2))
+    [data] = data_files(tmp_path)
+    with open(data, "rb") as handle:
+        meta = md.read_metadata(handle.fileno(), data)
+    xattr.setxattr(data, md.XATTR_KEY, md.encode({**meta, "name": "/a/c/other"}))
+    assert req(app, "/sda/1/a/c/o").status_int == 404
+    assert len(_quarantined(tmp_path)) == 3
 
 
 # -- file sets -----------------------------------------------------------------
