@@ -14,6 +14,7 @@ import configparser
 import hashlib
 import io
 import json
+import mimetypes
 from email.utils import parsedate_to_datetime
 from typing import Callable, Iterable, Iterator
 
@@ -64,6 +65,27 @@ def slo_etag(entries: list[dict]) -> str:
     return digest.hexdigest()
 
 
+def client_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A manifest's stored headers as clients see them: no SLO sysmeta, and no
+    ``swift_bytes`` parameter (it is for the container listing) in Content-Type."""
+    out = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower.startswith("x-object-sysmeta-slo-"):
+            continue
+        if lower == "content-type" and "swift_bytes=" in value:
+            value = ";".join(p for p in value.split(";") if not p.strip().startswith("swift_bytes="))
+        out.append((name, value))
+    return out
+
+
+def _content_type(environ: dict, obj: str) -> str:
+    given = environ.get("CONTENT_TYPE", "").strip()
+    if given:
+        return given
+    return mimetypes.guess_type(obj)[0] or "application/octet-stream"
+
+
 def slo_size(entries: list[dict]) -> int:
     return sum(last - first + 1 for first, last in map(entry_span, entries))
 
@@ -105,7 +127,7 @@ class StaticLargeObject:
         resp, manifest = fetch_object(self.app, environ, is_slo)
         if not manifest:
             return resp.forward(start_response)
-        headers = [(k, v) for k, v in resp.headers if not k.lower().startswith("x-object-sysmeta-slo-")]
+        headers = client_headers(resp.headers)
         etag, size = resp.header(SYSMETA_ETAG), resp.header(SYSMETA_SIZE)
         if environ["REQUEST_METHOD"] == "HEAD" and etag and size and size.isdigit():
             resp.close()
@@ -176,8 +198,7 @@ class StaticLargeObject:
     def handle_manifest_get(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         resp = call_app(self.app, environ)
         if not (resp.ok and is_slo(resp)) or environ["REQUEST_METHOD"] == "HEAD":
-            return resp.forward(start_response, [(k, v) for k, v in resp.headers
-                                                 if not k.lower().startswith("x-object-sysmeta-slo-")])
+            return resp.forward(start_response, client_headers(resp.headers))
         try:
             entries = self._read_manifest(resp, environ)
         except SegmentError as err:
@@ -186,9 +207,8 @@ class StaticLargeObject:
             entries = [{"path": e["name"], "etag": e["hash"], "size_bytes": int(e["bytes"]),
                         **({"range": e["range"]} if e.get("range") else {})} for e in entries]
         body = json.dumps(entries).encode("utf-8")
-        keep = [(k, v) for k, v in resp.headers
-                if k.lower() not in ("content-length", "content-type", "etag")
-                and not k.lower().startswith("x-object-sysmeta-slo-")]
+        keep = [(k, v) for k, v in client_headers(resp.headers)
+                if k.lower() not in ("content-length", "content-type", "etag")]
         start_response("200 OK", keep + [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body))),
                                          ("Etag", hashlib.md5(body).hexdigest())])
         return [body]
@@ -213,6 +233,8 @@ class StaticLargeObject:
                if k not in ("HTTP_ETAG", "HTTP_TRANSFER_ENCODING", "CONTENT_LENGTH", "QUERY_STRING")}
         env.update({"QUERY_STRING": "", "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
                     "HTTP_X_STATIC_LARGE_OBJECT": "True", "HTTP_ETAG": hashlib.md5(body).hexdigest(),
+                    # the container listing shows the total size, as in Swift
+                    "CONTENT_TYPE": f"{_content_type(environ, obj)};swift_bytes={size}",
                     "HTTP_X_OBJECT_SYSMETA_SLO_ETAG": etag, "HTTP_X_OBJECT_SYSMETA_SLO_SIZE": str(size)})
         resp = call_app(self.app, env)
         if not resp.ok:

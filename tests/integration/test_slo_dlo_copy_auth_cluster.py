@@ -6,6 +6,7 @@ import json
 import pytest
 
 from tests.cluster import Cluster
+from tests.support import wait_for
 
 URL = "/v1/AUTH_test"
 PIPELINE = "catch_errors gatekeeper healthcheck tempauth copy dlo slo proxy-server"
@@ -14,7 +15,7 @@ USERS = {"user_test_tester": "testing .admin", "user_test_tester3": "testing3"}
 
 @pytest.fixture(scope="module")
 def cluster():
-    with Cluster(nodes=2, replicas=2, pipeline=PIPELINE, proxy_options={"workers": "2"},
+    with Cluster(nodes=2, replicas=2, pipeline=PIPELINE, proxy_options={"workers": "2", "recheck_container_existence": "1"},
                  extra_sections={"filter:tempauth": USERS}) as running:
         yield running
 
@@ -38,7 +39,8 @@ def test_tokens_and_acls_across_workers(cluster):
     assert req("GET", URL + "/acl/o", headers=tester3)[0] == 403
     assert req("GET", URL + "/acl/o")[0] == 401
     assert req("POST", URL + "/acl", headers={**admin, "X-Container-Read": ".r:*"})[0] == 204
-    assert req("GET", URL + "/acl/o")[2] == b"hi"
+    # each worker caches container info (ACLs included) for recheck_container_existence s
+    wait_for(lambda: req("GET", URL + "/acl/o")[2] == b"hi", timeout=10, what="public read")
     assert req("GET", URL + "/acl/o", headers={"X-Auth-Token": "AUTH_tkbogus"})[0] == 401
     assert req("GET", "/auth/v1.0", headers={"X-Auth-User": "test:tester", "X-Auth-Key": "no"})[0] == 401
 
@@ -66,6 +68,12 @@ def test_slo_dlo_and_copy(cluster):
     status, headers, body = req("GET", URL + "/lo/slo", headers={**admin, "Range": "bytes=99990-200010"})
     assert status == 206 and body == content[99990:200011]
     assert req("HEAD", URL + "/lo/slo", headers=admin)[1]["content-length"] == str(len(content))
+
+    def listed_with_total_size():
+        entries = json.loads(req("GET", URL + "/lo?format=json&prefix=slo", headers=admin)[2])
+        return entries and entries[0]["bytes"] == len(content) and \
+            entries[0]["content_type"] == "application/octet-stream"
+    wait_for(listed_with_total_size, timeout=10, what="SLO listed with its total size")
     bad = [dict(segments[0], etag="0" * 32)]
     status, _, body = req("PUT", URL + "/lo/bad?multipart-manifest=put", json.dumps(bad).encode(), admin)
     assert status == 400 and b"Etag Mismatch" in body

@@ -54,7 +54,7 @@ def test_put_then_get_is_byte_exact(swift, slo):
     assert resp.headers["Etag"] == f'"{expected_etag}"'
     stored = swift.get_object(A, "c", "big")
     assert stored.headers["x-static-large-object"] == "True"
-    assert stored.headers["content-type"] == "video/x-test"
+    assert stored.headers["content-type"] == f"video/x-test;swift_bytes={len(content)}"
     entries = json.loads(stored.data)
     assert [e["name"] for e in entries] == [s["path"] for s in segs]
     assert set(entries[0]) == {"name", "bytes", "hash", "content_type", "last_modified"}
@@ -63,7 +63,10 @@ def test_put_then_get_is_byte_exact(swift, slo):
     assert got.headers["Etag"] == f'"{expected_etag}"'
     assert got.headers["X-Static-Large-Object"] == "True"
     assert got.headers["X-Object-Meta-A"] == "b"
-    assert got.content_type == "video/x-test"
+    assert got.headers["Content-Type"] == "video/x-test"
+    assert req(slo, f"/v1/{A}/c/big", "HEAD").headers["Content-Type"] == "video/x-test"
+    manifest = req(slo, f"/v1/{A}/c/big?multipart-manifest=get", "HEAD")
+    assert manifest.headers["Content-Type"] == "video/x-test"
     assert not any(k.lower().startswith("x-object-sysmeta") for k in got.headers)
 
 
@@ -85,6 +88,9 @@ def test_null_etag_and_size_are_filled_in(swift, slo):
     for seg in segs:
         seg["etag"] = None
         seg["size_bytes"] = None
+    assert put_manifest(slo, "m.txt", segs).status_int == 201
+    assert swift.get_object(A, "c", "m.txt").headers["content-type"] == "text/plain;swift_bytes=11"
+    assert req(slo, f"/v1/{A}/c/m.txt").body == content
     assert put_manifest(slo, "m", segs).status_int == 201
     assert req(slo, f"/v1/{A}/c/m").body == content
 
