@@ -104,10 +104,9 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
             hint = " (pass --port to use another)" if daemon.kind == "proxy" else ""
             raise LayoutError(f"port {daemon.port} is already in use by another program; "
                               f"the {daemon.name} daemon needs it{hint}")
-    for daemon in to_start:
-        processes.start(layout, daemon)
+    started = {daemon.name: processes.start(layout, daemon) for daemon in to_start}
     try:
-        late = processes.wait_healthy(layout, daemons, args.timeout)
+        late = processes.wait_healthy(layout, daemons, args.timeout, started)
     except processes.Died as died:
         print(f"objstore-aio: {died.daemon.name} exited while starting; the end of "
               f"{layout.log_file(died.daemon.name)}:\n{died.log_tail}", file=sys.stderr)
@@ -119,11 +118,11 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
         return 1
     started = "started " + ", ".join(d.name for d in to_start) if to_start else "already running"
     print(f"objstore all-in-one cluster in {layout.base}: {started}")
-    print(usage_text(state))
+    print(usage_text(layout, state))
     return 0
 
 
-def usage_text(state: ClusterState) -> str:
+def usage_text(layout: Layout, state: ClusterState) -> str:
     auth = f"http://127.0.0.1:{state.proxy_port}/auth/v1.0"
     return f"""
   auth URL: {auth}
@@ -147,7 +146,7 @@ python (python-swiftclient):
 
 boto3: the S3 API comes with a later release of objstore.
 
-objstore-aio status | stop | reset   (logs: {os.path.join('<dir>', 'logs')})"""
+objstore-aio status | stop | reset   (logs: {layout.logs})"""
 
 
 def cmd_status(layout: Layout) -> int:

@@ -35,16 +35,16 @@ DEFAULT_USERS = (
     ("admin", "admin", "admin", ".admin .reseller_admin"),
 )
 
-# Middleware in pipeline order, with the modules that may provide each one.  A
-# filter is only put in the pipeline when one of its modules is installed, so
-# the all-in-one works while the middleware are still being written.
+# Middleware in pipeline order and their modules.  A filter is only put in
+# the pipeline when its module is installed, so the all-in-one keeps working
+# while middleware are added.
 PIPELINE_FILTERS = (
-    ("catch_errors", ("proxy.middleware.catch_errors", "proxy.catch_errors")),
-    ("healthcheck", ("proxy.middleware.healthcheck", "proxy.healthcheck")),
-    ("tempauth", ("auth.tempauth",)),
-    ("dlo", ("proxy.middleware.dlo", "proxy.dlo")),
-    ("slo", ("proxy.middleware.slo", "proxy.slo")),
-    ("copy", ("proxy.middleware.copy", "proxy.copy")),
+    ("catch_errors", "proxy.middleware.catch_errors"),
+    ("healthcheck", "objstore.common.healthcheck"),
+    ("tempauth", "auth.tempauth"),
+    ("dlo", "proxy.middleware.dlo"),
+    ("slo", "proxy.middleware.slo"),
+    ("copy", "proxy.middleware.copy"),
 )
 
 # Keys the all-in-one decides itself: an extra config cannot override them.
@@ -183,12 +183,7 @@ def module_exists(name: str) -> bool:
 
 def available_filters() -> list[tuple[str, str]]:
     """(filter name, module) for each middleware that is installed, in pipeline order."""
-    found = []
-    for name, modules in PIPELINE_FILTERS:
-        module = next((m for m in modules if module_exists(m)), None)
-        if module:
-            found.append((name, module))
-    return found
+    return [(name, module) for name, module in PIPELINE_FILTERS if module_exists(module)]
 
 
 def _cluster_section(layout: Layout, state: ClusterState) -> dict[str, str]:

@@ -122,22 +122,31 @@ class Died(Exception):
     log_tail: str
 
 
-def wait_healthy(layout: Layout, daemons: list[Daemon], timeout: float) -> list[Daemon]:
+def wait_healthy(layout: Layout, daemons: list[Daemon], timeout: float,
+                 started: dict[str, subprocess.Popen] | None = None) -> list[Daemon]:
     """Wait until every daemon answers its healthcheck; return those that never did.
 
-    Raises Died as soon as one of them exits.
+    Raises Died as soon as one of them exits (``started`` holds the processes
+    this call's caller launched; the others are watched through their pid files).
     """
+    started = started or {}
     pending = list(daemons)
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for daemon in list(pending):
             if healthy(daemon.port, timeout=1.0):
                 pending.remove(daemon)
-            elif read_pid(layout, daemon) is None:
+            elif _exited(layout, daemon, started.get(daemon.name)):
                 raise Died(daemon, log_tail(layout.log_file(daemon.name)))
         if pending:
             time.sleep(0.1)
     return pending
+
+
+def _exited(layout: Layout, daemon: Daemon, proc: subprocess.Popen | None) -> bool:
+    if proc is not None:  # a fresh child may not have exec'd yet: ask it, not /proc
+        return proc.poll() is not None
+    return read_pid(layout, daemon) is None
 
 
 def log_tail(path: str, lines: int = 20) -> str:

@@ -29,6 +29,7 @@ def builder_commands(layout: Layout, state: ClusterState, kind: str) -> list[lis
         device = f"r1z{node}-127.0.0.1:{ports.port(kind)}/{layout.device_name(node)}"
         commands.append([builder, "add", device, DEVICE_WEIGHT])
     commands.append([builder, "rebalance"])
+    commands.append([builder, "write_ring"])
     return commands
 
 
@@ -50,10 +51,9 @@ def _build_ring(layout: Layout, state: ClusterState, kind: str) -> None:
     for args in builder_commands(layout, state, kind):
         result = subprocess.run(program("objstore-ring-builder") + args, capture_output=True,
                                 text=True, check=False)
-        # like swift-ring-builder, exit status 1 means "done, with a warning"
-        if result.returncode not in (0, 1) or (result.returncode == 1 and args[1] != "rebalance"):
+        if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()
             raise LayoutError(f"objstore-ring-builder {' '.join(args[1:])} failed for the {kind} "
                               f"ring (exit {result.returncode}): {output}")
     if not os.path.exists(ring_file(layout, kind)):
-        raise LayoutError(f"objstore-ring-builder rebalance did not write {ring_file(layout, kind)}")
+        raise LayoutError(f"objstore-ring-builder write_ring did not write {ring_file(layout, kind)}")

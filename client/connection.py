@@ -50,6 +50,12 @@ class Connection:
         self._local = threading.local()
         self._auth_lock = threading.Lock()
 
+    def sibling(self) -> "Connection":
+        """Another session with the same token, for requests made while a response streams."""
+        other = Connection(self.auth_url, self.user, self.key, self.timeout)
+        other.storage_url, other.token = self.storage_url, self.token
+        return other
+
     # -- HTTP plumbing -------------------------------------------------------
     def _http(self, url: urllib.parse.SplitResult, fresh: bool = False) -> http.client.HTTPConnection:
         pool = self._local.__dict__.setdefault("conns", {})

@@ -90,7 +90,9 @@ def download_object(conn: Connection, container: str, obj: str, dest: str,
     """Download to ``dest`` (``-`` for stdout); return the byte count."""
     resp = conn.request("GET", container, obj, stream=True)
     try:
-        verifier = Verifier(expected_parts(conn, container, obj, resp.headers), f"{container}/{obj}")
+        # the body is still streaming on this thread's socket: look up the parts on another
+        parts = expected_parts(conn.sibling(), container, obj, resp.headers)
+        verifier = Verifier(parts, f"{container}/{obj}")
         progress = Progress(obj, int(resp.headers.get("content-length", "0")), progress_enabled)
         if dest == "-":
             _copy(resp.raw, sys.stdout.buffer, verifier, progress)

@@ -103,9 +103,10 @@ def test_extra_config_is_merged_but_cannot_move_ports(tmp_path):
 
 
 def test_only_installed_middleware_join_the_pipeline(monkeypatch):
-    installed = {"auth.tempauth", "proxy.slo"}
+    installed = {"auth.tempauth", "proxy.middleware.slo"}
     monkeypatch.setattr(lay, "module_exists", lambda name: name in installed)
-    assert lay.available_filters() == [("tempauth", "auth.tempauth"), ("slo", "proxy.slo")]
+    assert lay.available_filters() == [("tempauth", "auth.tempauth"),
+                                       ("slo", "proxy.middleware.slo")]
 
 
 def test_ring_commands_put_each_node_in_its_own_zone(tmp_path):
@@ -116,7 +117,7 @@ def test_ring_commands_put_each_node_in_its_own_zone(tmp_path):
     assert commands[0] == [builder, "create", "8", "3", "1"]
     assert commands[1:4] == [[builder, "add", f"r1z{n}-127.0.0.1:{7001 + 3 * (n - 1)}/d{n}", "100"]
                              for n in (1, 2, 3)]
-    assert commands[-1] == [builder, "rebalance"]
+    assert commands[-2:] == [[builder, "rebalance"], [builder, "write_ring"]]
 
 
 def test_daemons_storage_first_proxy_last(tmp_path):
