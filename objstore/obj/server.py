@@ -8,6 +8,7 @@ and ``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]``; the README's
 from __future__ import annotations
 
 import configparser
+import errno
 import http
 import logging
 import socket
@@ -25,7 +26,7 @@ from objstore.common.healthcheck import HealthCheck
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.obj import conditional, ondisk, ranges
-from objstore.obj.diskfile import CHUNK_SIZE, DiskFile, DiskFileManager
+from objstore.obj.diskfile import CHUNK_SIZE, DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.updates import ContainerUpdater, parse_targets
 
 SECTION = "object-server"
@@ -287,9 +288,10 @@ class ObjectServer:
                              "ETag": writer.etag})
             if delete_at is not None:
                 metadata["X-Delete-At"] = delete_at
-            writer.commit(metadata, timestamp, ondisk.DATA)
-        finally:
+        except BaseException:
             writer.close()
+            raise
+        self._commit(writer, metadata, timestamp, ondisk.DATA)
         if targets:
             update = {"X-Size": str(writer.size), "X-Content-Type": content_type,
                       "X-Etag": writer.etag}
@@ -299,6 +301,19 @@ class ObjectServer:
                         = value
             self._update_container("PUT", environ, target, diskfile, targets, timestamp, update)
         return respond(start_response, 201, headers=[("ETag", writer.etag)])
+
+    @staticmethod
+    def _commit(writer: DiskFileWriter, metadata: dict[str, str], timestamp: Timestamp,
+                ext: str) -> None:
+        """Make the write durable (a full device is 507); the temp file never outlives it."""
+        try:
+            writer.commit(metadata, timestamp, ext)
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise HTTPError(507, f"Not enough space on the device: {err.strerror}") from None
+            raise
+        finally:
+            writer.close()
 
     def _content_length(self, environ: dict) -> int | None:
         raw = environ.get("CONTENT_LENGTH")
@@ -444,11 +459,7 @@ class ObjectServer:
             metadata["Content-Type"] = environ["CONTENT_TYPE"]
         if delete_at is not None:
             metadata["X-Delete-At"] = delete_at
-        writer = diskfile.writer()
-        try:
-            writer.commit(metadata, timestamp, ondisk.META)
-        finally:
-            writer.close()
+        self._commit(diskfile.writer(), metadata, timestamp, ondisk.META)
         return respond(start_response, 202, "Accepted",
                        [("X-Backend-Timestamp", timestamp.internal)])
 
@@ -471,12 +482,8 @@ class ObjectServer:
             if diskfile.metadata.get("X-Delete-At") != if_delete_at.strip():
                 raise HTTPError(412, "X-If-Delete-At does not match the object's X-Delete-At")
         existed = diskfile.exists and (if_delete_at is not None or not diskfile.is_expired())
-        writer = diskfile.writer()
-        try:
-            writer.commit({"name": diskfile.name, "X-Timestamp": timestamp.internal},
-                          timestamp, ondisk.TOMBSTONE)
-        finally:
-            writer.close()
+        self._commit(diskfile.writer(), {"name": diskfile.name, "X-Timestamp": timestamp.internal},
+                     timestamp, ondisk.TOMBSTONE)
         if targets:
             self._update_container("DELETE", environ, target, diskfile, targets, timestamp, {})
         headers = [("X-Backend-Timestamp", timestamp.internal)]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import email
+import errno
 import hashlib
 import io
 import os
@@ -118,6 +119,21 @@ def test_crash_during_commit_leaves_nothing_visible(app, tmp_path, monkeypatch):
     monkeypatch.undo()
     assert visible_objects(tmp_path) == [] and os.listdir(tmp_path / "sda" / "tmp") == []
     assert req(app, "/sda/1/a/c/o").status_int == 404
+
+
+@pytest.mark.parametrize("size", [10, 200_000])
+def test_full_device_is_507(app, tmp_path, monkeypatch, size):
+    real_write = os.write
+
+    def full(fd, data):
+        if len(data) >= 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", full)
+    resp = put(app, body=b"x" * size)
+    monkeypatch.undo()
+    assert resp.status_int == 507 and b"space" in resp.body.lower()
+    assert visible_objects(tmp_path) == [] and os.listdir(tmp_path / "sda" / "tmp") == []
 
 
 def test_leftover_temp_files_and_junk_are_invisible(app, tmp_path):
