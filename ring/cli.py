@@ -13,6 +13,8 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ring import devices as devlib
 from ring.builder import RingBuilder
 from ring.errors import RingError, RingBuilderError
@@ -228,22 +230,21 @@ def cmd_remove(ctx: Context, argv: list[str]) -> int:
     return EXIT_OK
 
 
-@command("set_weight", "set_weight <search-value> <weight> [<search-value> <weight> ...] [--yes]")
+@command("set_weight", "set_weight <search-value> <weight> [<search-value> <weight> ...] [--yes] | "
+                       "set_weight --id N <weight>")
 def cmd_set_weight(ctx: Context, argv: list[str]) -> int:
     parser = _parser("set_weight")
     parser.add_argument("pairs", nargs="*")
     parser.add_argument("--yes", "-y", action="store_true")
     _add_search_options(parser)
-    parser.add_argument("--set-weight", dest="new_weight")
     args = parser.parse_args(argv)
-    changes: list[tuple[dict, str]] = []
-    if args.new_weight is not None:
-        changes.append((_criteria_from(args, args.pairs[0] if args.pairs else None), args.new_weight))
-    else:
-        if not args.pairs or len(args.pairs) % 2:
-            raise UsageError("set_weight needs <search-value> <weight> pairs")
+    if len(args.pairs) == 1:   # search options name the devices, the one value is the weight
+        changes = [(_criteria_from(args, None), args.pairs[0])]
+    elif args.pairs and not len(args.pairs) % 2:
         changes = [(_criteria_from(args, value), weight)
                    for value, weight in zip(args.pairs[::2], args.pairs[1::2])]
+    else:
+        raise UsageError("set_weight needs <search-value> <weight> pairs")
     for criteria, weight in changes:
         weight = devlib.parse_weight(weight)
         for dev in _find(ctx, criteria, args.yes):
@@ -296,7 +297,6 @@ def cmd_list_parts(ctx: Context, argv: list[str]) -> int:
     ids: set[int] = set()
     for value in args.values or [None]:
         ids.update(d["id"] for d in _find(ctx, _criteria_from(args, value), allow_many=True))
-    import numpy as np
     table = np.where(ctx.builder.valid_mask(), ctx.builder.table, -1)
     hits = np.isin(table, sorted(ids)).sum(axis=0)
     parts = np.nonzero(hits)[0]

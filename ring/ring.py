@@ -68,6 +68,45 @@ class HandoffOrder:
         return self.ids[np.argsort(-np.log(uniform) * self.inverse_weights)].tolist()
 
 
+class _Loaded:
+    """Everything derived from one ring file, swapped in as a whole on reload."""
+
+    __slots__ = ("data", "devs", "lookups", "full_rows", "has_duplicates", "handoff_order",
+                 "tiers", "weighted_tiers")
+
+    def __init__(self, data: RingData, source: str) -> None:
+        devs = data.devs
+        arrays = [np.frombuffer(row, dtype=np.dtype(row.typecode)) for row in data.rows]
+        known = np.array([dev is not None for dev in devs] + [False])
+        for values in arrays:
+            if len(values) and (values.max() >= len(devs) or not known[values].all()):
+                raise RingError(f"{source}: partition assigned to an unknown device")
+        self.data = data
+        self.devs = devs
+        # One node dict per (replica index, device) so a lookup only copies dicts.
+        self.lookups = [(row, [None if dev is None else dict(dev, index=index) for dev in devs],
+                         len(row)) for index, row in enumerate(data.rows)]
+        self.full_rows = all(len(row) == data.partition_count for row in data.rows)
+        self.has_duplicates = self._find_duplicates(arrays)
+        weighted = [d for d in devs if d is not None and d.get("weight", 0) > 0]
+        self.handoff_order = HandoffOrder([d["id"] for d in weighted],
+                                          [float(d["weight"]) for d in weighted])
+        self.tiers = [None if d is None else
+                      (d["region"], (d["region"], d["zone"]), (d["region"], d["zone"], d["ip"]))
+                      for d in devs]
+        self.weighted_tiers = [{self.tiers[d["id"]][level] for d in weighted} for level in range(3)]
+
+    @staticmethod
+    def _find_duplicates(arrays: list[np.ndarray]) -> bool:
+        """True when some partition has two replicas on one device (tiny rings only)."""
+        for i, first in enumerate(arrays):
+            for second in arrays[i + 1:]:
+                n = min(len(first), len(second))
+                if np.any(first[:n] == second[:n]):
+                    return True
+        return False
+
+
 class Ring:
     """Partition and device lookups for one ring file (``<ring_dir>/<ring_name>.ring.gz``)."""
 
@@ -78,8 +117,9 @@ class Ring:
         self.hash_prefix = hash_prefix
         self.hash_suffix = hash_suffix
         self.reload_time = reload_time
-        self._stat_key: tuple | None = None
-        self._load(self._stat())
+        self._stat_key = self._stat()
+        self._state = _Loaded(read_ring_file(self.path), self.path)
+        self._part_shift = 32 - self._state.data.part_power
         self._next_check = time.monotonic() + reload_time
 
     # -- loading -------------------------------------------------------------------
@@ -90,48 +130,6 @@ class Ring:
             raise RingError(f"ring file not found: {self.path}") from None
         return (st.st_mtime_ns, st.st_ino, st.st_size)
 
-    def _load(self, stat_key: tuple) -> None:
-        self._install(read_ring_file(self.path))
-        self._stat_key = stat_key
-
-    def _install(self, data: RingData) -> None:
-        devs = data.devs
-        rows = data.rows
-        for row in rows:
-            if row and max(row) >= len(devs):
-                raise RingError(f"{self.path}: partition assigned to an unknown device")
-        # One node dict per (replica index, device) so a lookup only copies dicts.
-        lookups = []
-        for index, row in enumerate(rows):
-            nodes = [None if dev is None else dict(dev, index=index) for dev in devs]
-            lookups.append((row, nodes, len(row)))
-        weighted = [d for d in devs if d is not None and d.get("weight", 0) > 0]
-        self._handoff_order = HandoffOrder([d["id"] for d in weighted],
-                                           [float(d["weight"]) for d in weighted])
-        self._tiers = [None if d is None else
-                       (d["region"], (d["region"], d["zone"]), (d["region"], d["zone"], d["ip"]))
-                       for d in devs]
-        self._weighted_tiers = [{self._tiers[d["id"]][level] for d in weighted} for level in range(3)]
-        self._has_duplicates = self._find_duplicates(rows)
-        self._data = data
-        self._devs = devs
-        self._lookups = lookups
-        self._part_shift = 32 - data.part_power
-        self._full_rows = all(len(row) == data.partition_count for row in rows)
-
-    @staticmethod
-    def _find_duplicates(rows: list) -> bool:
-        """True when some partition has two replicas on one device (tiny rings only)."""
-        if len(rows) < 2:
-            return False
-        arrays = [np.frombuffer(row, dtype=np.dtype(row.typecode)) for row in rows]
-        for i, first in enumerate(arrays):
-            for second in arrays[i + 1:]:
-                n = min(len(first), len(second))
-                if np.any(first[:n] == second[:n]):
-                    return True
-        return False
-
     def _check_reload(self) -> None:
         now = time.monotonic()
         if now < self._next_check:
@@ -140,7 +138,11 @@ class Ring:
         try:
             stat_key = self._stat()
             if stat_key != self._stat_key:
-                self._load(stat_key)
+                state = _Loaded(read_ring_file(self.path), self.path)
+                if state.data.part_power != self._state.data.part_power:
+                    raise RingError(f"{self.path}: the partition power changed")
+                self._state = state
+                self._stat_key = stat_key
         except RingError:
             pass  # keep serving the ring we have; the new file may still be on its way
 
@@ -153,26 +155,25 @@ class Ring:
     @property
     def devs(self) -> list[dict | None]:
         self._check_reload()
-        return self._devs
+        return self._state.devs
 
     @property
     def replica_count(self) -> float:
         self._check_reload()
-        return self._data.replicas
+        return self._state.data.replicas
 
     @property
     def partition_count(self) -> int:
-        self._check_reload()
-        return self._data.partition_count
+        return self._state.data.partition_count
 
     @property
     def part_power(self) -> int:
-        return self._data.part_power
+        return self._state.data.part_power
 
     @property
     def version(self) -> int:
         self._check_reload()
-        return self._data.version
+        return self._state.data.version
 
     # -- lookups -------------------------------------------------------------------
     def get_part(self, account: str, container: str | None = None, obj: str | None = None) -> int:
@@ -184,12 +185,13 @@ class Ring:
         """The primary nodes of ``part``, each with its replica ``index``."""
         if time.monotonic() >= self._next_check:
             self._check_reload()
-        if self._full_rows:
-            nodes = [lookup[row[part]].copy() for row, lookup, _ in self._lookups]
+        state = self._state
+        if state.full_rows:
+            nodes = [lookup[row[part]].copy() for row, lookup, _ in state.lookups]
         else:
-            nodes = [lookup[row[part]].copy() for row, lookup, length in self._lookups
+            nodes = [lookup[row[part]].copy() for row, lookup, length in state.lookups
                      if part < length]
-        if self._has_duplicates:
+        if state.has_duplicates:
             nodes = self._dedupe(nodes)
         return nodes
 
@@ -217,8 +219,9 @@ class Ring:
         order is a weighted rendezvous order, stable for a given part.
         """
         primaries = self.get_part_nodes(part)
-        tiers = self._tiers
-        weighted_tiers = self._weighted_tiers
+        state = self._state
+        tiers = state.tiers
+        weighted_tiers = state.weighted_tiers
         used_ids = {node["id"] for node in primaries}
         used: list[set] = [set(), set(), set()]
         for node in primaries:
@@ -226,8 +229,8 @@ class Ring:
                 seen.add(key)
         # weighted tier nodes per level that hold no replica yet
         unused = [len(weighted_tiers[level] - used[level]) for level in range(3)]
-        devs = self._devs
-        order = self._handoff_order(part)
+        devs = state.devs
+        order = state.handoff_order(part)
         handoff_index = len(primaries)
         for level in range(4):
             for dev_id in order:

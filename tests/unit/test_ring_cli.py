@@ -91,6 +91,8 @@ def test_search_remove_and_set_weight(builder_file):
     assert "sdc" in ok(builder_file, "search", "--device", "sdc")
     ok(builder_file, "set_weight", "d3", "75")
     assert RingBuilder.load(builder_file).devs[3]["weight"] == 75
+    ok(builder_file, "set_weight", "--id", "3", "80")
+    assert RingBuilder.load(builder_file).devs[3]["weight"] == 80
     fails(builder_file, "set_weight", "127.0.0.1", "10", match="add --yes")
     ok(builder_file, "set_weight", "127.0.0.1", "10", "--yes")
     assert {d["weight"] for d in RingBuilder.load(builder_file).devs} == {10}
