@@ -38,6 +38,7 @@ class SegmentPart:
     last: int                 # last byte wanted (inclusive); first > last means nothing
     etag: str | None = None   # expected ETag of the segment object, if known
     size: int | None = None   # expected size of the segment object, if known
+    data: bytes | None = None  # inline bytes (SLO data segment): no object to fetch
 
     @property
     def length(self) -> int:
@@ -74,6 +75,9 @@ def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *
     """Yield the bytes of ``parts`` in order; raise SegmentError on any mismatch."""
     for part in parts:
         if part.length <= 0:
+            continue
+        if part.data is not None:
+            yield part.data[part.first:part.last + 1]
             continue
         whole = part.first == 0 and part.size is not None and part.last == part.size - 1
         headers = {} if whole else {"Range": f"bytes={part.first}-{part.last}"}

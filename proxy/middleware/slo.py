@@ -1,7 +1,7 @@
 """Static large objects: a JSON manifest listing exact segments.
 
 ``PUT ?multipart-manifest=put`` with ``[{"path": "/c/o", "etag": ..., "size_bytes": ...,
-"range": "a-b"}, ...]`` checks every segment (HEAD, a few in parallel) and stores
+"range": "a-b"}, {"data": "<base64>"}, ...]`` checks every segment (HEAD, a few in parallel) and stores
 the manifest marked ``X-Static-Large-Object: True``; its ETag is the MD5 of the
 segments' ETags (plus ``:range;``).  GET/HEAD serve the concatenation (ranges,
 nested manifests up to ``max_nesting`` levels); ``?multipart-manifest=get``
@@ -10,6 +10,8 @@ returns the stored manifest (``&format=raw``: the PUT form);
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import configparser
 import hashlib
 import io
@@ -50,6 +52,8 @@ def is_slo(resp: SubResponse) -> bool:
 
 def entry_span(entry: dict) -> tuple[int, int]:
     """(first, last) bytes of the segment object that a stored manifest entry uses."""
+    if "data" in entry:
+        return 0, len(base64.b64decode(entry["data"])) - 1
     if entry.get("range"):
         first, _, last = entry["range"].partition("-")
         return int(first), int(last)
@@ -57,10 +61,16 @@ def entry_span(entry: dict) -> tuple[int, int]:
 
 
 def slo_etag(entries: list[dict]) -> str:
-    """MD5 of the segments' ETags (``etag:range;`` for ranged segments), like Swift."""
+    """MD5 of the segments' ETags (``etag:range;`` for ranged segments, the data's
+    MD5 for inline data segments), like Swift."""
     digest = hashlib.md5()
     for entry in entries:
-        token = f"{entry['hash']}:{entry['range']};" if entry.get("range") else entry["hash"]
+        if "data" in entry:
+            token = hashlib.md5(base64.b64decode(entry["data"])).hexdigest()
+        elif entry.get("range"):
+            token = f"{entry['hash']}:{entry['range']};"
+        else:
+            token = entry["hash"]
         digest.update(token.encode("ascii"))
     return digest.hexdigest()
 
@@ -172,8 +182,10 @@ class StaticLargeObject:
             seg_first, seg_last = entry_span(entry)
             length = seg_last - seg_first + 1
             lo, hi = max(first - offset, 0), min(last - offset, length - 1)
-            path = f"/v1/{account}{entry['name']}"
-            if lo <= hi and entry.get("sub_slo"):
+            path = f"/v1/{account}{entry.get('name', '')}"
+            if lo <= hi and "data" in entry:
+                yield SegmentPart(path, lo, hi, data=base64.b64decode(entry["data"]))
+            elif lo <= hi and entry.get("sub_slo"):
                 if depth + 1 >= self.max_nesting:
                     raise SegmentError(f"max recursion depth exceeded at {path}")
                 sub = self._load_sub_manifest(environ, path, entry["hash"])
@@ -204,7 +216,8 @@ class StaticLargeObject:
         except SegmentError as err:
             return simple_response(start_response, "409 Conflict", f"{err}\n")
         if query_param(environ, "format") == "raw":
-            entries = [{"path": e["name"], "etag": e["hash"], "size_bytes": int(e["bytes"]),
+            entries = [e if "data" in e else
+                       {"path": e["name"], "etag": e["hash"], "size_bytes": int(e["bytes"]),
                         **({"range": e["range"]} if e.get("range") else {})} for e in entries]
         body = json.dumps(entries).encode("utf-8")
         keep = [(k, v) for k, v in client_headers(resp.headers)
@@ -267,8 +280,8 @@ class StaticLargeObject:
             if not isinstance(seg, dict):
                 raise ManifestInvalid("400 Bad Request", f"Index {index}: not a JSON object")
             if "data" in seg:
-                raise ManifestInvalid("400 Bad Request",
-                                      f"Index {index}: inline data segments are not supported")
+                _check_data_segment(seg, index)
+                continue
             extra = set(seg) - PUT_KEYS
             if extra:
                 raise ManifestInvalid("400 Bad Request", f"Index {index}: extraneous keys "
@@ -292,7 +305,9 @@ class StaticLargeObject:
     def _check_segments(self, environ: dict, account: str, own_path: str,
                         segments: list[dict]) -> tuple[list[dict], list[tuple[str, str]]]:
         """HEAD every segment; the stored entries and the (path, problem) list."""
-        def head(seg: dict) -> SubResponse:
+        def head(seg: dict) -> SubResponse | None:
+            if "data" in seg:
+                return None
             path = "/" + seg["path"].lstrip("/")
             resp = call_app(self, make_env(environ, "HEAD", f"/v1/{account}{path}", source=SOURCE))
             resp.close()
@@ -302,6 +317,9 @@ class StaticLargeObject:
         entries, problems = [], []
         last_index = len(segments) - 1
         for index, (seg, resp) in enumerate(zip(segments, pool.imap(head, segments))):
+            if resp is None:
+                entries.append({"data": seg["data"]})
+                continue
             path = "/" + seg["path"].lstrip("/")
             entry, problem = self._segment_entry(seg, path, resp, index == last_index)
             if path == own_path:
@@ -386,6 +404,8 @@ class StaticLargeObject:
     def _delete_order(self, environ: dict, account: str, entries: list[dict], depth: int) -> Iterator[str]:
         """Segment paths to delete, nested manifests' segments before the manifests."""
         for entry in entries:
+            if "data" in entry:
+                continue
             path = f"/v1/{account}{entry['name']}"
             if entry.get("sub_slo"):
                 if depth + 1 >= self.max_nesting:
@@ -425,6 +445,18 @@ class StaticLargeObject:
                 f"Response Body: \nResponse Status: {status}\nErrors:\n"
                 + "".join(f"{p}, {s}\n" for p, s in result["Errors"]))
         return simple_response(start_response, "200 OK", body)
+
+
+def _check_data_segment(seg: dict, index: int) -> None:
+    """An inline ``{"data": "<base64>"}`` segment: alone in its entry, non-empty."""
+    if set(seg) != {"data"}:
+        raise ManifestInvalid("400 Bad Request", f"Index {index}: a data segment has only a \"data\" key")
+    try:
+        raw = base64.b64decode(seg["data"], validate=True) if isinstance(seg["data"], str) else b""
+    except (binascii.Error, ValueError):
+        raw = b""
+    if not raw:
+        raise ManifestInvalid("400 Bad Request", f"Index {index}: data must be non-empty base64")
 
 
 def _iso_time(http_date: str | None) -> str:

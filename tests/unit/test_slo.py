@@ -324,3 +324,31 @@ def test_multirange_with_bad_first_segment_is_409(swift, slo):
     put_manifest(slo, "m", segs)
     swift.put_object(A, "segs", "s0", b"zzzzz")
     assert req(slo, f"/v1/{A}/c/m", Range="bytes=0-1,7-8").status_int == 409
+
+
+def test_inline_data_segments(swift, slo):
+    import base64
+    segs, content = upload_segments(swift, [10])
+    manifest = [{"data": base64.b64encode(b"HEAD:").decode()}] + segs + \
+        [{"data": base64.b64encode(b":TAIL").decode()}]
+    resp = put_manifest(slo, "d", manifest)
+    assert resp.status_int == 201, resp.body
+    expected = b"HEAD:" + content + b":TAIL"
+    digest = hashlib.md5((hashlib.md5(b"HEAD:").hexdigest() + segs[0]["etag"]
+                          + hashlib.md5(b":TAIL").hexdigest()).encode()).hexdigest()
+    assert resp.headers["Etag"] == f'"{digest}"'
+    got = req(slo, f"/v1/{A}/c/d")
+    assert got.body == expected and got.headers["Etag"] == f'"{digest}"'
+    assert req(slo, f"/v1/{A}/c/d", Range="bytes=3-6").body == expected[3:7]
+    assert req(slo, f"/v1/{A}/c/d", Range="bytes=-7").body == expected[-7:]
+    raw = json.loads(req(slo, f"/v1/{A}/c/d?multipart-manifest=get&format=raw").body)
+    assert raw[0] == manifest[0] and raw[2] == manifest[2]
+    resp = req(slo, f"/v1/{A}/c/d?multipart-manifest=delete", "DELETE")
+    assert b"Number Deleted: 2" in resp.body
+
+
+@pytest.mark.parametrize("seg", [{"data": ""}, {"data": "!!notbase64"}, {"data": 5},
+                                 {"data": "aGk=", "path": "/segs/s0"}])
+def test_bad_data_segments(swift, slo, seg):
+    resp = req(slo, f"/v1/{A}/c/m?multipart-manifest=put", "PUT", json.dumps([seg]).encode())
+    assert resp.status_int == 400 and b"data" in resp.body
