@@ -61,9 +61,16 @@ def reclaim(store: ListingStore, kind: RecordKind, reclaim_age: float = DEFAULT_
     for db_hash, info in databases(store):
         broker = broker_for(store, kind, db_hash, info)
         if broker.is_deleted(info) and info["delete_timestamp"] < cutoff:
-            store.write(lambda txn, s: broker.drop_txn(txn))
-            dropped += 1
+            dropped += store.write(lambda txn, s: _drop_if_reported(txn, s, broker))
     return tombstones, dropped
+
+
+def _drop_if_reported(txn, store: ListingStore, broker: Broker) -> bool:
+    """Drop a deleted DB unless the account has not heard of its deletion yet."""
+    if txn.get(broker.hash, db=store.db["dirty"]) is not None:
+        return False
+    broker.drop_txn(txn)
+    return True
 
 
 def _old_tombstones(store: ListingStore, cutoff: bytes, start: bytes,

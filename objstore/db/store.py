@@ -201,9 +201,6 @@ class StoreCache:
             return self.get(device_path)
         return None
 
-    def opened(self) -> list[ListingStore]:
-        return list(self._stores.values()) if self._pid == os.getpid() else []
-
     def close(self) -> None:
         for store in self._stores.values():
             store.close()
