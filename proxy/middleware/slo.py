@@ -143,8 +143,11 @@ class StaticLargeObject:
             resp.close()
             entries = None
         else:
+            if environ["REQUEST_METHOD"] == "HEAD":  # the manifest body is needed after all
+                resp.close()
+                resp = self._get_manifest(environ, wsgi_to_str(environ["PATH_INFO"]) or "")
             try:
-                entries = self._read_manifest(resp, environ)
+                entries = self._read_manifest(resp)
             except SegmentError as err:
                 return simple_response(start_response, "409 Conflict", f"{err}\n")
             etag, size = slo_etag(entries), str(slo_size(entries))
@@ -157,22 +160,25 @@ class StaticLargeObject:
                                      total=int(size), etag=f'"{etag}"', parts_for=parts_for,
                                      source=SOURCE, logger=self.logger)
 
-    def _read_manifest(self, resp: SubResponse, environ: dict) -> list[dict]:
-        """The stored manifest entries of a manifest response (read fully: it is small)."""
-        if environ.get("REQUEST_METHOD") == "HEAD" or not resp.ok:
-            resp.close()
-            resp = call_app(self.app, make_env(environ, "GET", wsgi_to_str(environ["PATH_INFO"]) or "",
-                                               source=SOURCE, query={"multipart-manifest": "get"}))
+    def _get_manifest(self, environ: dict, path: str) -> SubResponse:
+        """GET the manifest object at ``path`` (decoded) itself."""
+        return call_app(self.app, make_env(environ, "GET", path, source=SOURCE,
+                                           query={"multipart-manifest": "get"}))
+
+    def _read_manifest(self, resp: SubResponse) -> list[dict]:
+        """The entries of a manifest GET response (read fully: it is small)."""
         if not resp.ok:
             resp.close()
             raise SegmentError(f"cannot read manifest: {resp.status}")
         try:
             entries = json.loads(resp.read(self.max_manifest_size * 2))
-            if not isinstance(entries, list):
-                raise ValueError("not a list")
-            return entries
         except ValueError as err:
             raise SegmentError(f"unreadable manifest ({err})") from None
+        if not isinstance(entries, list) or not all(
+                isinstance(e, dict) and ("data" in e or {"name", "hash", "bytes"} <= set(e))
+                for e in entries):
+            raise SegmentError("manifest entries lack name/hash/bytes")
+        return entries
 
     def _parts(self, environ: dict, account: str, entries: list[dict], first: int, last: int,
                depth: int) -> Iterator[SegmentPart]:
@@ -197,12 +203,11 @@ class StaticLargeObject:
                 return
 
     def _load_sub_manifest(self, environ: dict, path: str, expected_etag: str) -> list[dict]:
-        resp = call_app(self.app, make_env(environ, "GET", path, source=SOURCE,
-                                           query={"multipart-manifest": "get"}))
+        resp = self._get_manifest(environ, path)
         if not resp.ok or not is_slo(resp):
             resp.close()
             raise SegmentError(f"sub-manifest {path}: {resp.status}, not a static large object")
-        entries = self._read_manifest(resp, environ)
+        entries = self._read_manifest(resp)
         if slo_etag(entries) != expected_etag:
             raise SegmentError(f"sub-manifest {path} changed since the manifest was written")
         return entries
@@ -212,7 +217,7 @@ class StaticLargeObject:
         if not (resp.ok and is_slo(resp)) or environ["REQUEST_METHOD"] == "HEAD":
             return resp.forward(start_response, client_headers(resp.headers))
         try:
-            entries = self._read_manifest(resp, environ)
+            entries = self._read_manifest(resp)
         except SegmentError as err:
             return simple_response(start_response, "409 Conflict", f"{err}\n")
         if query_param(environ, "format") == "raw":
@@ -377,8 +382,7 @@ class StaticLargeObject:
     def handle_delete(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
         account = wsgi_to_str(target[0]) or ""
         path = wsgi_to_str(environ["PATH_INFO"]) or ""
-        resp = call_app(self.app, make_env(environ, "GET", path, source=SOURCE,
-                                           query={"multipart-manifest": "get"}))
+        resp = self._get_manifest(environ, path)
         if resp.ok and not is_slo(resp):
             resp.close()
             return self.app(environ, start_response)
@@ -391,7 +395,7 @@ class StaticLargeObject:
             summary["Errors"].append([path, resp.status])
         else:
             try:
-                paths = list(self._delete_order(environ, account, self._read_manifest(resp, environ), 0))
+                paths = list(self._delete_order(environ, account, self._read_manifest(resp), 0))
             except SegmentError as err:
                 paths = []
                 summary["Errors"].append([path, str(err)])
@@ -410,11 +414,9 @@ class StaticLargeObject:
             if entry.get("sub_slo"):
                 if depth + 1 >= self.max_nesting:
                     raise SegmentError(f"max recursion depth exceeded at {path}")
-                sub = call_app(self.app, make_env(environ, "GET", path, source=SOURCE,
-                                                  query={"multipart-manifest": "get"}))
+                sub = self._get_manifest(environ, path)
                 if sub.ok and is_slo(sub):
-                    yield from self._delete_order(environ, account, self._read_manifest(sub, environ),
-                                                  depth + 1)
+                    yield from self._delete_order(environ, account, self._read_manifest(sub), depth + 1)
                 else:
                     sub.close()
             yield path

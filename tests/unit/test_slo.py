@@ -352,3 +352,17 @@ def test_inline_data_segments(swift, slo):
 def test_bad_data_segments(swift, slo, seg):
     resp = req(slo, f"/v1/{A}/c/m?multipart-manifest=put", "PUT", json.dumps([seg]).encode())
     assert resp.status_int == 400 and b"data" in resp.body
+
+
+def test_head_of_nested_slo_without_sysmeta_and_bad_stored_manifest(swift, slo):
+    segs, content = upload_segments(swift, [4, 4])
+    put_manifest(slo, "inner", segs)
+    put_manifest(slo, "outer", [{"path": "/c/inner"}, segs[0]])
+    for name in ("inner", "outer"):
+        headers = swift.get_object(A, "c", name).headers
+        del headers["x-object-sysmeta-slo-size"], headers["x-object-sysmeta-slo-etag"]
+    assert req(slo, f"/v1/{A}/c/outer", "HEAD").headers["Content-Length"] == "12"
+    assert req(slo, f"/v1/{A}/c/outer").body == content + content[:4]
+    swift.get_object(A, "c", "inner").data = b'[{"name": "/segs/s0"}]'
+    resp = req(slo, f"/v1/{A}/c/inner")
+    assert resp.status_int == 409 and b"name/hash/bytes" in resp.body
