@@ -9,6 +9,7 @@ import pytest
 
 from aio import cli, layout as lay, processes, rings
 from aio.layout import Layout, LayoutError, NodePorts
+from tests.support import wait_for
 
 
 def make_state(nodes=3, replicas=3):
@@ -148,7 +149,9 @@ def test_pid_file_only_counts_for_a_live_process_with_our_config(tmp_path):
     try:
         with open(layout.pid_file("object-1"), "w") as handle:
             handle.write(f"{sleeper.pid}\n")
-        assert processes.read_pid(layout, daemon) == sleeper.pid
+        # until the child has exec'd, its command line is still the parent's
+        wait_for(lambda: processes.read_pid(layout, daemon) == sleeper.pid, timeout=10,
+                 what="the sleeper to exec")
         other = lay.Daemon("object-1", "object", 1, str(tmp_path / "other.conf"), 1)
         assert processes.read_pid(layout, other) is None
         assert processes.stop(layout, [daemon], timeout=5) == ["object-1"]
@@ -173,3 +176,24 @@ def test_status_and_reset_of_missing_cluster(tmp_path, capsys):
     (tmp_path / "notaio").mkdir()
     assert cli.main(["reset", "--dir", str(tmp_path / "notaio")]) == 1
     assert (tmp_path / "notaio").exists()
+
+
+def test_rings_built_with_the_ring_builder_place_replicas_on_distinct_nodes(tmp_path):
+    from ring import Ring
+    layout = Layout(str(tmp_path))
+    state = lay.new_state(4, 3, 4, 8080, [NodePorts(7000 + 3 * i, 7001 + 3 * i, 7002 + 3 * i)
+                                          for i in range(4)])
+    layout.make_dirs(state)
+    rings.build_rings(layout, state)
+    assert rings.rings_exist(layout)
+    ring = Ring(layout.rings, "object", hash_suffix=state.hash_path_suffix.encode())
+    assert ring.replica_count == 3 and ring.partition_count == 16
+    for part in range(16):
+        nodes = ring.get_part_nodes(part)
+        assert len({node["zone"] for node in nodes}) == 3
+        assert all(node["ip"] == "127.0.0.1" and node["device"] == f"d{node['zone']}"
+                   for node in nodes)
+    bad = lay.new_state(3, 3, 4, 8080, [NodePorts(1, 2, 3)] * 3)
+    bad.part_power = 40
+    with pytest.raises(LayoutError, match="part_power"):
+        rings.build_rings(layout, bad)
