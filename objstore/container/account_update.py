@@ -137,15 +137,19 @@ class AccountUpdater:
             return 0
         with store.read() as txn:
             infos = {h: txn.get(h, db=store.db["info"]) for h, _ in due}
-        pool = eventlet.GreenPool(self.concurrency)
-        results = list(pool.imap(lambda hv: (hv, infos[hv[0]] is None
-                                             or self.report(unpack(infos[hv[0]]))), due))
-        reported = [hv for hv, ok in results if ok]
-        for (db_hash, _), ok in results:
+
+        def attempt(entry: tuple[bytes, int]) -> bool:
+            raw = infos[entry[0]]
+            return raw is None or self.report(unpack(raw))  # a dropped DB has nothing to say
+
+        outcomes = list(eventlet.GreenPool(self.concurrency).imap(attempt, due))
+        reported = []
+        for (db_hash, version), ok in zip(due, outcomes):
             if ok:
+                reported.append((db_hash, version))
                 self._backoff.pop(db_hash, None)
             else:
-                delay = min(MAX_BACKOFF, max(self.interval, self._backoff.get(db_hash, (0, 0.5))[1] * 2))
+                delay = min(MAX_BACKOFF, max(self.interval, 2 * self._backoff.get(db_hash, (0, 0.5))[1]))
                 self._backoff[db_hash] = (now + delay, delay)
         clear_dirty(store, reported)
         return len(reported)
