@@ -17,6 +17,7 @@ import configparser
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
+from objstore.common.config import section
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.dlo import DynamicLargeObject
@@ -64,14 +65,14 @@ def _has_filter(app: object, kind: type) -> bool:
 
 
 class ServerSideCopy:
-    def __init__(self, app: WSGIApp, max_file_size: int) -> None:
+    def __init__(self, app: WSGIApp, max_file_size: int, slo_options: dict[str, str] | None = None) -> None:
         self.app = app
         self.max_file_size = max_file_size
         wrapped = app
         if not _has_filter(app, DynamicLargeObject):
             wrapped = DynamicLargeObject(wrapped)
         if not _has_filter(app, StaticLargeObject):
-            wrapped = StaticLargeObject(wrapped, {})
+            wrapped = StaticLargeObject(wrapped, slo_options or {})
         self.subrequest_app = wrapped
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -176,5 +177,8 @@ def _merge_headers(base: list[tuple[str, str]], override: list[tuple[str, str]])
 def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
                    ) -> Callable[[WSGIApp], WSGIApp]:
     """Pipeline entry: ``[filter:copy] use = proxy.middleware.copy:filter_factory``."""
-    max_file_size = load_constraints(conf).max_file_size if conf is not None else 5 * 1024 ** 3
-    return lambda app: ServerSideCopy(app, max_file_size)
+    if conf is None:
+        return lambda app: ServerSideCopy(app, 5 * 1024 ** 3)
+    max_file_size = load_constraints(conf).max_file_size
+    slo_options = section(conf, "filter:slo")
+    return lambda app: ServerSideCopy(app, max_file_size, slo_options)

@@ -109,7 +109,6 @@ class StaticLargeObject:
         self.min_segment_size = get_int(options, "min_segment_size", 1)
         self.max_nesting = get_int(options, "max_nesting", 10)
         self.concurrency = max(1, get_int(options, "concurrency", 4))
-        _register_info(self)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -488,6 +487,7 @@ def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
                    ) -> Callable[[WSGIApp], WSGIApp]:
     """Pipeline entry: ``[filter:slo] use = proxy.middleware.slo:filter_factory``."""
     settings = {**(section(conf, "filter:slo") if conf is not None else {}), **(options or {})}
+    _register_info(StaticLargeObject(None, settings))
     return lambda app: StaticLargeObject(app, settings)
 
 
