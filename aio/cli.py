@@ -79,6 +79,8 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
     else:
         nodes = 3 if args.nodes is None else args.nodes
         proxy_port = DEFAULT_PROXY_PORT if args.port is None else args.port
+        if processes.port_in_use(proxy_port):  # say so before creating anything
+            raise LayoutError(port_taken(proxy_port, "proxy"))
         ports = processes.free_ports(3 * max(nodes, 0), FIRST_STORAGE_PORT, taken={proxy_port})
         node_ports = [NodePorts(*ports[i:i + 3]) for i in range(0, len(ports), 3)]
         state = lay.new_state(nodes, 3 if args.replicas is None else args.replicas,
@@ -101,9 +103,7 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
     to_start = [d for d in daemons if processes.read_pid(layout, d) is None]
     for daemon in to_start:
         if processes.port_in_use(daemon.port):
-            hint = " (pass --port to use another)" if daemon.kind == "proxy" else ""
-            raise LayoutError(f"port {daemon.port} is already in use by another program; "
-                              f"the {daemon.name} daemon needs it{hint}")
+            raise LayoutError(port_taken(daemon.port, daemon.name))
     started = {daemon.name: processes.start(layout, daemon) for daemon in to_start}
     try:
         late = processes.wait_healthy(layout, daemons, args.timeout, started)
@@ -120,6 +120,11 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
     print(f"objstore all-in-one cluster in {layout.base}: {started}")
     print(usage_text(layout, state))
     return 0
+
+
+def port_taken(port: int, daemon: str) -> str:
+    hint = " (pass --port to use another)" if daemon == "proxy" else ""
+    return f"port {port} is already in use by another program; the {daemon} daemon needs it{hint}"
 
 
 def usage_text(layout: Layout, state: ClusterState) -> str:

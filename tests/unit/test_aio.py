@@ -197,3 +197,13 @@ def test_rings_built_with_the_ring_builder_place_replicas_on_distinct_nodes(tmp_
     bad.part_power = 40
     with pytest.raises(LayoutError, match="part_power"):
         rings.build_rings(layout, bad)
+
+
+def test_proxy_port_in_use_is_named_before_anything_is_created(tmp_path, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert cli.main(["start", "--dir", str(tmp_path / "c"), "--port", str(port)]) == 1
+    assert f"port {port} is already in use" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
