@@ -33,7 +33,7 @@ from proxy.infocache import get_account_info
 
 SIG_HEX_LEN = 32
 VERIFIED_CACHE_SIZE = 10000
-AUTH_VERSIONS = ("v1.0", "v1")
+AUTH_VERSIONS = ("v1.0", "v1", "auth")
 ACCOUNT_ACL_SYSMETA = "x-account-sysmeta-core-access-control"
 ACCOUNT_ACL_ENV = "HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL"
 
@@ -220,13 +220,23 @@ class TempAuth:
         return len(parts) > 2 and parts[1] == "v1" and parts[2].startswith(self.reseller_prefix)
 
     def handle_get_token(self, environ: dict) -> SimpleResponse:
-        version = environ.get("PATH_INFO", "")
-        if version.startswith(self.auth_prefix):
-            version = version[len(self.auth_prefix):]
-        if version.strip("/") not in AUTH_VERSIONS or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return SimpleResponse("400 Bad Request", "Unsupported auth version or method; "
-                                  "use GET /auth/v1.0\n")
+        """``GET <auth_prefix>v1.0`` (also ``auth``, ``v1``, bare ``/v1.0``) with
+        ``X-Auth-User: account:user``; or ``GET <auth_prefix>v1/<account>/auth``
+        where ``X-Storage-User`` may name just the user."""
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(self.auth_prefix):
+            path = path[len(self.auth_prefix):]
+        segments = path.strip("/").split("/")
         name = environ.get("HTTP_X_AUTH_USER") or environ.get("HTTP_X_STORAGE_USER") or ""
+        if len(segments) == 3 and segments[0] == "v1" and segments[2] == "auth":
+            if ":" not in name:
+                name = f"{segments[1]}:{name}"
+            elif name.split(":", 1)[0] != segments[1]:
+                return self._challenge(401, environ, "User is not in that account\n")
+        elif len(segments) != 1 or segments[0] not in AUTH_VERSIONS:
+            return SimpleResponse("400 Bad Request", "Unknown auth path; use GET /auth/v1.0\n")
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return SimpleResponse("400 Bad Request", "Auth requests are GETs\n")
         key = environ.get("HTTP_X_AUTH_KEY") or environ.get("HTTP_X_STORAGE_PASS") or ""
         user = self.users.get(wsgi_to_str(name) or "")
         if user is None or not hmac.compare_digest(user.key.encode("utf-8"),

@@ -64,7 +64,8 @@ def test_get_token_returns_storage_url_and_token(auth):
     assert 86000 < int(resp.headers["X-Auth-Token-Expires"]) <= 86400
 
 
-@pytest.mark.parametrize("path", ["/auth/v1.0", "/auth/v1.0/", "/v1.0", "/auth/v1"])
+@pytest.mark.parametrize("path", ["/auth/v1.0", "/auth/v1.0/", "/v1.0", "/auth/v1", "/auth/auth",
+                                  "/auth/v1/test/auth"])
 def test_auth_paths_and_storage_headers(auth, path):
     req = Request.blank(path, headers={"X-Storage-User": "test:tester", "X-Storage-Pass": "testing",
                                        "Host": "10.0.0.1:8080"})
@@ -81,6 +82,13 @@ def test_bad_credentials_401(auth, user, key):
 
 def test_unknown_auth_version_400(auth):
     assert get_token(auth, "test:tester", "testing", path="/auth/v2.0").status_int == 400
+    assert get_token(auth, "test:tester", "testing", path="/auth/v1/x/y/z").status_int == 400
+
+
+def test_account_scoped_auth_path(auth):
+    req = Request.blank("/auth/v1/test/auth", headers={"X-Storage-User": "tester", "X-Storage-Pass": "testing"})
+    assert req.get_response(auth).status_int == 200
+    assert get_token(auth, "test:tester", "testing", path="/auth/v1/test2/auth").status_int == 401
 
 
 def test_user64_and_explicit_storage_url(auth):
