@@ -121,14 +121,15 @@ class BackendConnection:
         self.chunked = False
 
     def send_request(self, method: str, path: str, headers: Mapping[str, str],
-                     query_string: str = "") -> None:
+                     query_string: str = "", body: bytes = b"") -> None:
+        """Send the head (and a small whole body: one packet, no 100-continue)."""
         self.method = method
         self.chunked = headers.get("Transfer-Encoding", "").lower() == "chunked"
         target = f"{path}?{query_string}" if query_string else path
         lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}", "Connection: close"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append("\r\n")
-        self.sock.sendall("\r\n".join(lines).encode("latin-1"))
+        self.sock.sendall("\r\n".join(lines).encode("latin-1") + body)
 
     def expect_continue(self) -> BackendResponse | None:
         """After a head with ``Expect: 100-continue``: None to go on sending,

@@ -156,26 +156,28 @@ class Controller:
                 for node in primaries]
 
     def send_to_node(self, node: Mapping, method: str, path: str, headers: Mapping[str, str],
-                     query_string: str = "") -> BackendResponse:
-        """Open a connection and send a body-less request; the answer's head is read."""
+                     query_string: str = "", body: bytes = b"") -> BackendResponse:
+        """Open a connection, send a request (with a small body, if any, in the
+        same packet) and read the answer's head."""
         conn = self.app.connect(node, self.app.conn_timeout, self.app.node_timeout)
         try:
-            conn.send_request(method, path, headers, query_string)
+            conn.send_request(method, path, headers, query_string, body)
             return conn.getresponse()
         except BaseException:
             conn.close()
             raise
 
     def request_one(self, nodes: Iterator[dict], method: str, path: str,
-                    headers: Mapping[str, str], query_string: str = "") -> BackendResult | None:
+                    headers: Mapping[str, str], query_string: str = "",
+                    body: bytes = b"") -> BackendResult | None:
         """Try nodes from the (shared) iterator until one answers without a
         server error; None if they all failed."""
         for node in nodes:
             try:
                 resp = self.send_to_node(node, method, f"/{node['device']}{path}",
-                                         headers, query_string)
+                                         headers, query_string, body)
                 try:
-                    body = resp.read_all()
+                    answer = resp.read_all()
                 finally:
                     resp.close()
             except NET_ERRORS as err:
@@ -187,17 +189,18 @@ class Controller:
             if is_server_error(resp.status):
                 self.app.error_limiter.error(node, f"{method} {path}: {resp.status}")
                 continue
-            return BackendResult(resp.status, resp.headers, body)
+            return BackendResult(resp.status, resp.headers, answer)
         return None
 
     def make_requests(self, method: str, ring, part: int, path: str,
-                      headers_list: list[dict[str, str]], query_string: str = "") -> BackendResult:
+                      headers_list: list[dict[str, str]], query_string: str = "",
+                      body: bytes = b"") -> BackendResult:
         """The same request to every replica in parallel (each with its own
         headers), handoffs taking over for failed nodes; the quorum's answer."""
         primaries = ring.get_part_nodes(part)
         pile = eventlet.GreenPile(len(headers_list))
         for nodes, headers in zip(self.replica_nodes(ring, part, primaries), headers_list):
-            pile.spawn(self.request_one, nodes, method, path, headers, query_string)
+            pile.spawn(self.request_one, nodes, method, path, headers, query_string, body)
         results = [r for r in pile if r is not None]
         return best_result(results, len(headers_list))
 

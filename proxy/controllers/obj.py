@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import socket
+from typing import Iterator
 
 import eventlet
 
@@ -29,6 +30,14 @@ _WRITE_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-transient-sy
 _WRITE_NAMES = frozenset({"content-type", "etag", "content-encoding", "content-disposition",
                           "x-delete-at", "x-delete-after", "x-static-large-object",
                           "x-object-manifest", "if-none-match"})
+
+
+class UploadError(Exception):
+    """The upload cannot complete; ``response`` says why to the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.response = error_response(status, message)
 
 
 class Putter:
@@ -148,19 +157,36 @@ class ObjectController(Controller):
         timestamp = Timestamp.now().internal
         headers["X-Timestamp"] = timestamp
         chunked = "transfer-encoding" in self.req.headers
-        length = 0 if chunked else int(self.req.headers["content-length"])
+        length = None if chunked else int(self.req.headers["content-length"])
         if chunked:
             headers["Transfer-Encoding"] = "chunked"
         else:
             headers["Content-Length"] = str(length)
-        if chunked or length:
-            headers["Expect"] = "100-continue"
-
         ring = self.object_ring(info)
         part, primaries = ring.get_nodes(self.account, self.container, self.obj)
         path = self.app.backend_path(part, self.wsgi_path)
-        putters, refusals = self._connect_all(ring, part, primaries, path,
-                                              self._update_headers(headers, len(primaries)))
+        headers_list = self._update_headers(headers, len(primaries))
+        try:
+            if length is not None and length <= CHUNK_SIZE:
+                return self._put_small(ring, part, path, headers_list, length, timestamp)
+            return self._put_streaming(ring, part, primaries, path, headers_list, length, timestamp)
+        except UploadError as err:
+            return err.response
+
+    def _put_small(self, ring, part: int, path: str, headers_list: list[dict[str, str]],
+                   length: int, timestamp: str) -> Response:
+        """A body of at most one chunk goes in the same packet as the head (no
+        100-continue round trip); a failed node's replica is re-sent to a handoff."""
+        body = b"".join(self._client_chunks(length))
+        result = self.make_requests("PUT", ring, part, path, headers_list, body=body)
+        return self._put_response(result, timestamp)
+
+    def _put_streaming(self, ring, part: int, primaries: list[dict], path: str,
+                       headers_list: list[dict[str, str]], length: int | None,
+                       timestamp: str) -> Response:
+        for headers in headers_list:
+            headers["Expect"] = "100-continue"
+        putters, refusals = self._connect_all(ring, part, primaries, path, headers_list)
         quorum = quorum_size(len(primaries))
         if len(putters) < quorum:
             self._close(putters)
@@ -170,10 +196,11 @@ class ObjectController(Controller):
             if refused.status < 500:
                 return self._put_response(refused, timestamp)
             return error_response(503, "Not enough storage nodes available for the upload")
-        err = self._send_body(putters, quorum, None if chunked else length)
-        if err:
+        try:
+            self._send_body(putters, quorum, length)
+        except UploadError:
             self._close(putters)
-            return err
+            raise
         results = self._responses(putters) + refusals
         return self._put_response(best_result(results, len(primaries)), timestamp,
                                   {r.headers.get("etag") for r in results if r.status // 100 == 2})
@@ -210,8 +237,6 @@ class ObjectController(Controller):
                 continue
             try:
                 conn.send_request("PUT", f"/{node['device']}{path}", headers)
-                if "Expect" not in headers:
-                    return Putter(conn, node)
                 resp = conn.expect_continue()
                 if resp is None:
                     return Putter(conn, node)
@@ -229,9 +254,9 @@ class ObjectController(Controller):
                 return BackendResult(resp.status, resp.headers, body)
         return None
 
-    def _send_body(self, putters: list[Putter], quorum: int, length: int | None) -> Response | None:
-        """Stream the client's body to every putter; an error response if the
-        client or too many nodes failed (putters that fail are dropped)."""
+    def _client_chunks(self, length: int | None) -> Iterator[bytes]:
+        """The client's body in chunks of at most CHUNK_SIZE; UploadError with
+        the answer to give when the client is too slow, leaves or sends too much."""
         wsgi_input = self.req.environ["wsgi.input"]
         max_size = self.app.constraints.max_file_size
         received = 0
@@ -240,23 +265,27 @@ class ObjectController(Controller):
             try:
                 chunk = wsgi_input.read(want)
             except (socket.timeout, eventlet.Timeout):
-                return error_response(408, "Timed out reading the request body")
+                raise UploadError(408, "Timed out reading the request body") from None
             except (OSError, ValueError):
-                return error_response(499, "Client disconnected")
+                raise UploadError(499, "Client disconnected") from None
             if not chunk:
                 if length is None:
-                    break
-                return error_response(499, "Client disconnected before sending the whole body")
+                    return
+                raise UploadError(499, "Client disconnected before sending the whole body")
             received += len(chunk)
             if received > max_size:
-                return error_response(413, f"Your request is too large; max object size is {max_size}")
+                raise UploadError(413, f"Your request is too large; max object size is {max_size}")
+            yield chunk
+
+    def _send_body(self, putters: list[Putter], quorum: int, length: int | None) -> None:
+        """Stream the client's body to every putter, dropping putters that fail."""
+        for chunk in self._client_chunks(length):
             self._to_all(putters, lambda conn: conn.send(chunk))
             if len(putters) < quorum:
-                return error_response(503, "Too many storage nodes failed during the upload")
+                raise UploadError(503, "Too many storage nodes failed during the upload")
         self._to_all(putters, lambda conn: conn.finish_body())
         if len(putters) < quorum:
-            return error_response(503, "Too many storage nodes failed during the upload")
-        return None
+            raise UploadError(503, "Too many storage nodes failed during the upload")
 
     def _to_all(self, putters: list[Putter], action) -> None:
         for putter in list(putters):

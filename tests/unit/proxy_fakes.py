@@ -295,8 +295,9 @@ class FakeConnection:
         if self.fault == "refuse":
             raise ConnectionRefusedError(f"fake: {self.key} refuses connections")
 
-    def send_request(self, method, path, headers, query_string=""):
+    def send_request(self, method, path, headers, query_string="", body=b""):
         self.method, self.path, self.query = method, path, query_string
+        self.body += body
         self.headers = {k.lower(): v for k, v in headers.items()}
         self.cluster.requests_log.append((method, self.key, path, dict(self.headers)))
 

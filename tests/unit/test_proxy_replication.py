@@ -47,12 +47,16 @@ def test_best_result_needs_a_quorum_of_one_class():
     assert best_result([ok], 3).status == 503
 
 
+SMALL, LARGE = b"data", b"x" * 200000  # one packet / streamed with 100-continue
+
+
+@pytest.mark.parametrize("body", [SMALL, LARGE])
 @pytest.mark.parametrize("fault", ["refuse", "timeout", 507, 503])
-def test_put_uses_handoff_when_a_primary_fails(proxy, fault):
+def test_put_uses_handoff_when_a_primary_fails(proxy, fault, body):
     app, cluster = proxy
     primaries, handoffs = object_nodes(app)
     cluster.faults[key(primaries[1])] = fault
-    assert call(app, "/v1/AUTH_a/c/o", "PUT", b"data").status_int == 201
+    assert call(app, "/v1/AUTH_a/c/o", "PUT", body).status_int == 201
     assert stored_on(cluster, primaries[0]) and stored_on(cluster, primaries[2])
     assert not stored_on(cluster, primaries[1])
     assert stored_on(cluster, handoffs[0])
@@ -62,12 +66,13 @@ def test_put_uses_handoff_when_a_primary_fails(proxy, fault):
     assert handoff_put["x-container-device"] == cont_nodes[1]["device"]
 
 
-def test_put_fails_without_quorum(proxy):
+@pytest.mark.parametrize("body", [SMALL, LARGE])
+def test_put_fails_without_quorum(proxy, body):
     app, cluster = proxy
     primaries, handoffs = object_nodes(app)
     for node in primaries[:2] + handoffs:
         cluster.faults[key(node)] = "refuse"
-    resp = call(app, "/v1/AUTH_a/c/o", "PUT", b"data")
+    resp = call(app, "/v1/AUTH_a/c/o", "PUT", body)
     assert resp.status_int == 503
 
 
@@ -75,17 +80,18 @@ def test_put_survives_one_node_failing_mid_upload(proxy):
     app, cluster = proxy
     primaries, _ = object_nodes(app)
     cluster.faults[key(primaries[0])] = "send"
-    assert call(app, "/v1/AUTH_a/c/o", "PUT", b"data").status_int == 201
+    assert call(app, "/v1/AUTH_a/c/o", "PUT", LARGE).status_int == 201
     cluster.faults[key(primaries[1])] = "send"
-    assert call(app, "/v1/AUTH_a/c/o", "PUT", b"data").status_int == 503
+    assert call(app, "/v1/AUTH_a/c/o", "PUT", LARGE).status_int == 503
 
 
-def test_put_refused_by_quorum_is_passed_on(proxy):
+@pytest.mark.parametrize("body", [SMALL, LARGE])
+def test_put_refused_by_quorum_is_passed_on(proxy, body):
     app, cluster = proxy
-    call(app, "/v1/AUTH_a/c/o", "PUT", b"data")
-    resp = call(app, "/v1/AUTH_a/c/o", "PUT", b"data", **{"If-None-Match": "*"})
+    call(app, "/v1/AUTH_a/c/o", "PUT", body)
+    resp = call(app, "/v1/AUTH_a/c/o", "PUT", body, **{"If-None-Match": "*"})
     assert resp.status_int == 412
-    resp = call(app, "/v1/AUTH_a/c/o", "PUT", b"data", ETag="0" * 32)
+    resp = call(app, "/v1/AUTH_a/c/o", "PUT", body, ETag="0" * 32)
     assert resp.status_int == 422
 
 
