@@ -21,10 +21,10 @@ from objstore.common.config import section
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.dlo import DynamicLargeObject
-from proxy.middleware.segments import SegmentError
 from proxy.middleware.slo import StaticLargeObject, is_slo
 from proxy.middleware.sub_request import (
-    IterReader, SubResponse, call_app, make_env, query_param, simple_response, split_object_path)
+    IterReader, SourceReadError, SubResponse, call_app, make_env, query_param, simple_response,
+    split_object_path)
 
 SOURCE = "COPY"
 COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition")
@@ -106,12 +106,18 @@ class ServerSideCopy:
         source, sink_query = self._fetch_source(environ, source_path, manifest_copy)
         if not source.ok:
             return source.forward(start_response)
+        reader = IterReader(source)
+        resp = None
         try:
-            resp = self._put(environ, source, dest, sink_query)
-        except SegmentError as err:
-            return simple_response(start_response, "409 Conflict", f"copy source failed: {err}\n")
+            resp = self._put(environ, source, dest, sink_query, reader)
+        except SourceReadError:
+            pass  # an app that does not handle broken input itself; reader.error says why
         finally:
             source.close()
+        if reader.error is not None or resp is None:
+            if resp is not None:
+                resp.close()
+            return simple_response(start_response, "409 Conflict", f"copy source failed: {reader.error}\n")
         if not resp.ok:
             return resp.forward(start_response)
         extra = [("X-Copied-From", quote(f"{src[0]}/{src[1]}")),
@@ -141,7 +147,7 @@ class ServerSideCopy:
         return call_app(self.subrequest_app, env), sink_query
 
     def _put(self, environ: dict, source: SubResponse, dest: tuple[str, str, str],
-             query: str) -> SubResponse:
+             query: str, reader: IterReader) -> SubResponse:
         length = source.header("content-length")
         if length and length.isdigit() and int(length) > self.max_file_size:
             raise CopyError("413 Request Entity Too Large", "Source object too large")
@@ -156,7 +162,7 @@ class ServerSideCopy:
         if (environ.get("HTTP_X_FRESH_METADATA") or "").lower() in ("true", "1", "yes", "on"):
             headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-object-meta-")}
         env = make_env(environ, "PUT", "/v1/%s/%s/%s" % dest, source=SOURCE, query=query,
-                       headers=headers, body=IterReader(source))
+                       headers=headers, body=reader)
         for key, value in environ.items():  # the request's own headers win
             if (key.startswith("HTTP_") or key == "CONTENT_TYPE") and key not in COPY_REQUEST_KEYS:
                 env[key] = value

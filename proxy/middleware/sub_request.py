@@ -159,21 +159,34 @@ class ClosingIterable:
                 close()
 
 
+class SourceReadError(OSError):
+    """The iterator behind an IterReader failed; the PUT reading it must abort."""
+
+
 class IterReader(io.RawIOBase):
     """A file-like ``wsgi.input`` reading from an iterator of byte chunks (streams a
-    GET body into a PUT without holding it in memory)."""
+    GET body into a PUT without holding it in memory).
+
+    If the iterator fails, reads raise SourceReadError (an OSError, which the
+    proxy treats as a broken upload and aborts) and ``error`` keeps the cause.
+    """
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         super().__init__()
         self.chunks = iter(chunks)
         self.buffer = bytearray()
+        self.error: Exception | None = None
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         while size < 0 or len(self.buffer) < size:
-            chunk = next(self.chunks, None)
+            try:
+                chunk = next(self.chunks, None)
+            except Exception as err:
+                self.error = err
+                raise SourceReadError(str(err)) from err
             if chunk is None:
                 break
             self.buffer += chunk

@@ -190,3 +190,12 @@ def test_other_requests_pass_through(swift):
     app = filter_factory(None, {})(swift)
     assert req(app, f"/v1/{A}/c2/plain", "PUT", b"data").status_int == 201
     assert req(app, f"/v1/{A}/c/src").status_int == 200
+
+
+def test_copy_source_failing_mid_stream_writes_nothing(swift):
+    app = pipelines(swift)[0]
+    make_slo(swift, app)
+    swift.put_object(A, "c", "seg2", b"X" * 1000)  # the last segment no longer matches
+    resp = req(app, f"/v1/{A}/c/slo", "COPY", Destination="c2/flat")
+    assert resp.status_int == 409 and b"copy source failed" in resp.body and b"seg2" in resp.body
+    assert swift.get_object(A, "c2", "flat") is None

@@ -80,3 +80,17 @@ def test_slo_and_copy_through_proxy(app):
     assert b"Number Deleted: 4" in resp.body
     listing = call(app, URL + "/c?format=json", **admin)
     assert [e["name"] for e in json.loads(listing.body)] == ["flat"]
+
+
+def test_copy_of_corrupted_slo_aborts_the_put(app):
+    admin = token(app)
+    call(app, URL + "/c", "PUT", **admin)
+    segs = []
+    for i in range(2):
+        resp = call(app, URL + f"/c/seg{i}", "PUT", bytes([65 + i]) * 70000, **admin)
+        segs.append({"path": f"/c/seg{i}", "etag": resp.headers["Etag"], "size_bytes": 70000})
+    call(app, URL + "/c/big?multipart-manifest=put", "PUT", json.dumps(segs).encode(), **admin)
+    call(app, URL + "/c/seg1", "PUT", b"Z" * 70000, **admin)  # replaced after the manifest
+    resp = call(app, URL + "/c/big", "COPY", **admin, Destination="c/flat")
+    assert resp.status_int == 409 and b"seg1" in resp.body
+    assert call(app, URL + "/c/flat", **admin).status_int == 404
