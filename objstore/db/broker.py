@@ -237,7 +237,10 @@ class Broker:
     def get_sync(self, remote_id: str) -> int:
         """The last seq of database ``remote_id`` merged into this one (-1: never)."""
         with self.store.read() as txn:
-            raw = txn.get(self.hash + remote_id.encode(), db=self.store.db["syncs"])
+            return self.get_sync_txn(txn, remote_id)
+
+    def get_sync_txn(self, txn, remote_id: str) -> int:
+        raw = txn.get(self.hash + remote_id.encode(), db=self.store.db["syncs"])
         return int.from_bytes(raw, "big") - 1 if raw is not None else -1
 
     def set_sync_txn(self, txn, remote_id: str, seq: int) -> None:

@@ -28,22 +28,13 @@ from objstore.common.constraints import load_constraints, name_error, wsgi_to_st
 from objstore.common.hashing import hash_path
 from objstore.common.policies import load_policies
 from objstore.common.timestamp import Timestamp
+from objstore.db import replication
+from objstore.db.responses import fail, ok
 from objstore.db.broker import Broker, Info
 from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, reclaim
 from objstore.db.query import ListingParams
 from objstore.db.schema import RecordKind
-from objstore.db.store import DEFAULT_MAP_SIZE, StoreCache
-
-
-def fail(status: type[exc.HTTPException], text: str, headers: dict | None = None):
-    """Raise an HTTP error with a plain-text body saying why."""
-    raise status(body=(text + "\n").encode("utf-8"), content_type="text/plain",
-                 charset="utf-8", headers=headers)
-
-
-def ok(status: int) -> Response:
-    """A success response with an empty body."""
-    return Response(status=status, body=b"", content_type="text/plain", charset="utf-8")
+from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
 
 
 @dataclasses.dataclass
@@ -142,6 +133,8 @@ class DBServer:
 
     def handle(self, req: Request) -> Response:
         self.start_background()
+        if req.method == "REPLICATE":
+            return replication.replicate(self, req)
         target = self.parse_path(req)
         if target.record is None:
             handler = {"PUT": self.put_db, "POST": self.post_db, "DELETE": self.delete_db,
@@ -171,7 +164,12 @@ class DBServer:
             problem = name_error(name, kind, self.max_lengths[kind])
             if problem:
                 fail(exc.HTTPBadRequest, problem)
-        if not device or device in (".", "..") or "\x00" in device:
+        part = self.check_device(device, partition)
+        return Target(device, part, names[:depth], names[depth] if len(names) > depth else None)
+
+    def check_device(self, device: str, partition: str) -> int:
+        """Validate the device (400, or 507 if absent/unmounted) and return the partition."""
+        if not device or device in (".", "..") or "\x00" in device or "/" in device:
             fail(exc.HTTPBadRequest, f"Invalid device {device!r}")
         if not partition.isdigit() or not partition.isascii():
             fail(exc.HTTPBadRequest, f"Invalid partition {partition!r}")
@@ -180,13 +178,17 @@ class DBServer:
             fail(exc.HTTPInsufficientStorage, f"{device} is not mounted")
         if not os.path.isdir(device_path):
             fail(exc.HTTPInsufficientStorage, f"{device} does not exist")
-        return Target(device, int(partition), names[:depth], names[depth] if len(names) > depth else None)
+        return int(partition)
 
     def _path_doc(self) -> str:
         return "/".join(f"<{k.lower()}>" for k in self.name_kinds[:-1]) + f"[/<{self.name_kinds[-1].lower()}>]"
 
+    def store(self, device: str) -> ListingStore:
+        """The (validated) device's LMDB environment."""
+        return self.stores.get(os.path.join(self.devices, device))
+
     def broker(self, target: Target) -> Broker:
-        store = self.stores.get(os.path.join(self.devices, target.device))
+        store = self.store(target.device)
         db_hash = hash_path(*target.names, prefix=self.hash_prefix, suffix=self.hash_suffix)
         container = target.names[1] if len(target.names) > 1 else None
         return Broker(store, self.kind, db_hash, target.names[0], container, self.track_dirty)

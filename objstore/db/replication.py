@@ -1,0 +1,122 @@
+"""REPLICATE for container and account DBs: what a DB replicator asks of a peer.
+
+``REPLICATE /<device>/<partition>/<db hash hex>`` with a msgpack body
+``[op, args]``; answers are msgpack too:
+
+``["sync", {"id": <sender DB id>}]``
+    -> 200 ``{"info": ..., "metadata": {key: [value, ts]}, "point": n}``
+    where ``point`` is the last sequence number of the sender's DB already
+    merged here (-1: never); 404 if this node has no such DB.
+``["merge", {"info": <sender info>, "metadata": {...}, "items": [records],
+             "source_seq": n}]``
+    -> 200 ``{"info": ...}``: creates the DB if missing (names, policy and
+    timestamps from the sender's info), merges put/delete timestamps,
+    metadata (per key, newest wins) and the records (newest wins), and
+    remembers ``source_seq`` as the sync point of the sender's DB id.
+
+A replicator pushes a DB to a peer with ``sync``, then
+``Broker.get_items_since(point)`` in batches through ``merge``; both
+operations are idempotent, so an interrupted push is simply retried.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgpack
+from webob import Request, Response
+from webob import exc
+
+from objstore.common.constraints import wsgi_to_str
+from objstore.common.hashing import hash_path
+from objstore.db.broker import Broker
+from objstore.db.responses import fail
+
+if TYPE_CHECKING:
+    from objstore.db.server import DBServer
+
+MAX_BODY = 64 * 1024 * 1024
+
+
+def replicate(server: "DBServer", req: Request) -> Response:
+    path = wsgi_to_str(req.environ.get("PATH_INFO", "")) or ""
+    segments = path.split("/")
+    if len(segments) != 4 or segments[0] != "":
+        fail(exc.HTTPBadRequest, "REPLICATE path must be /<device>/<partition>/<hash>")
+    _, device, partition, hash_hex = segments
+    part = server.check_device(device, partition)
+    try:
+        db_hash = bytes.fromhex(hash_hex)
+    except ValueError:
+        db_hash = b""
+    if len(db_hash) != 16:
+        fail(exc.HTTPBadRequest, f"Invalid DB hash {hash_hex!r}")
+    op, args = _read_body(req)
+    broker = Broker(server.store(device), server.kind, db_hash, "", None, server.track_dirty)
+    if op == "sync":
+        return _sync(broker, args)
+    if op == "merge":
+        return _merge(server, broker, part, args)
+    fail(exc.HTTPBadRequest, f"Unknown REPLICATE operation {op!r}")
+
+
+def _read_body(req: Request) -> tuple[str, dict[str, Any]]:
+    if req.content_length is None or req.content_length > MAX_BODY:
+        fail(exc.HTTPBadRequest, f"REPLICATE needs a Content-Length of at most {MAX_BODY}")
+    try:
+        body = msgpack.unpackb(req.body_file.read(req.content_length), raw=False,
+                               strict_map_key=False)
+        op, args = body
+        if not isinstance(op, str) or not isinstance(args, dict):
+            raise ValueError("expected [op, {args}]")
+    except (ValueError, TypeError, msgpack.ExtraData, msgpack.UnpackException) as err:
+        fail(exc.HTTPBadRequest, f"Invalid REPLICATE body: {err}")
+    return op, args
+
+
+def _answer(payload: dict[str, Any]) -> Response:
+    return Response(status=200, body=msgpack.packb(payload, use_bin_type=True),
+                    content_type="application/x-msgpack")
+
+
+def _sync(broker: Broker, args: dict[str, Any]) -> Response:
+    info = broker.get_info()
+    if info is None:
+        fail(exc.HTTPNotFound, "No such DB")
+    with broker.store.read() as txn:
+        metadata = broker.metadata_txn(txn)
+    return _answer({"info": info, "metadata": metadata,
+                    "point": broker.get_sync(str(args.get("id", "")))})
+
+
+def _merge(server: "DBServer", broker: Broker, partition: int, args: dict[str, Any]) -> Response:
+    try:
+        sender = args["info"]
+        names = [sender["account"]] + ([sender["container"]] if sender.get("container") else [])
+        if hash_path(*names, prefix=server.hash_prefix, suffix=server.hash_suffix) != broker.hash:
+            raise ValueError("the DB names do not match the hash")
+        metadata = {str(k): (str(v), str(ts)) for k, (v, ts) in dict(args.get("metadata") or {}).items()}
+        items = list(args.get("items") or [])
+        source_id, source_seq = str(sender["id"]), int(args.get("source_seq", -1))
+    except (KeyError, TypeError, ValueError) as err:
+        fail(exc.HTTPBadRequest, f"Invalid merge arguments: {err}")
+    broker.account, broker.container = names[0], (names[1] if len(names) > 1 else None)
+
+    def op(txn, store):
+        info = broker.info_txn(txn)
+        if info is None:
+            info = broker.create_txn(txn, sender["created_at"], sender["storage_policy_index"],
+                                     partition)
+        broker.set_timestamps_txn(txn, info, put_timestamp=sender["put_timestamp"],
+                                  delete_timestamp=sender["delete_timestamp"],
+                                  storage_policy_index=sender["storage_policy_index"])
+        broker.merge_metadata_txn(txn, metadata)
+        broker.merge_items_txn(txn, info, items)
+        if source_seq > broker.get_sync_txn(txn, source_id):
+            broker.set_sync_txn(txn, source_id, source_seq)
+        return info
+
+    try:
+        info = broker.store.write(op)
+    except (KeyError, TypeError, ValueError) as err:
+        fail(exc.HTTPBadRequest, f"Invalid merge arguments: {err}")
+    return _answer({"info": info})
