@@ -21,8 +21,8 @@ from objstore.common.config import section
 from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
 from objstore.db.broker import Broker, Info
-from objstore.db.schema import CONTAINERS, ZERO_TS
 from objstore.db.responses import fail, ok
+from objstore.db.schema import CONTAINERS, ZERO_TS
 from objstore.db.server import DBServer, Target
 
 DEFAULT_PORT = 6202

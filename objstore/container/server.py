@@ -22,8 +22,8 @@ from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
 from objstore.container.account_update import AccountUpdater, HTTPSender, parse_account_hosts
 from objstore.db.broker import Broker, Info
-from objstore.db.schema import OBJECTS
 from objstore.db.responses import fail, ok
+from objstore.db.schema import OBJECTS
 from objstore.db.server import DBServer, Target
 
 DEFAULT_PORT = 6201

@@ -29,10 +29,10 @@ from objstore.common.hashing import hash_path
 from objstore.common.policies import load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.db import replication
-from objstore.db.responses import fail, ok
 from objstore.db.broker import Broker, Info
 from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, reclaim
 from objstore.db.query import ListingParams
+from objstore.db.responses import fail, ok
 from objstore.db.schema import RecordKind
 from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
 
