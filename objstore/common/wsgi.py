@@ -79,7 +79,8 @@ class AccessLog:
 def bind_socket(options: Mapping[str, str], default_port: int) -> socket.socket:
     ip = options.get("bind_ip", "127.0.0.1")
     port = get_int(options, "bind_port", default_port)
-    return eventlet.listen((ip, port), backlog=get_int(options, "backlog", 4096))
+    # no SO_REUSEPORT: a second daemon on a taken port must fail, not silently share it
+    return eventlet.listen((ip, port), backlog=get_int(options, "backlog", 4096), reuse_port=False)
 
 
 def serve(app: WSGIApp, options: Mapping[str, str], logger: logging.Logger, *,
