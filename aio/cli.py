@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import sys
 
@@ -16,7 +17,10 @@ from aio import processes, rings
 from aio.layout import ClusterState, Layout, LayoutError, NodePorts
 
 DEFAULT_PROXY_PORT = 8080
-FIRST_STORAGE_PORT = 6200
+FIRST_STORAGE_PORT = 6200  # the default cluster's storage ports: 6200, 6201, ...
+# Other clusters (tests, experiments) start at a random port below the kernel's
+# ephemeral range, so clusters created while another one is stopped rarely collide.
+OTHER_STORAGE_PORTS = range(20000, 30000)
 HEALTH_TIMEOUT = 60.0
 
 
@@ -81,7 +85,9 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
         proxy_port = DEFAULT_PROXY_PORT if args.port is None else args.port
         if processes.port_in_use(proxy_port):  # say so before creating anything
             raise LayoutError(port_taken(proxy_port, "proxy"))
-        ports = processes.free_ports(3 * max(nodes, 0), FIRST_STORAGE_PORT, taken={proxy_port})
+        first = FIRST_STORAGE_PORT if layout.base == os.path.expanduser(lay.DEFAULT_DIR) else \
+            random.choice(OTHER_STORAGE_PORTS)
+        ports = processes.free_ports(3 * max(nodes, 0), first, taken={proxy_port})
         node_ports = [NodePorts(*ports[i:i + 3]) for i in range(0, len(ports), 3)]
         state = lay.new_state(nodes, 3 if args.replicas is None else args.replicas,
                               10 if args.part_power is None else args.part_power,
