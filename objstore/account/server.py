@@ -20,7 +20,7 @@ from objstore.common import listing
 from objstore.common.config import section
 from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
-from objstore.db.broker import Broker, Info
+from objstore.db.broker import Info
 from objstore.db.responses import fail, ok
 from objstore.db.schema import CONTAINERS, ZERO_TS
 from objstore.db.server import DBServer, Target
@@ -52,8 +52,8 @@ class AccountServer(DBServer):
             headers["X-Account-Status"] = "Deleted"
         return headers
 
-    def info_headers(self, info: Info, broker: Broker) -> dict[str, str]:
-        headers = super().info_headers(info, broker)
+    def info_headers(self, info: Info, metadata: dict[str, str]) -> dict[str, str]:
+        headers = super().info_headers(info, metadata)
         for index, (containers, objects, size) in sorted(info["policy_stats"].items()):
             policy = self.policies.get_by_index(index)
             if policy is None or not containers:

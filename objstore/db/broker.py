@@ -123,8 +123,7 @@ class Broker:
 
     def get_metadata(self) -> dict[str, str]:
         """Current metadata (keys whose newest value is empty are deleted)."""
-        with self.store.read() as txn:
-            return {k: v for k, (v, _) in self.metadata_txn(txn).items() if v}
+        return self.snapshot(None)[1]
 
     def merge_metadata_txn(self, txn, updates: dict[str, tuple[str, str]]) -> bool:
         """Merge {key: (value, timestamp)}: per key, the newer timestamp wins."""
@@ -201,10 +200,22 @@ class Broker:
     def list(self, params: ListingParams) -> list[Record]:
         """One listing page of live records; subdirs come as {"subdir": name}."""
         with self.store.read() as txn:
-            cursor = txn.cursor(db=self.store.db["live"])
-            rows = list_rows(cursor, self.hash, params, _full_name)
+            return self.list_txn(txn, params)
+
+    def list_txn(self, txn, params: ListingParams) -> list[Record]:
+        rows = list_rows(txn.cursor(db=self.store.db["live"]), self.hash, params, _full_name)
         return [self._decode(name, value) if value is not None
                 else {"subdir": name.decode("utf-8")} for name, value in rows]
+
+    def snapshot(self, params: ListingParams | None) -> tuple[Info | None, dict[str, str], list[Record]]:
+        """Info, current metadata and (if ``params``) a listing page, all
+        from one read transaction so that counters and listing agree."""
+        with self.store.read() as txn:
+            info = self.info_txn(txn)
+            if info is None:
+                return None, {}, []
+            metadata = {k: v for k, (v, _) in self.metadata_txn(txn).items() if v}
+            return info, metadata, self.list_txn(txn, params) if params is not None else []
 
     # -- replication -------------------------------------------------------
     def get_items_since(self, seq: int, limit: int) -> list[Record]:

@@ -330,33 +330,33 @@ class DBServer:
                 "X-Backend-Status-Changed-At": info["status_changed_at"],
                 "X-Backend-Storage-Policy-Index": str(info["storage_policy_index"])}
 
-    def info_headers(self, info: Info, broker: Broker) -> dict[str, str]:
+    def info_headers(self, info: Info, metadata: dict[str, str]) -> dict[str, str]:
         headers = self.backend_headers(info)
         headers.update(zip(self.stat_headers, map(str, info["stats"])))
         headers["X-Timestamp"] = Timestamp(info["created_at"]).normal
         headers["X-Put-Timestamp"] = Timestamp(info["put_timestamp"]).normal
-        headers.update(broker.get_metadata())
+        headers.update(metadata)
         return headers
 
     def get_db(self, req: Request, target: Target) -> Response:
-        broker = self.broker(target)
-        info = broker.get_info()
-        if broker.is_deleted(info):
-            fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
         try:
             content_type = listing.negotiate(req.GET.get("format"), req.headers.get("Accept"))
         except (UnicodeDecodeError, ValueError) as err:
             fail(exc.HTTPBadRequest, f"Invalid format or Accept header: {err}")
+        params = self.listing_params(req) if req.method == "GET" else None
+        broker = self.broker(target)
+        info, metadata, records = broker.snapshot(params)
+        if broker.is_deleted(info):
+            fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
         if content_type is None:
             fail(exc.HTTPNotAcceptable, "No acceptable listing format (text/plain, "
                                         "application/json, application/xml, text/xml)")
-        headers = self.info_headers(info, broker)
-        if req.method == "HEAD":
+        headers = self.info_headers(info, metadata)
+        if params is None:  # HEAD
             resp = Response(status=204, headers=headers)
             resp.headers["Content-Type"] = listing.content_type_header(content_type)
             return resp
-        params = self.listing_params(req)
-        entries = [e if "subdir" in e else self.listing_entry(e) for e in broker.list(params)]
+        entries = [e if "subdir" in e else self.listing_entry(e) for e in records]
         body = listing.render(content_type, self.listing_root, target.names[-1],
                               self.listing_item, entries)
         resp = Response(status=200 if body else 204, body=body)

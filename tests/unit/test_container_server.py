@@ -242,7 +242,7 @@ def test_mount_check(tmp_path, accounts):
 
 def test_unexpected_errors_are_500_without_traceback(server, monkeypatch, caplog):
     put_container(server)
-    monkeypatch.setattr("objstore.db.broker.Broker.list", lambda self, params: 1 / 0)
+    monkeypatch.setattr("objstore.db.broker.Broker.list_txn", lambda self, txn, params: 1 / 0)
     with caplog.at_level(logging.ERROR, logger=LOG.name):
         resp = call(server, "/sda/1/a/c")
     assert resp.status_int == 500 and resp.body == b"An error occurred\n"
