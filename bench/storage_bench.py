@@ -107,6 +107,13 @@ def run_phase(port: int, method: str, names: list[str], size: int,
             "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000}
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc): a load-independent cost measure."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_object_bench(root: str, sizes: list[int], count: int, large_count: int,
                      concurrency: int, workers: int, label: str,
                      **options: str) -> list[tuple[str, str, int, dict[str, float]]]:
@@ -118,7 +125,10 @@ def run_object_bench(root: str, sizes: list[int], count: int, large_count: int,
             n = count if size <= 65536 else large_count
             names = [f"{size}-{uuid.uuid4().hex}" for _ in range(n)]
             for method in ("PUT", "GET"):
-                rows.append((label, method, size, run_phase(port, method, names, size, concurrency)))
+                cpu_before = process_cpu_seconds(proc.pid)
+                stats = run_phase(port, method, names, size, concurrency)
+                stats["cpu"] = (process_cpu_seconds(proc.pid) - cpu_before) / n * 1000
+                rows.append((label, method, size, stats))
     finally:
         stop_server(proc)
     return rows
@@ -130,10 +140,12 @@ def _size_label(size: int) -> str:
 
 def print_table(rows: list[tuple[str, str, int, dict[str, float]]], concurrency: int) -> None:
     print(f"\nobject server, concurrency {concurrency}")
-    print(f"{'config':<22} {'op':<4} {'size':>7} {'ops/s':>9} {'MiB/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'config':<18} {'op':<4} {'size':>7} {'ops/s':>8} {'MiB/s':>7} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'server CPU ms/op':>16}")
     for label, method, size, stats in rows:
-        print(f"{label:<22} {method:<4} {_size_label(size):>7} {stats['ops']:>9.0f} "
-              f"{stats['mbs']:>8.1f} {stats['p50']:>8.2f} {stats['p99']:>8.2f}")
+        print(f"{label:<18} {method:<4} {_size_label(size):>7} {stats['ops']:>8.0f} "
+              f"{stats['mbs']:>7.1f} {stats['p50']:>7.2f} {stats['p99']:>7.2f} "
+              f"{stats['cpu']:>16.2f}")
 
 
 def main() -> None:
