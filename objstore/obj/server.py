@@ -227,11 +227,12 @@ class ObjectServer:
             raise HTTPError(400, f"Total metadata too large; max {limits.max_meta_overall_size}")
 
     def _request_metadata(self, environ: dict, sysmeta: bool) -> dict[str, str]:
-        """Stored headers of a PUT (``sysmeta=True``) or POST."""
+        """Stored headers of a PUT (``sysmeta=True``) or POST.  An empty
+        metadata value is not stored (that is how clients remove an item)."""
         stored = {}
         for key, value in environ.items():
             if key.startswith(_STORED_ENVIRON_PREFIXES):
-                if sysmeta or not key.startswith("HTTP_X_OBJECT_SYSMETA_"):
+                if value and (sysmeta or not key.startswith("HTTP_X_OBJECT_SYSMETA_")):
                     stored[header_name(key)] = value
             elif key in self._allowed_environ:
                 stored[self._allowed_environ[key]] = value

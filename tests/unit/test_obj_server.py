@@ -331,12 +331,13 @@ def test_post_replaces_user_metadata(app, tmp_path):
     put(app, X_Object_Meta_A="1", X_Object_Meta_B="2", X_Object_Sysmeta_S="keep",
         Content_Type="text/x-orig", Content_Disposition="inline")
     resp = req(app, "/sda/1/a/c/o", "POST", X_Timestamp=ts(1), X_Object_Meta_C="3",
-               X_Object_Sysmeta_S="changed")
+               X_Object_Meta_Removed="", X_Object_Sysmeta_S="changed")
     assert resp.status_int == 202
     got = req(app, "/sda/1/a/c/o")
     assert got.body == b"hello"
     assert got.headers["X-Object-Meta-C"] == "3"
     assert "X-Object-Meta-A" not in got.headers and "Content-Disposition" not in got.headers
+    assert "X-Object-Meta-Removed" not in got.headers
     assert got.headers["X-Object-Sysmeta-S"] == "keep"
     assert got.headers["Content-Type"] == "text/x-orig"
     assert got.headers["X-Timestamp"] == ts(1)
