@@ -9,6 +9,7 @@ write (socket timeouts, so a stalled node raises ``socket.timeout``).
 from __future__ import annotations
 
 import socket
+import time
 from typing import Callable, Mapping
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from eventlet.green import socket as green_socket
 CHUNK_SIZE = 65536
 _MAX_LINE = 65536
 _NO_BODY_STATUSES = (204, 304)
+_DRAIN_LIMIT = 65536
 
 
 class BackendError(ConnectionError):
@@ -41,6 +43,8 @@ class BackendResponse:
         self.headers = headers
         self._chunked = False
         self._remaining: int | None = None  # None: until the node closes
+        if "close" in headers.get("connection", "").lower():
+            conn.reusable = False
         if method == "HEAD" or status in _NO_BODY_STATUSES or status < 200:
             self._remaining = 0
         elif "chunked" in headers.get("transfer-encoding", "").lower():
@@ -59,6 +63,7 @@ class BackendResponse:
         if self._chunked:
             return self._read_chunked(amt)
         if self._remaining is None:
+            self.conn.reusable = False
             return self.conn.fp.read1(amt)
         if self._remaining <= 0:
             return b""
@@ -103,22 +108,108 @@ class BackendResponse:
             fp.readline(_MAX_LINE)  # CRLF after the chunk
         return data
 
+    @property
+    def complete(self) -> bool:
+        """The whole body has been read: the connection may carry another request."""
+        return self._remaining == 0 and not self._chunked
+
     def close(self) -> None:
-        self.conn.close()
+        """Done with this answer: a small unread rest (an error text) is
+        drained so that the connection can go back to the pool."""
+        if not self.complete and self._remaining is not None and not self._chunked \
+                and self._remaining <= _DRAIN_LIMIT:
+            try:
+                while self.read():
+                    pass
+            except OSError:
+                self.conn.reusable = False
+        if self.complete:
+            self.conn.release()
+        else:
+            self.conn.close()
+
+
+class ConnectionPool:
+    """Idle keep-alive connections to storage nodes, by address, newest first.
+
+    Saves a TCP handshake and a greenthread spawn on both sides per backend
+    request.  Connections idle longer than ``max_idle`` seconds are dropped
+    (the nodes time idle clients out after their ``client_timeout``).
+    """
+
+    def __init__(self, max_per_address: int = 32, max_idle: float = 20.0) -> None:
+        self.max_per_address = max_per_address
+        self.max_idle = max_idle
+        self._idle: dict[tuple[str, int], list[tuple[float, socket.socket, object]]] = {}
+
+    def take(self, address: tuple[str, int]) -> tuple[socket.socket, object] | None:
+        idle = self._idle.get(address)
+        now = time.monotonic()
+        while idle:
+            since, sock, fp = idle.pop()
+            if now - since < self.max_idle:
+                return sock, fp
+            _close_quietly(sock, fp)
+        return None
+
+    def give(self, address: tuple[str, int], sock: socket.socket, fp) -> None:
+        idle = self._idle.setdefault(address, [])
+        if len(idle) >= self.max_per_address:
+            _close_quietly(sock, fp)
+            return
+        idle.append((time.monotonic(), sock, fp))
+
+    def connect(self, node: Mapping, conn_timeout: float, node_timeout: float) -> "BackendConnection":
+        """A Connector that reuses pooled connections."""
+        return BackendConnection(node, conn_timeout, node_timeout, pool=self)
+
+
+def _close_quietly(sock: socket.socket, fp) -> None:
+    try:
+        fp.close()
+        sock.close()
+    except OSError:
+        pass
 
 
 class BackendConnection:
     """One request to one node: send head, (wait for 100), send body, read answer."""
 
-    def __init__(self, node: Mapping, conn_timeout: float, node_timeout: float) -> None:
+    def __init__(self, node: Mapping, conn_timeout: float, node_timeout: float,
+                 pool: ConnectionPool | None = None) -> None:
         self.node = node
+        self.address = (node["ip"], node["port"])
         self.host = f"{node['ip']}:{node['port']}"
-        self.sock = green_socket.create_connection((node["ip"], node["port"]), conn_timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.settimeout(node_timeout)
-        self.fp = self.sock.makefile("rb")
+        self.conn_timeout = conn_timeout
+        self.node_timeout = node_timeout
+        self.pool = pool
         self.method = "GET"
         self.chunked = False
+        self.reusable = pool is not None
+        self._released = False
+        # a pooled connection the node may have closed meanwhile: the request
+        # is re-sent once on a new connection if it gets no answer at all
+        self._resend: bytes | None = None
+        pooled = pool.take(self.address) if pool is not None else None
+        if pooled is not None:
+            self.sock, self.fp = pooled
+            self.sock.settimeout(node_timeout)
+            self.reused = True
+        else:
+            self._open()
+
+    def _open(self) -> None:
+        self.reused = False
+        self.sock = green_socket.create_connection(self.address, self.conn_timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.settimeout(self.node_timeout)
+        self.fp = self.sock.makefile("rb")
+
+    def _reopen_and_resend(self) -> None:
+        data, self._resend = self._resend, None
+        _close_quietly(self.sock, self.fp)
+        self._open()
+        self.sock.sendall(data)
 
     def send_request(self, method: str, path: str, headers: Mapping[str, str],
                      query_string: str = "", body: bytes = b"") -> None:
@@ -126,10 +217,20 @@ class BackendConnection:
         self.method = method
         self.chunked = headers.get("Transfer-Encoding", "").lower() == "chunked"
         target = f"{path}?{query_string}" if query_string else path
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}", "Connection: close"]
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}"]
+        if self.pool is None:
+            lines.append("Connection: close")
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append("\r\n")
-        self.sock.sendall("\r\n".join(lines).encode("latin-1") + body)
+        data = "\r\n".join(lines).encode("latin-1") + body
+        if self.reused:
+            self._resend = data
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            if self._resend is None:
+                raise
+            self._reopen_and_resend()
 
     def expect_continue(self) -> BackendResponse | None:
         """After a head with ``Expect: 100-continue``: None to go on sending,
@@ -137,9 +238,11 @@ class BackendConnection:
         status, reason, headers = self._read_head()
         if status == 100:
             return None
+        self.reusable = False  # the body it refused is still expected
         return BackendResponse(self, status, reason, headers, self.method)
 
     def send(self, data: bytes) -> None:
+        self._resend = None
         if self.chunked:
             self.sock.sendall(b"%x\r\n%s\r\n" % (len(data), data))
         else:
@@ -158,15 +261,33 @@ class BackendConnection:
     def set_timeout(self, timeout: float) -> None:
         self.sock.settimeout(timeout)
 
+    def release(self) -> None:
+        """The exchange is complete: back to the pool, or closed."""
+        if self.reusable and self.pool is not None:
+            self.pool.give(self.address, self.sock, self.fp)
+            self.reusable, self._released = False, True
+        else:
+            self.close()
+
     def close(self) -> None:
+        self.reusable = False
+        if not self._released:  # a released socket belongs to the pool now
+            self._released = True
+            _close_quietly(self.sock, self.fp)
+
+    def _status_line(self) -> bytes:
         try:
-            self.fp.close()
-            self.sock.close()
-        except OSError:
-            pass
+            line = self.fp.readline(_MAX_LINE)
+        except ConnectionResetError:
+            line = b""
+        if not line and self._resend is not None:
+            self._reopen_and_resend()
+            line = self.fp.readline(_MAX_LINE)
+        self._resend = None
+        return line
 
     def _read_head(self) -> tuple[int, str, dict[str, str]]:
-        line = self.fp.readline(_MAX_LINE)
+        line = self._status_line()
         if not line:
             raise BackendError("backend closed the connection without answering")
         parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
@@ -180,6 +301,8 @@ class BackendConnection:
             name, _, value = line.decode("latin-1").partition(":")
             key, value = name.strip().lower(), value.strip()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        if not parts[0].startswith("HTTP/1.1"):
+            self.reusable = False
         return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 
 

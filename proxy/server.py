@@ -17,7 +17,7 @@ from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.daemon import run_daemon
 from objstore.common.policies import load_policies
 from objstore.common.wsgi import WSGIApp
-from proxy.backend import BackendConnection, Connector, backend_path
+from proxy.backend import BackendConnection, ConnectionPool, Connector, backend_path
 from proxy.controllers.account import AccountController
 from proxy.controllers.base import AuthRequest, Controller
 from proxy.controllers.container import ContainerController
@@ -49,10 +49,12 @@ class Application:
 
     def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger, *,
                  ring_loader: RingLoader = _load_ring,
-                 connect: Connector = BackendConnection) -> None:
+                 connect: Connector | None = None) -> None:
         options = section(conf, SECTION)
         self.logger = logger
-        self.connect = connect
+        pool_size = get_int(options, "backend_pool_size", 32)
+        self.connect = connect or (ConnectionPool(pool_size).connect if pool_size > 0
+                                   else BackendConnection)
         self.constraints = load_constraints(conf)
         self.policies = load_policies(conf)
         self.conn_timeout = get_float(options, "conn_timeout", 0.5)

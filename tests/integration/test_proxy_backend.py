@@ -1,0 +1,110 @@
+"""The proxy's backend HTTP client against a real eventlet server on 127.0.0.1."""
+import eventlet
+import eventlet.wsgi
+import pytest
+
+from proxy.backend import BackendConnection, BackendError, ConnectionPool
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/expect-refused":  # answers before reading: no 100 Continue
+        start_response("507 Insufficient Storage", [("Content-Length", "4")])
+        return [b"full"]
+    body = environ["wsgi.input"].read()
+    if path == "/chunked":
+        start_response("200 OK", [])
+        return [b"ab", b"", b"cd"]  # no length: eventlet sends it chunked
+    data = b"%s %s %d" % (environ["REQUEST_METHOD"].encode(), path.encode(), len(body))
+    start_response("201 Created", [("Content-Length", str(len(data))), ("X-Peer-Port",
+                                   str(environ.get("REMOTE_PORT", "")))])
+    return [data]
+
+
+@pytest.fixture
+def server():
+    sock = eventlet.listen(("127.0.0.1", 0))
+    thread = eventlet.spawn(eventlet.wsgi.server, sock, app, log_output=False)
+    yield {"ip": "127.0.0.1", "port": sock.getsockname()[1], "device": "sda"}
+    thread.kill()
+    sock.close()
+
+
+def exchange(connect, node, method="PUT", path="/x", body=b"", headers=None):
+    conn = connect(node, 1.0, 2.0)
+    conn.send_request(method, path, {"Content-Length": str(len(body)), **(headers or {})},
+                      body=body)
+    resp = conn.getresponse()
+    data = resp.read_all()
+    resp.close()
+    return resp, data
+
+
+def test_request_with_body_in_one_packet(server):
+    resp, data = exchange(BackendConnection, server, body=b"hello")
+    assert resp.status == 201 and data == b"PUT /x 5"
+
+
+def test_chunked_response_is_decoded(server):
+    resp, data = exchange(BackendConnection, server, "GET", "/chunked")
+    assert resp.status == 200 and data == b"abcd"
+
+
+def test_streamed_upload_with_100_continue(server):
+    conn = BackendConnection(server, 1.0, 2.0)
+    conn.send_request("PUT", "/big", {"Transfer-Encoding": "chunked", "Expect": "100-continue"})
+    assert conn.expect_continue() is None
+    for _ in range(3):
+        conn.send(b"x" * 70000)
+    conn.finish_body()
+    resp = conn.getresponse()
+    assert resp.read_all() == b"PUT /big 210000"
+    resp.close()
+
+
+def test_pool_reuses_connections_and_survives_a_closed_one(server):
+    pool = ConnectionPool()
+    first, _ = exchange(pool.connect, server)
+    second, _ = exchange(pool.connect, server)
+    assert first.getheader("x-peer-port") == second.getheader("x-peer-port")
+    # the node drops the idle connection: the next request goes out on a new one
+    sock, fp = pool.take((server["ip"], server["port"]))
+    eventlet.sleep(0)
+    sock.shutdown(2)
+    pool.give((server["ip"], server["port"]), sock, fp)
+    third, data = exchange(pool.connect, server, body=b"abc")
+    assert third.status == 201 and data == b"PUT /x 3"
+    assert third.getheader("x-peer-port") != first.getheader("x-peer-port")
+
+
+def test_refused_expect_is_not_pooled(server):
+    pool = ConnectionPool()
+    conn = pool.connect(server, 1.0, 2.0)
+    conn.send_request("PUT", "/expect-refused", {"Content-Length": "100000",
+                                                  "Expect": "100-continue"})
+    resp = conn.expect_continue()
+    assert resp.status == 507 and resp.read_all() == b"full"
+    resp.close()
+    assert pool.take((server["ip"], server["port"])) is None
+
+
+def test_connect_refused_raises(server):
+    with pytest.raises(OSError):
+        BackendConnection({"ip": "127.0.0.1", "port": 1, "device": "x"}, 0.5, 0.5)
+
+
+def test_garbage_answer_is_a_backend_error():
+    sock = eventlet.listen(("127.0.0.1", 0))
+
+    def garbage():
+        client, _ = sock.accept()
+        client.recv(65536)
+        client.sendall(b"NOT HTTP\r\n\r\n")
+        client.close()
+    thread = eventlet.spawn(garbage)
+    conn = BackendConnection({"ip": "127.0.0.1", "port": sock.getsockname()[1]}, 1.0, 1.0)
+    conn.send_request("GET", "/", {})
+    with pytest.raises(BackendError):
+        conn.getresponse()
+    thread.wait()
+    sock.close()
