@@ -4,8 +4,8 @@
 objstore.db.server); ``PUT /<dev>/<part>/<a>/<c>`` is a container record
 sent by the container servers (``X-Put-Timestamp``, ``X-Delete-Timestamp``,
 ``X-Object-Count``, ``X-Bytes-Used``, ``X-Backend-Storage-Policy-Index``
-and optionally ``X-Timestamp``: the newest change the reporting container
-replica had seen, which orders its counters against other reports).
+and optionally ``X-Timestamp``: when the reporting container replica last
+changed, which orders its counters against other reports).
 """
 from __future__ import annotations
 

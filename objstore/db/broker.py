@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 import msgpack
 
+from objstore.common.timestamp import Timestamp
 from objstore.db import keys
 from objstore.db.query import ListingParams, list_rows
 from objstore.db.schema import ZERO_TS, Record, RecordKind, norm_ts
@@ -80,6 +81,9 @@ class Broker:
         return not self.kind.deleted_db_must_be_empty or info["stats"][0] == 0
 
     def _save_info(self, txn, info: Info) -> None:
+        # changed_at: when this replica last changed (reported to the account
+        # to order stats reports); never behind any timestamp it holds
+        info["changed_at"] = max(info["changed_at"], Timestamp.now().internal)
         info["version"] += 1
         txn.put(self.hash, _pack(info), db=self.store.db["info"])
         if self.track_dirty:

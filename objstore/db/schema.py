@@ -84,9 +84,10 @@ class ContainerKind(RecordKind):
 
     Put and delete timestamps merge independently (max of each); the record
     is deleted while its delete timestamp is newer.  Counters come from the
-    report with the newest ``stats_timestamp`` (the newest change the
-    reporting container replica had seen), so a lagging replica cannot
-    overwrite fresher numbers.
+    report with the newest ``stats_timestamp`` (when the reporting container
+    replica last changed), so an old report arriving late cannot overwrite
+    fresher numbers.  Ties are broken by the values themselves, so that
+    account replicas merging each other's records always agree.
     """
     fields = ("put_timestamp", "delete_timestamp", "object_count", "bytes_used",
               "storage_policy_index", "stats_timestamp")
@@ -119,12 +120,10 @@ class ContainerKind(RecordKind):
             return new
         merged = dict(old)
         merged["delete_timestamp"] = max(old["delete_timestamp"], new["delete_timestamp"])
-        if new["put_timestamp"] > old["put_timestamp"]:
-            merged["put_timestamp"] = new["put_timestamp"]
-            merged["storage_policy_index"] = new["storage_policy_index"]
-        if new["stats_timestamp"] >= old["stats_timestamp"]:
-            for field in ("object_count", "bytes_used", "stats_timestamp"):
-                merged[field] = new[field]
+        for fields in (("put_timestamp", "storage_policy_index"),
+                       ("stats_timestamp", "object_count", "bytes_used")):
+            if [new[f] for f in fields] > [old[f] for f in fields]:
+                merged.update((f, new[f]) for f in fields)
         return None if merged == old else merged
 
 
