@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import math
-import os
 import time
 import uuid
 from typing import Any, Callable
@@ -388,29 +387,43 @@ class RingBuilder:
         must_rows, must_parts = np.nonzero(must)
         table[must] = -1
         disp_rows, disp_parts = self._dispersion_excess(table, plan, movable)
-        origin = table[disp_rows, disp_parts]
+        origin = np.full(table.shape, -1, dtype=np.int32)
+        origin[disp_rows, disp_parts] = table[disp_rows, disp_parts]
         table[disp_rows, disp_parts] = -1
         movable[disp_parts] = False
         rows = np.concatenate([must_rows, disp_rows])
         parts = np.concatenate([must_parts, disp_parts])
         if len(rows):
             say(f"reassigning {len(rows)} replicas")
-            origin_of = np.full(table.shape, -1, dtype=np.int32)
-            origin_of[disp_rows, disp_parts] = origin
-            left_rows, left_parts = assign(table, rows, parts, plan, self._deficits(table, valid, plan),
-                                           rng)
-            back = origin_of[left_rows, left_parts]
-            optional = back >= 0
-            table[left_rows[optional], left_parts[optional]] = back[optional]
-            movable[left_parts[optional]] = True
-            deficits = self._deficits(table, valid, plan)
-            weighted = plan.targets > 0
-            for row, part in zip(left_rows[~optional], left_parts[~optional]):
-                place_best_effort(table, int(row), int(part), plan, deficits, weighted)
+            self._place_freed(table, valid, plan, rng, rows, parts, origin, movable)
+        self._balance(table, valid, plan, rng, movable, say)
+        return table
+
+    def _place_freed(self, table: np.ndarray, valid: np.ndarray, plan: Plan,
+                     rng: np.random.Generator, rows: np.ndarray, parts: np.ndarray,
+                     origin: np.ndarray, movable: np.ndarray) -> None:
+        """Place freed cells; those with an ``origin`` that fit nowhere go back there.
+
+        Cells without an origin (removed device, new replica) must be placed, so
+        the few that fit nowhere within the caps go where they break the least.
+        """
+        left_rows, left_parts = assign(table, rows, parts, plan,
+                                       self._deficits(table, valid, plan), rng)
+        back = origin[left_rows, left_parts]
+        optional = back >= 0
+        table[left_rows[optional], left_parts[optional]] = back[optional]
+        movable[left_parts[optional]] = True
+        deficits = self._deficits(table, valid, plan)
+        weighted = plan.targets > 0
+        for row, part in zip(left_rows[~optional], left_parts[~optional]):
+            place_best_effort(table, int(row), int(part), plan, deficits, weighted)
+
+    def _balance(self, table: np.ndarray, valid: np.ndarray, plan: Plan,
+                 rng: np.random.Generator, movable: np.ndarray, say: Progress) -> None:
+        """Move movable replicas from devices above target to devices below it."""
         relays = 0
         for attempt in range(_EXTRA_PASSES):
-            counts = self._counts(table, valid)
-            over = counts - plan.targets
+            over = self._counts(table, valid) - plan.targets
             deficits = np.maximum(-over, 0)
             if not deficits.any() or not (over > 0).any():
                 break
@@ -431,7 +444,6 @@ class RingBuilder:
             if not len(moved):
                 break
             movable[moved] = False
-        return table
 
     def _relay_budget(self, table: np.ndarray, valid: np.ndarray, over: np.ndarray, plan: Plan,
                       movable: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -25,53 +25,42 @@ _PART = struct.Struct(">I")
 KINDS = ("account", "container", "object")
 
 
-def _mix64(values: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser: well-spread 64-bit hashes of integers, vectorised."""
-    with np.errstate(over="ignore"):
-        z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
-
-
-def _mix_int(value: int) -> int:
-    """The splitmix64 finaliser for one Python int."""
+def _mix(value: int) -> int:
+    """The splitmix64 finaliser: a well-spread 64-bit hash of an integer."""
     z = (value + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
     return z ^ (z >> 31)
 
 
-class HandoffOrder:
-    """Weighted rendezvous order of the weighted devices, per partition.
+class HandoffSequence:
+    """A fixed, shuffled sequence of the weighted devices that handoffs walk.
 
-    Each device gets the score ``-ln(u) / weight`` with ``u`` a hash of (part,
-    device); sorting by score picks devices in proportion to weight and keeps
-    each part's order stable when unrelated devices change.
+    Each device appears a number of times proportional to its weight; a
+    partition starts its walk at a hashed position.  The first handoff of a
+    partition is therefore a weighted pick, the same every time, and costs a
+    handful of steps instead of a pass over every device.
     """
 
-    def __init__(self, dev_ids: list[int], weights: list[float]) -> None:
-        self.ids = np.array(dev_ids, dtype=np.int64)
-        self.keys = _mix64(self.ids)
-        self.inverse_weights = 1.0 / np.array(weights, dtype=np.float64)
-        self.uniform = len(set(weights)) <= 1
+    SLOTS_PER_DEVICE = 8
 
-    def __call__(self, part: int) -> list[int]:
-        if not len(self.ids):
-            return []
-        with np.errstate(over="ignore"):
-            z = (self.keys ^ np.uint64(_mix_int(part))) * np.uint64(0xBF58476D1CE4E5B9)
-            z ^= z >> np.uint64(29)
-        if self.uniform:
-            return self.ids[np.argsort(z)].tolist()
-        uniform = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / (1 << 53))
-        return self.ids[np.argsort(-np.log(uniform) * self.inverse_weights)].tolist()
+    def __init__(self, dev_ids: list[int], weights: list[float]) -> None:
+        total = sum(weights)
+        length = self.SLOTS_PER_DEVICE * len(dev_ids)
+        copies = [max(1, round(length * weight / total)) for weight in weights] if total else []
+        sequence = np.repeat(np.array(dev_ids, dtype=np.int64), copies)
+        sequence = np.random.default_rng(len(dev_ids)).permutation(sequence).tolist()
+        self.length = len(sequence)
+        self.doubled = sequence + sequence   # walk without wrapping arithmetic
+
+    def start(self, part: int) -> int:
+        return _mix(part) % self.length if self.length else 0
 
 
 class _Loaded:
     """Everything derived from one ring file, swapped in as a whole on reload."""
 
-    __slots__ = ("data", "devs", "lookups", "full_rows", "has_duplicates", "handoff_order",
+    __slots__ = ("data", "devs", "lookups", "full_rows", "has_duplicates", "handoffs",
                  "tiers", "weighted_tiers")
 
     def __init__(self, data: RingData, source: str) -> None:
@@ -89,8 +78,8 @@ class _Loaded:
         self.full_rows = all(len(row) == data.partition_count for row in data.rows)
         self.has_duplicates = self._find_duplicates(arrays)
         weighted = [d for d in devs if d is not None and d.get("weight", 0) > 0]
-        self.handoff_order = HandoffOrder([d["id"] for d in weighted],
-                                          [float(d["weight"]) for d in weighted])
+        self.handoffs = HandoffSequence([d["id"] for d in weighted],
+                                        [float(d["weight"]) for d in weighted])
         self.tiers = [None if d is None else
                       (d["region"], (d["region"], d["zone"]), (d["region"], d["zone"], d["ip"]))
                       for d in devs]
@@ -216,7 +205,8 @@ class Ring:
 
         First devices in regions the primaries do not use, then other zones, then
         other servers, then any remaining weighted device.  Within each pass the
-        order is a weighted rendezvous order, stable for a given part.
+        order is a walk of a weighted shuffled sequence from a position hashed
+        from the partition, so it is the same every time for a partition.
         """
         primaries = self.get_part_nodes(part)
         state = self._state
@@ -230,12 +220,14 @@ class Ring:
         # weighted tier nodes per level that hold no replica yet
         unused = [len(weighted_tiers[level] - used[level]) for level in range(3)]
         devs = state.devs
-        order = state.handoff_order(part)
+        walk = state.handoffs.doubled
+        start = state.handoffs.start(part)
         handoff_index = len(primaries)
         for level in range(4):
-            for dev_id in order:
+            for position in range(start, start + state.handoffs.length):
                 if level < 3 and not unused[level]:
                     break
+                dev_id = walk[position]
                 if dev_id in used_ids:
                     continue
                 keys = tiers[dev_id]

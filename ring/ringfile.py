@@ -22,6 +22,7 @@ import struct
 import sys
 import tempfile
 import time
+import zlib
 from typing import Sequence
 
 import msgpack
@@ -98,11 +99,11 @@ def decode_ring(blob: bytes, source: str = "ring") -> RingData:
 
 def read_ring_file(path: str) -> RingData:
     try:
-        with gzip.open(path, "rb") as handle:
-            blob = handle.read()
+        with open(path, "rb") as handle:
+            blob = gzip.decompress(handle.read())
     except FileNotFoundError:
         raise RingError(f"ring file not found: {path}") from None
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:
         raise RingError(f"cannot read ring file {path}: {err}") from None
     return decode_ring(blob, path)
 

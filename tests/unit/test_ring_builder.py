@@ -322,3 +322,18 @@ def test_property_invariants_hold(layout, replicas, seed, changes):
             builder.remove_dev(live[value % len(live)]["id"])
         elif action == "weight":
             builder.set_dev_weight(live[value % len(live)]["id"], float(value))
+
+
+def test_dispersion_report_counts_shared_tiers():
+    one_zone = make_builder(layout=[(1, 1, 3)])
+    one_zone.rebalance(seed=1, now=NOW)
+    report = one_zone.dispersion_report()
+    assert report["dispersion"] == 0                 # nothing wider is possible
+    assert report["sharing"]["zone"] == 256          # every partition shares the zone
+    assert report["sharing"]["device"] == 0
+    builder = four_zones()
+    builder.rebalance(seed=1, now=NOW)
+    builder.table[1] = builder.table[0]              # break it: replicas 0 and 1 together
+    report = builder.dispersion_report()
+    assert report["over"]["device"] == 256 and report["dispersion"] == 100
+    assert builder.validate()[0]
