@@ -59,7 +59,7 @@ def cmd_stat(conn: Connection, args: argparse.Namespace) -> None:
         rows.append(("Object", args.object))
         rows.append(("Content Length", resp.headers.get("content-length", "0")))
     for name, value in sorted(resp.headers.items()):
-        if name in _NOISE:
+        if name in _NOISE or (name == "content-type" and not args.object):
             continue
         if "-meta-" in name:
             label = "Meta " + name.split("-meta-", 1)[1].title()

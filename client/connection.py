@@ -78,7 +78,7 @@ class Connection:
         """One request; retried once on a fresh socket if the kept-alive one was dead."""
         parts = urllib.parse.urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-        start = body.tell() if body is not None and not isinstance(body, bytes) else 0
+        start = _position(body)
         for attempt in (0, 1):
             conn = self._http(parts, fresh=attempt > 0)
             try:
@@ -86,11 +86,8 @@ class Connection:
                 return conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
                 conn.close()
-                if attempt or (body is not None and not isinstance(body, bytes)
-                               and not hasattr(body, "seek")):
+                if attempt or not _rewind(body, start):
                     raise ClientError(f"{method} {url}: connection lost: {err}") from None
-                if body is not None and not isinstance(body, bytes):
-                    body.seek(start)
             except (OSError, http.client.HTTPException) as err:
                 conn.close()
                 raise ClientError(f"{method} {url}: {err}") from None
@@ -128,16 +125,13 @@ class Connection:
         url_parts = urllib.parse.urlsplit(self.storage_url)
         url = urllib.parse.urlunsplit((url_parts.scheme, url_parts.netloc, path,
                                        urllib.parse.urlencode(query or {}), ""))
+        start = _position(body)
         for attempt in (0, 1):
-            all_headers = {"X-Auth-Token": self.token, **(headers or {})}
-            start = body.tell() if body is not None and not isinstance(body, bytes) else 0
-            raw = self._send(method, url, all_headers, body)
-            if raw.status == 401 and attempt == 0 and (body is None or hasattr(body, "seek")):
-                raw.read()
+            raw = self._send(method, url, {"X-Auth-Token": self.token, **(headers or {})}, body)
+            if raw.status == 401 and attempt == 0 and _rewind(body, start):
+                raw.read()  # the token expired: get a new one and send again
                 with self._auth_lock:
                     self.authenticate()
-                if body is not None and not isinstance(body, bytes):
-                    body.seek(start)
                 continue
             break
         resp = Response(raw, method, url)
@@ -165,6 +159,20 @@ class Connection:
             marker = last.get("name") or last.get("subdir", "")
             if len(page) < int(query["limit"]):
                 return
+
+
+def _position(body: Body) -> int:
+    return body.tell() if body is not None and not isinstance(body, bytes) else 0
+
+
+def _rewind(body: Body, position: int) -> bool:
+    """Make the body sendable again; False if it is a stream that cannot go back."""
+    if body is None or isinstance(body, bytes):
+        return True
+    if not hasattr(body, "seek"):
+        return False
+    body.seek(position)
+    return True
 
 
 class Response:

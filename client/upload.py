@@ -97,7 +97,9 @@ def segment_prefix(obj: str, mtime: str, size: int, segment_size: int, dlo: bool
 
 
 def ensure_container(conn: Connection, container: str) -> None:
-    conn.request("PUT", container)
+    """Create the container; a user who may write but not create needs it to exist."""
+    if conn.request("PUT", container, ok=(403,)).status == 403:
+        conn.request("HEAD", container)
 
 
 def put_stream(conn: Connection, container: str, obj: str, piece: FileSlice,

@@ -103,3 +103,15 @@ def test_errors_are_one_line(objstore_cli, cluster, container):
     bad_key = objstore_cli("stat", "-K", "wrong", check=False)
     assert bad_key.returncode == 1 and "auth failed" in bad_key.stderr
     assert bad_key.stderr.count("\n") == 1
+
+
+def test_user_with_write_acl_uploads_into_existing_container(objstore_cli, cluster, conn,
+                                                            container, tmp_path):
+    (tmp_path / "shared.txt").write_text("from tester3")
+    as_tester3 = cluster.auth_args("test:tester3", "testing3")
+    denied = objstore_cli("upload", container, "shared.txt", *as_tester3, cwd=str(tmp_path),
+                          check=False)
+    assert denied.returncode == 1 and "403" in denied.stderr
+    objstore_cli("post", container, "-w", "test:tester3", "-r", "test:tester3")
+    objstore_cli("upload", container, "shared.txt", *as_tester3, cwd=str(tmp_path))
+    assert conn.get_object(container, "shared.txt")[1] == b"from tester3"
