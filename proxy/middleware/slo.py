@@ -391,13 +391,13 @@ class StaticLargeObject:
             summary["Number Not Found"] = 1
         elif not resp.ok:
             resp.close()
-            summary["Errors"].append([path, resp.status])
+            summary["Errors"].append([_in_account(path), resp.status])
         else:
             try:
                 paths = list(self._delete_order(environ, account, self._read_manifest(resp), 0))
             except SegmentError as err:
                 paths = []
-                summary["Errors"].append([path, str(err)])
+                summary["Errors"].append([_in_account(path), str(err)])
             if not summary["Errors"]:
                 self._delete_all(environ, paths, summary)
             if not summary["Errors"]:
@@ -432,7 +432,7 @@ class StaticLargeObject:
             elif resp.status_int == 404:
                 summary["Number Not Found"] += 1
             else:
-                summary["Errors"].append([path, resp.status])
+                summary["Errors"].append([_in_account(path), resp.status])
 
     def _delete_summary(self, environ: dict, start_response: Callable, summary: dict) -> Iterable[bytes]:
         status = "400 Bad Request" if summary["Errors"] else "200 OK"
@@ -458,6 +458,11 @@ def _check_data_segment(seg: dict, index: int) -> None:
         raw = b""
     if not raw:
         raise ManifestInvalid("400 Bad Request", f"Index {index}: data must be non-empty base64")
+
+
+def _in_account(path: str) -> str:
+    """``/v1/<account>/c/o`` -> ``/c/o``, the form bulk-delete summaries use."""
+    return "/" + path.split("/", 3)[3] if path.count("/") >= 3 else path
 
 
 def _iso_time(http_date: str | None) -> str:
