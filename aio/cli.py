@@ -155,7 +155,11 @@ python (python-swiftclient):
   conn = Connection(authurl="{auth}", user="test:tester", key="testing")
   conn.put_object("mycontainer", "hello.txt", b"hello")
 
-boto3: the S3 API comes with a later release of objstore.
+boto3 (the S3 API comes with a later release of objstore; this is how it will look):
+  import boto3
+  s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{state.proxy_port}",
+                    aws_access_key_id="test:tester", aws_secret_access_key="testing")
+  s3.list_buckets()
 
 objstore-aio status | stop | reset   (logs: {layout.logs})"""
 

@@ -74,7 +74,7 @@ class Connection:
         return pool[key]
 
     def _send(self, method: str, url: str, headers: Headers,
-              body: Body) -> http.client.HTTPResponse:
+              body: Body) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """One request; retried once on a fresh socket if the kept-alive one was dead."""
         parts = urllib.parse.urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -83,7 +83,7 @@ class Connection:
             conn = self._http(parts, fresh=attempt > 0)
             try:
                 conn.request(method, target, body=body, headers=headers)
-                return conn.getresponse()
+                return conn, conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
                 conn.close()
                 if attempt or not _rewind(body, start):
@@ -95,7 +95,8 @@ class Connection:
 
     def authenticate(self) -> None:
         """Auth v1: trade user and key for a storage URL and token."""
-        resp = self._send("GET", self.auth_url, {"X-Auth-User": self.user, "X-Auth-Key": self.key}, None)
+        _, resp = self._send("GET", self.auth_url,
+                             {"X-Auth-User": self.user, "X-Auth-Key": self.key}, None)
         body = resp.read()
         if resp.status // 100 != 2:
             detail = "wrong user or key" if resp.status == 401 else body.decode("utf-8", "replace")[:200]
@@ -127,14 +128,15 @@ class Connection:
                                        urllib.parse.urlencode(query or {}), ""))
         start = _position(body)
         for attempt in (0, 1):
-            raw = self._send(method, url, {"X-Auth-Token": self.token, **(headers or {})}, body)
+            conn, raw = self._send(method, url, {"X-Auth-Token": self.token, **(headers or {})},
+                                   body)
             if raw.status == 401 and attempt == 0 and _rewind(body, start):
                 raw.read()  # the token expired: get a new one and send again
                 with self._auth_lock:
                     self.authenticate()
                 continue
             break
-        resp = Response(raw, method, url)
+        resp = Response(conn, raw, method, url)
         if raw.status >= 300 and raw.status not in ok:
             raise resp.error()
         if not stream:
@@ -178,7 +180,9 @@ def _rewind(body: Body, position: int) -> bool:
 class Response:
     """Status, lower-cased headers and (unless streamed) the body of one response."""
 
-    def __init__(self, raw: http.client.HTTPResponse, method: str, url: str) -> None:
+    def __init__(self, conn: http.client.HTTPConnection, raw: http.client.HTTPResponse,
+                 method: str, url: str) -> None:
+        self._conn = conn
         self.raw = raw
         self.status = raw.status
         self.reason = raw.reason
@@ -190,6 +194,12 @@ class Response:
     def read(self) -> bytes:
         self.body = self.raw.read()
         return self.body
+
+    def close(self) -> None:
+        """Done with a streamed body: a socket with unread bytes cannot be reused."""
+        if not self.raw.isclosed():
+            self.raw.close()
+            self._conn.close()
 
     def error(self) -> ClientError:
         body = self.raw.read() if not self.raw.isclosed() else self.body

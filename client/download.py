@@ -101,7 +101,7 @@ def download_object(conn: Connection, container: str, obj: str, dest: str,
             _save(resp.raw, dest, verifier, progress, resp.headers.get("x-object-meta-mtime"))
         progress.finish()
     finally:
-        resp.raw.close()
+        resp.close()
     return verifier.size
 
 
