@@ -104,7 +104,11 @@ class ListingStore:
         waiter = _Waiter(op)
         self._queue.append(waiter)
         if self._busy:
-            waiter.event.wait()
+            try:
+                waiter.event.wait()
+            except BaseException:  # e.g. an eventlet.Timeout or kill while queued
+                self._abandon(waiter)
+                raise
             if not waiter.done:  # woken up to lead the next batch
                 self._lead()
         else:
@@ -126,10 +130,22 @@ class ListingStore:
                 waiter.done = True
                 if not waiter.event.ready():
                     waiter.event.send(None)
-            if self._queue:
-                self._queue[0].event.send(None)  # promote the next leader
-            else:
-                self._busy = False
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Promote the first queued writer to leader, or go idle."""
+        if self._queue:
+            self._queue[0].event.send(None)
+        else:
+            self._busy = False
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """A queued writer gave up: drop its op, and if it had just been
+        promoted to leader, promote the next one instead."""
+        if waiter in self._queue:
+            self._queue.remove(waiter)
+        if waiter.event.ready() and not waiter.done:
+            self._hand_over()
 
     def _commit_with_growth(self, batch: list[_Waiter]) -> None:
         while True:

@@ -5,6 +5,7 @@ import random
 import time
 
 import eventlet
+import eventlet.event
 import lmdb
 import pytest
 
@@ -328,6 +329,43 @@ def test_a_failing_op_rolls_back_only_itself(store):
     pool.waitall()
     assert sorted(map(str, results)) == ["1", "refused after 1"]
     assert names(b) == ["good"]
+
+
+@pytest.mark.parametrize("promoted", [False, True])
+def test_writers_that_give_up_while_queued_do_not_stall_the_store(store, monkeypatch, promoted):
+    """A queued writer killed (or timed out) before its turn, even right after
+    it was promoted to leader, must not leave the others waiting forever."""
+    b = make_broker(store)
+    gate = eventlet.event.Event()
+    real_commit = store._commit
+
+    def gated_commit(batch):
+        gate.wait()
+        real_commit(batch)
+    monkeypatch.setattr(store, "use_tpool", False)
+    monkeypatch.setattr(store, "_commit", gated_commit)
+    leader = eventlet.spawn(merge, b, obj("first", "1"))
+    eventlet.sleep(0)
+    quitter = eventlet.spawn(merge, b, obj("quit", "1"))
+    eventlet.sleep(0)
+    late = eventlet.spawn(merge, b, obj("late", "1"))
+    eventlet.sleep(0)
+    if promoted:                        # killed right after the leader promoted it
+        real_hand_over = store._hand_over
+
+        def hand_over_then_kill():
+            real_hand_over()
+            if not quitter.dead:
+                quitter.kill()
+        monkeypatch.setattr(store, "_hand_over", hand_over_then_kill)
+    else:
+        quitter.kill()
+    gate.send(None)
+    with eventlet.Timeout(5):
+        leader.wait()
+        late.wait()
+    assert names(b) == ["first", "late"]
+    assert store._busy is False
 
 
 def test_map_grows_when_full(tmp_path):
