@@ -32,7 +32,7 @@ from objstore.db import replication
 from objstore.db.broker import Broker, Info
 from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, reclaim
 from objstore.db.query import ListingParams
-from objstore.db.responses import fail, ok
+from objstore.db.responses import fail, ok, str_to_wsgi
 from objstore.db.schema import RecordKind
 from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
 
@@ -335,7 +335,7 @@ class DBServer:
         headers.update(zip(self.stat_headers, map(str, info["stats"])))
         headers["X-Timestamp"] = Timestamp(info["created_at"]).normal
         headers["X-Put-Timestamp"] = Timestamp(info["put_timestamp"]).normal
-        headers.update(metadata)
+        headers.update((key, str_to_wsgi(value)) for key, value in metadata.items())
         return headers
 
     def get_db(self, req: Request, target: Target) -> Response:

@@ -90,6 +90,11 @@ def test_container_lifecycle_over_http(cluster):
         return h.get("X-Account-Object-Count") == "120" and h.get("X-Account-Bytes-Used") == "1200"
     wait_for(account_count, timeout=10, what="debounced account update")
 
+    snowman = "\u2603".encode("utf-8")
+    assert request(cport, "POST", "/sda/0/AUTH_it/c\u00e9",
+                   {"X-Timestamp": "8", "X-Container-Meta-Icon": snowman})[0] == 204
+    _, headers, _ = request(cport, "HEAD", "/sda/0/AUTH_it/c\u00e9")
+    assert headers["X-Container-Meta-Icon"].encode("latin-1") == snowman   # UTF-8 on the wire
     assert request(cport, "DELETE", "/sda/0/AUTH_it/c\u00e9", {"X-Timestamp": "9"})[0] == 409
     assert request(cport, "GET", "/sda/0/AUTH_it/c\u00e9?limit=20000")[0] == 412
     assert request(cport, "GET", "/sda/zz/AUTH_it/c")[0] == 400

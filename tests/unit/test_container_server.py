@@ -189,6 +189,17 @@ def test_metadata_put_post_and_removal(server):
     assert call(server, "/sda/1/a/nope", "POST", X_Timestamp="3").status_int == 404
 
 
+def test_metadata_values_keep_their_utf8_bytes(server):
+    wsgi_value = "caf\u00e9 \u2603".encode("utf-8").decode("latin-1")
+    resp = Request.blank("/sda/1/a/c", method="PUT", headers={
+        "X-Timestamp": "1", "X-Container-Meta-Name": wsgi_value}).get_response(server)
+    assert resp.status_int == 201
+    assert call(server, "/sda/1/a/c", "HEAD").headers["X-Container-Meta-Name"] == wsgi_value
+    bad = Request.blank("/sda/1/a/c", method="POST", headers={
+        "X-Timestamp": "2", "X-Container-Meta-Name": "\xff"}).get_response(server)
+    assert bad.status_int == 400
+
+
 def test_delete_rules(server):
     put_container(server)
     put_object(server, "o")
