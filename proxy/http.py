@@ -30,11 +30,6 @@ def environ_headers(environ: dict) -> dict[str, str]:
     return headers
 
 
-def header_to_environ_key(name: str) -> str:
-    key = name.upper().replace("-", "_")
-    return key if key in _ENVIRON_HEADERS else "HTTP_" + key
-
-
 class Request:
     """The parts of a client request the controllers use, parsed once."""
 

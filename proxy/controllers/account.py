@@ -21,7 +21,6 @@ OWNER_HEADERS = ("x-account-access-control", "x-account-meta-temp-url-key",
 
 
 class AccountController(Controller):
-    server_type = "Account"
 
     @property
     def ring(self):

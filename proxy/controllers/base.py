@@ -68,7 +68,6 @@ class AuthRequest:
 class Controller:
     """Base of the account, container and object controllers."""
 
-    server_type = "Base"
     # methods whose denial waits until the container ACLs are known
     delay_denial: frozenset[str] = frozenset()
 
@@ -92,9 +91,6 @@ class Controller:
                               "content-length": "0"}, [])
 
     # ---- request headers ---------------------------------------------------------
-    def base_headers(self) -> dict[str, str]:
-        return {"X-Trans-Id": self.req.txn_id}
-
     def pass_through(self, prefixes: tuple[str, ...], names: frozenset[str]) -> dict[str, str]:
         """Client headers the backend should see: given prefixes/names plus any
         ``x-backend-*`` set by middleware (the gatekeeper drops clients' own)."""

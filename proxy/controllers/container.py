@@ -18,7 +18,6 @@ OWNER_HEADERS = ("x-container-read", "x-container-write", "x-container-sync-key"
 
 
 class ContainerController(Controller):
-    server_type = "Container"
     delay_denial = frozenset({"GET", "HEAD"})
 
     @property

@@ -49,7 +49,6 @@ class Putter:
 
 
 class ObjectController(Controller):
-    server_type = "Object"
     delay_denial = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
 
     def name_error(self) -> Response | None:
