@@ -6,7 +6,11 @@ plain object GET (over a constant-answer app, so only middleware time counts),
 token issue/validate rates, and SLO/DLO GET throughput from an in-memory
 backend (tests/fake_swift.py).
 
-    python bench/middleware_bench.py [--seconds 2]
+    python bench/middleware_bench.py [--seconds 2] [--cluster]
+
+``--cluster`` also starts a real 3-node cluster (tests/cluster.py, proxy with
+the same filters) and compares single-stream GET throughput of a plain object
+with the same bytes as an SLO and a DLO, and times a server-side COPY.
 """
 from __future__ import annotations
 
@@ -67,20 +71,31 @@ def rate(fn, seconds: float) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--cluster", action="store_true", help="also measure through real daemons")
     args = parser.parse_args()
+    rows = in_process_rows(args.seconds)
+    if args.cluster:
+        rows += cluster_rows()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'rate':>16}  note")
+    for name, value, note in rows:
+        print(f"{name:<{width}}  {value:>16}  {note}")
+
+
+def in_process_rows(seconds: float) -> list[tuple[str, str, str]]:
     rows = []
 
     auth = TempAuth(plain_app, USERS)
     user = auth.users["test:tester"]
     token, _ = auth.issue_token(user)
-    bare, _ = rate(lambda: drain(plain_app, environ("/v1/AUTH_test/c/o")), args.seconds)
+    bare, _ = rate(lambda: drain(plain_app, environ("/v1/AUTH_test/c/o")), seconds)
     full_app = pipeline(plain_app)
-    full, _ = rate(lambda: drain(full_app, environ("/v1/AUTH_test/c/o", token)), args.seconds)
+    full, _ = rate(lambda: drain(full_app, environ("/v1/AUTH_test/c/o", token)), seconds)
     rows.append(("plain GET, bare app", f"{bare:,.0f} req/s", f"{1e6 / bare:.1f} us/req"))
     rows.append(("plain GET, tempauth+copy+dlo+slo", f"{full:,.0f} req/s",
                  f"+{1e6 / full - 1e6 / bare:.1f} us/req overhead"))
-    issued, _ = rate(lambda: auth.issue_token(user), args.seconds)
-    checked, _ = rate(lambda: auth.validate_token(token), args.seconds)
+    issued, _ = rate(lambda: auth.issue_token(user), seconds)
+    checked, _ = rate(lambda: auth.validate_token(token), seconds)
     rows.append(("token issue", f"{issued:,.0f} /s", ""))
     rows.append(("token validate", f"{checked:,.0f} /s", ""))
 
@@ -101,11 +116,48 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         rows.append((f"{name.upper()} GET 64 x 1 MiB (in-memory backend)",
                      f"{size / elapsed / (1 << 20):,.0f} MiB/s", f"{elapsed * 1000:.0f} ms"))
+    return rows
 
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'rate':>16}  note")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>16}  {note}")
+
+def cluster_rows(segments: int = 16, segment_size: int = 4 << 20) -> list[tuple[str, str, str]]:
+    from tests.cluster import Cluster
+
+    pipeline = "catch_errors gatekeeper healthcheck tempauth copy dlo slo proxy-server"
+    rows = []
+    with Cluster(nodes=3, pipeline=pipeline, proxy_options={"workers": "2"},
+                 extra_sections={"filter:tempauth": USERS}) as cluster:
+        status, headers, _ = cluster.request("GET", "/auth/v1.0", headers={
+            "X-Auth-User": "test:tester", "X-Auth-Key": "testing"})
+        auth = {"X-Auth-Token": headers["x-auth-token"]}
+        base = "/v1/AUTH_test/bench"
+        cluster.request("PUT", base, headers=auth)
+        block = os.urandom(segment_size)
+        manifest = []
+        for i in range(segments):
+            _, headers, _ = cluster.request("PUT", f"{base}/seg/{i:04d}", block, auth)
+            manifest.append({"path": f"/bench/seg/{i:04d}", "etag": headers["etag"],
+                             "size_bytes": segment_size})
+        total = segments * segment_size
+        cluster.request("PUT", f"{base}/plain", block * segments, auth)
+        started = time.perf_counter()
+        status, _, _ = cluster.request("PUT", f"{base}/slo?multipart-manifest=put",
+                                       json.dumps(manifest).encode(), auth)
+        rows.append((f"SLO manifest PUT, {segments} segment HEADs", f"{status}",
+                     f"{(time.perf_counter() - started) * 1000:.0f} ms"))
+        cluster.request("PUT", f"{base}/dlo", b"", {**auth, "X-Object-Manifest": "bench/seg/"})
+        for name in ("plain", "slo", "dlo"):
+            started = time.perf_counter()
+            status, _, body = cluster.request("GET", f"{base}/{name}", headers=auth)
+            elapsed = time.perf_counter() - started
+            assert status == 200 and len(body) == total, (name, status, len(body))
+            rows.append((f"GET {total >> 20} MiB {name} (3-node cluster)",
+                         f"{total / elapsed / (1 << 20):,.0f} MiB/s", f"{elapsed * 1000:.0f} ms"))
+        started = time.perf_counter()
+        status, _, _ = cluster.request("COPY", f"{base}/slo", headers={**auth, "Destination": "bench/flat"})
+        elapsed = time.perf_counter() - started
+        rows.append((f"COPY {total >> 20} MiB SLO -> plain object", f"{total / elapsed / (1 << 20):,.0f} MiB/s",
+                     f"{elapsed * 1000:.0f} ms, status {status}"))
+    return rows
 
 
 if __name__ == "__main__":

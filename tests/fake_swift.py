@@ -41,10 +41,10 @@ class FakeObject:
     data: bytes
     headers: dict[str, str]  # lower-case names
     timestamp: float
+    etag: str = ""
 
-    @property
-    def etag(self) -> str:
-        return hashlib.md5(self.data).hexdigest()
+    def __post_init__(self) -> None:
+        self.etag = self.etag or hashlib.md5(self.data).hexdigest()
 
 
 @dataclass
@@ -247,7 +247,7 @@ class FakeSwift:
             low = key.lower()
             if low.startswith(OBJECT_HEADER_PREFIXES) or low in STORED_OBJECT_HEADERS:
                 headers[low] = value
-        cont.objects[name] = FakeObject(data, headers, _timestamp())
+        cont.objects[name] = FakeObject(data, headers, _timestamp(), etag)
         return _respond(start_response, req, "201 Created", b"", {"ETag": etag})
 
     def _get_object(self, req, start_response, stored: FakeObject):

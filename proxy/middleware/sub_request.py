@@ -83,13 +83,18 @@ class SubResponse:
 
     def __init__(self, status: str, headers: list[tuple[str, str]], body: Iterable[bytes]) -> None:
         self.status = status
-        self.status_int = int(status.split(" ", 1)[0])
+        self.status_int = int(status[:3])
         self.headers = headers
-        self.lower = {name.lower(): value for name, value in headers}
         self._body = body
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        return self.lower.get(name.lower(), default)
+        """A header's value (case-insensitive); a scan is cheaper than a dict for
+        the one or two lookups a passed-through response gets."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return default
 
     @property
     def ok(self) -> bool:

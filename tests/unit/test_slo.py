@@ -363,6 +363,6 @@ def test_head_of_nested_slo_without_sysmeta_and_bad_stored_manifest(swift, slo):
         del headers["x-object-sysmeta-slo-size"], headers["x-object-sysmeta-slo-etag"]
     assert req(slo, f"/v1/{A}/c/outer", "HEAD").headers["Content-Length"] == "12"
     assert req(slo, f"/v1/{A}/c/outer").body == content + content[:4]
-    swift.get_object(A, "c", "inner").data = b'[{"name": "/segs/s0"}]'
+    swift.put_object(A, "c", "inner", b'[{"name": "/segs/s0"}]', swift.get_object(A, "c", "inner").headers)
     resp = req(slo, f"/v1/{A}/c/inner")
     assert resp.status_int == 409 and b"name/hash/bytes" in resp.body
