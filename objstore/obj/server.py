@@ -329,7 +329,8 @@ class ObjectServer:
             raise HTTPError(413, f"Your request is too large: max {self.constraints.max_file_size}")
         return length
 
-    def _read_body(self, environ: dict, writer, content_length: int | None) -> None:
+    def _read_body(self, environ: dict, writer: DiskFileWriter,
+                   content_length: int | None) -> None:
         """Stream the request body into ``writer`` (64 KiB at a time)."""
         stream = environ["wsgi.input"]
         remaining = content_length

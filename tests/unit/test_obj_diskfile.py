@@ -222,6 +222,15 @@ def test_replicate_suffix_hashes_track_changes(app, tmp_path):
     assert req(app, "/sdq/1", "REPLICATE").status_int == 507
 
 
+def test_corrupt_hashes_file_means_full_recalculation(app, tmp_path):
+    put(app, timestamp=str(time.time()))
+    first = replicate(app)
+    (tmp_path / "sda/objects/1/hashes.msgpack").write_bytes(b"\xc1 not msgpack")
+    assert replicate(app) == first
+    (tmp_path / "sda/objects/1/hashes.msgpack").unlink()
+    assert replicate(app) == first
+
+
 def test_same_object_same_hash_on_two_devices(tmp_path):
     """Two replicas agree even if one needed a metadata sidecar and the other not."""
     suffix_hashes = []
