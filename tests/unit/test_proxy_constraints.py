@@ -1,5 +1,6 @@
 """Client input the proxy refuses, each with a clear 4xx."""
 import io
+import socket
 import time
 
 import pytest
@@ -144,3 +145,31 @@ def test_container_acl_is_cleaned_by_auth_middleware():
     req.environ["swift.clean_acl"] = clean
     resp = req.get_response(app)
     assert resp.status_int == 400 and b"bad ACL" in resp.body
+
+
+class SlowInput:
+    """A client body that stalls after some bytes (like a socket timeout)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+
+    def read(self, size=-1):
+        chunk = self.data.read(size)
+        if not chunk:
+            raise socket.timeout("client went quiet")
+        return chunk
+
+
+@pytest.mark.parametrize("size", [100, 200000])  # one packet / streamed
+def test_stalled_or_vanished_client_stores_nothing(size):
+    app, _ = make_app()
+    call(app, "/v1/AUTH_a/c", "PUT")
+    req = Request.blank("/v1/AUTH_a/c/o", method="PUT")
+    req.environ["wsgi.input"] = SlowInput(b"x" * (size // 2))
+    req.environ["CONTENT_LENGTH"] = str(size)
+    assert req.get_response(app).status_int == 408
+    req = Request.blank("/v1/AUTH_a/c/o", method="PUT")
+    req.body_file = io.BytesIO(b"x" * (size // 2))
+    req.environ["CONTENT_LENGTH"] = str(size)
+    assert req.get_response(app).status_int == 499
+    assert call(app, "/v1/AUTH_a/c/o").status_int == 404
