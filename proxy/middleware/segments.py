@@ -17,6 +17,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+import eventlet
+from eventlet.greenthread import GreenThread
+
 from proxy.middleware.sub_request import SubResponse, call_app, make_env, simple_response
 from objstore.common.wsgi import WSGIApp
 
@@ -73,16 +76,10 @@ def parse_range(value: str | None, size: int) -> list[tuple[int, int]] | None:
 def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *,
                     source: str, logger: logging.Logger) -> Iterator[bytes]:
     """Yield the bytes of ``parts`` in order; raise SegmentError on any mismatch."""
-    for part in parts:
-        if part.length <= 0:
-            continue
-        if part.data is not None:
+    for part, resp in _fetch_ahead(app, environ, parts, source):
+        if resp is None:
             yield part.data[part.first:part.last + 1]
             continue
-        whole = part.first == 0 and part.size is not None and part.last == part.size - 1
-        headers = {} if whole else {"Range": f"bytes={part.first}-{part.last}"}
-        resp = call_app(app, make_env(environ, "GET", part.path, source=source, headers=headers,
-                                      query={"multipart-manifest": "get"}))
         try:
             skip = _check_segment(resp, part)
             remaining = part.length
@@ -104,6 +101,38 @@ def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *
             raise
         finally:
             resp.close()
+
+
+def _fetch_ahead(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], source: str
+                 ) -> Iterator[tuple[SegmentPart, SubResponse | None]]:
+    """Each non-empty part with its GET response (None for inline data).  The
+    next segment's request is already under way while one is being streamed,
+    which hides the per-segment connection latency."""
+    pending: tuple[SegmentPart, GreenThread | None] | None = None
+    try:
+        for part in parts:
+            if part.length <= 0:
+                continue
+            started = (part, None if part.data is not None else
+                       eventlet.spawn(_get_segment, app, environ, part, source))
+            if pending is not None:
+                current, pending = pending, started
+                yield current[0], (None if current[1] is None else current[1].wait())
+            else:
+                pending = started
+        if pending is not None:
+            current, pending = pending, None
+            yield current[0], (None if current[1] is None else current[1].wait())
+    finally:
+        if pending is not None and pending[1] is not None:
+            pending[1].wait().close()  # not needed after all (client gone or an error)
+
+
+def _get_segment(app: WSGIApp, environ: dict, part: SegmentPart, source: str) -> SubResponse:
+    whole = part.first == 0 and part.size is not None and part.last == part.size - 1
+    headers = {} if whole else {"Range": f"bytes={part.first}-{part.last}"}
+    return call_app(app, make_env(environ, "GET", part.path, source=source, headers=headers,
+                                  query={"multipart-manifest": "get"}))
 
 
 def _check_segment(resp: SubResponse, part: SegmentPart) -> int:

@@ -13,6 +13,7 @@ import logging
 from typing import Callable, Iterable, Iterator
 from urllib.parse import parse_qs, urlencode
 
+from objstore.common.logs import bind_txn_id
 from objstore.common.wsgi import WSGIApp
 
 # environ keys a sub-request inherits from the client request
@@ -132,6 +133,8 @@ class SubResponse:
 
 def call_app(app: WSGIApp, env: dict) -> SubResponse:
     """Run ``app`` on ``env``; copes with apps that call start_response lazily."""
+    if "HTTP_X_TRANS_ID" in env:  # also when run in a helper greenthread: logs keep the txn id
+        bind_txn_id(env["HTTP_X_TRANS_ID"])
     captured: list = []
 
     def start_response(status, headers, exc_info=None):

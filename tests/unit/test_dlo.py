@@ -127,17 +127,39 @@ def test_segment_changed_after_listing_is_caught(swift):
 
 
 def test_segment_vanishing_mid_stream_truncates(swift):
-    body, _ = make_dlo(swift, [10, 10])
+    body, _ = make_dlo(swift, [10, 10, 10])
     app = DynamicLargeObject(swift)
     req = Request.blank(f"/v1/{A}/c/manifest")
     status, headers, app_iter = req.call_application(app)
     assert status.startswith("200")
     chunks = iter(app_iter)
     assert next(chunks) == body[:10]
-    del swift.accounts[A]["segs"].objects["big/0001"]
-    with pytest.raises(Exception):
-        list(chunks)
+    # the next segment is already requested while one streams: remove the one after
+    del swift.accounts[A]["segs"].objects["big/0002"]
+    assert next(chunks) == body[10:20]
+    with pytest.raises(Exception, match="404"):
+        next(chunks)
     app_iter.close()
+
+
+def test_prefetched_segment_closed_when_client_leaves(swift):
+    make_dlo(swift, [10, 10, 10])
+    closed = []
+    original = swift.__call__
+
+    class Tracking(list):
+        def close(self):
+            closed.append(True)
+
+    def tracking_app(environ, start_response):
+        return Tracking(original(environ, start_response))
+    app = DynamicLargeObject(tracking_app)
+    status, headers, app_iter = Request.blank(f"/v1/{A}/c/manifest").call_application(app)
+    next(iter(app_iter))
+    app_iter.close()  # client disconnects after the first chunk
+    gets = [c for c in swift.calls if c.path.startswith(f"/v1/{A}/segs/")]
+    assert len(gets) == 2  # the first segment and the prefetched second
+    assert len(closed) == 1 + 2 + 2  # manifest GET, 2 listing pages, both segments
 
 
 def test_put_validates_manifest_header(swift):
