@@ -10,6 +10,7 @@ the stream stops (logged) so the client sees a truncated body, never wrong bytes
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import email.utils
 import logging
@@ -76,7 +77,13 @@ def parse_range(value: str | None, size: int) -> list[tuple[int, int]] | None:
 def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *,
                     source: str, logger: logging.Logger) -> Iterator[bytes]:
     """Yield the bytes of ``parts`` in order; raise SegmentError on any mismatch."""
-    for part, resp in _fetch_ahead(app, environ, parts, source):
+    with contextlib.closing(_fetch_ahead(app, environ, parts, source)) as fetches:
+        yield from _stream_fetched(fetches, environ, logger)
+
+
+def _stream_fetched(fetches: Iterator[tuple[SegmentPart, SubResponse | None]], environ: dict,
+                    logger: logging.Logger) -> Iterator[bytes]:
+    for part, resp in fetches:
         if resp is None:
             yield part.data[part.first:part.last + 1]
             continue
@@ -125,7 +132,16 @@ def _fetch_ahead(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], sour
             yield current[0], (None if current[1] is None else current[1].wait())
     finally:
         if pending is not None and pending[1] is not None:
-            pending[1].wait().close()  # not needed after all (client gone or an error)
+            _discard(pending[1])
+
+
+def _discard(fetch: GreenThread) -> None:
+    """Close a prefetched segment response that is not needed after all (the
+    client left or an earlier segment failed); its own failure no longer matters."""
+    try:
+        fetch.wait().close()
+    except Exception:  # noqa: BLE001 - nothing to report to anyone
+        pass
 
 
 def _get_segment(app: WSGIApp, environ: dict, part: SegmentPart, source: str) -> SubResponse:
