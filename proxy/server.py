@@ -61,6 +61,7 @@ class Application:
         self.node_timeout = get_float(options, "node_timeout", 10.0)
         self.recoverable_node_timeout = get_float(options, "recoverable_node_timeout",
                                                   self.node_timeout)
+        self.post_quorum_timeout = get_float(options, "post_quorum_timeout", 0.5)
         self.error_limiter = ErrorLimiter(get_int(options, "error_suppression_limit", 10),
                                           get_float(options, "error_suppression_interval", 60.0),
                                           logger)

@@ -7,11 +7,16 @@ handoff.  The client's answer is the status class a quorum agreed on.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import time
 from collections import Counter
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, TypeVar
 
 import eventlet
+import eventlet.queue
+
+from objstore.common.logs import bind_txn_id
 
 from proxy.backend import BackendResponse
 from proxy.http import Request, Response, error_response
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
     from proxy.server import Application
 
 NET_ERRORS = (OSError, eventlet.Timeout)
+T = TypeVar("T")
 # request headers a client may not choose for a backend request
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                          "te", "trailer", "transfer-encoding", "upgrade", "host", "expect",
@@ -194,11 +200,43 @@ class Controller:
         """The same request to every replica in parallel (each with its own
         headers), handoffs taking over for failed nodes; the quorum's answer."""
         primaries = ring.get_part_nodes(part)
-        pile = eventlet.GreenPile(len(headers_list))
-        for nodes, headers in zip(self.replica_nodes(ring, part, primaries), headers_list):
-            pile.spawn(self.request_one, nodes, method, path, headers, query_string, body)
-        results = [r for r in pile if r is not None]
-        return best_result(results, len(headers_list))
+        calls = [functools.partial(self.request_one, nodes, method, path, headers, query_string, body)
+                 for nodes, headers in zip(self.replica_nodes(ring, part, primaries), headers_list)]
+        return best_result(self.gather(calls, len(calls)), len(calls))
+
+    def gather(self, calls: list[Callable[[], T | None]], replicas: int | None = None) -> list[T]:
+        """Run ``calls`` in parallel greenthreads; their non-None results.
+        With ``replicas``, stop waiting ``post_quorum_timeout`` seconds after
+        a quorum of the results agree (the rest finish in the background)."""
+        queue: eventlet.queue.LightQueue = eventlet.queue.LightQueue()
+        txn_id = self.req.txn_id
+
+        def run(call: Callable[[], T | None]) -> None:
+            bind_txn_id(txn_id)
+            try:
+                result = call()
+            except Exception:  # a bug: log it, count the replica as failed
+                self.app.logger.exception("backend request failed")
+                result = None
+            queue.put(result)
+
+        for call in calls:
+            eventlet.spawn_n(run, call)
+        results: list[T] = []
+        deadline = None
+        for _ in calls:
+            try:
+                result = queue.get(timeout=None if deadline is None
+                                   else max(0.0, deadline - time.monotonic()))
+            except eventlet.queue.Empty:
+                break
+            if result is None:
+                continue
+            results.append(result)
+            if (replicas is not None and deadline is None
+                    and best_result(results, replicas).status < 500):  # type: ignore[arg-type]
+                deadline = time.monotonic() + self.app.post_quorum_timeout
+        return results
 
     def result_response(self, result: BackendResult, headers: dict[str, str] | None = None) -> Response:
         """Client response for a write's quorum result: empty body on success."""

@@ -9,6 +9,7 @@ one to update.
 """
 from __future__ import annotations
 
+import functools
 import mimetypes
 import socket
 from typing import Iterator
@@ -200,7 +201,7 @@ class ObjectController(Controller):
         except UploadError:
             self._close(putters)
             raise
-        results = self._responses(putters) + refusals
+        results = self._responses(putters, len(primaries)) + refusals
         return self._put_response(best_result(results, len(primaries)), timestamp,
                                   {r.headers.get("etag") for r in results if r.status // 100 == 2})
 
@@ -213,16 +214,11 @@ class ObjectController(Controller):
 
     def _connect_all(self, ring, part: int, primaries: list[dict], path: str,
                      headers_list: list[dict[str, str]]) -> tuple[list[Putter], list[BackendResult]]:
-        pile = eventlet.GreenPile(len(headers_list))
-        for nodes, headers in zip(self.replica_nodes(ring, part, primaries), headers_list):
-            pile.spawn(self._connect_one, nodes, path, headers)
-        putters, refusals = [], []
-        for outcome in pile:
-            if isinstance(outcome, Putter):
-                putters.append(outcome)
-            elif outcome is not None:
-                refusals.append(outcome)
-        return putters, refusals
+        outcomes = self.gather([functools.partial(self._connect_one, nodes, path, headers)
+                                for nodes, headers in zip(self.replica_nodes(ring, part, primaries),
+                                                          headers_list)])
+        putters = [o for o in outcomes if isinstance(o, Putter)]
+        return putters, [o for o in outcomes if isinstance(o, BackendResult)]
 
     def _connect_one(self, nodes, path: str, headers: dict[str, str]) -> Putter | BackendResult | None:
         """A connection that said 100 Continue (a handoff if need be), or the
@@ -295,21 +291,19 @@ class ObjectController(Controller):
                 putter.conn.close()
                 putters.remove(putter)
 
-    def _responses(self, putters: list[Putter]) -> list[BackendResult]:
+    def _responses(self, putters: list[Putter], replicas: int) -> list[BackendResult]:
         def get(putter: Putter) -> BackendResult | None:
             try:
                 resp = putter.conn.getresponse()
-                return BackendResult(resp.status, resp.headers, resp.read_all(65536))
+                body = resp.read_all(65536)
             except NET_ERRORS as err:
+                putter.conn.close()
                 self.app.error_limiter.error(putter.node, f"PUT response: {err!r}")
                 return None
-            finally:
-                putter.conn.close()
+            resp.close()
+            return BackendResult(resp.status, resp.headers, body)
 
-        pile = eventlet.GreenPile(len(putters))
-        for putter in putters:
-            pile.spawn(get, putter)
-        return [r for r in pile if r is not None]
+        return self.gather([functools.partial(get, p) for p in putters], replicas)
 
     @staticmethod
     def _close(putters: list[Putter]) -> None:

@@ -8,10 +8,9 @@ the byte already sent, pinned to the same ETag with ``If-Match``.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterator, Mapping
-
-import eventlet
 
 from objstore.common.timestamp import Timestamp
 from proxy.backend import CHUNK_SIZE, BackendResponse
@@ -87,10 +86,8 @@ class Reader:
 
     def fetch_newest(self) -> tuple[BackendResponse | None, int]:
         """Ask all primaries at once; the answer with the newest timestamp."""
-        pile = eventlet.GreenPile()
-        for node in self.ctrl.node_iter(self.ring, self.part, handoffs=False):
-            pile.spawn(self._try, node)
-        answers = [r for r in pile if r is not None]
+        answers = self.ctrl.gather([functools.partial(self._try, node) for node in
+                                    self.ctrl.node_iter(self.ring, self.part, handoffs=False)])
         good = [r for r in answers if r.status != 404]
         best = max(good or answers, key=lambda r: backend_timestamp(r.headers), default=None)
         for resp in answers:

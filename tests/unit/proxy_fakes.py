@@ -15,6 +15,8 @@ import zlib
 from typing import Callable
 from urllib.parse import parse_qsl, unquote
 
+import eventlet
+
 from objstore.common.logs import get_logger
 from objstore.common.timestamp import Timestamp
 
@@ -319,6 +321,8 @@ class FakeConnection:
     def getresponse(self):
         if self.fault == "timeout":
             raise socket.timeout("fake node timeout")
+        if self.fault == "slow":
+            eventlet.sleep(2)
         if isinstance(self.fault, int):
             return FakeResponse(self, self.fault, {}, b"fake error")
         node = self.cluster.node(self.key)

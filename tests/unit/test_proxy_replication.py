@@ -1,4 +1,6 @@
 """Quorum, handoffs, read failover, X-Newest and error limiting, with injected faults."""
+import time
+
 import pytest
 from webob import Request
 
@@ -210,3 +212,14 @@ def test_one_timestamp_for_all_replicas_of_a_delete(proxy):
     call(app, "/v1/AUTH_a/c/o", "DELETE")
     stamps = {r[3]["x-timestamp"] for r in cluster.requests("DELETE")}
     assert len(stamps) == 1
+
+
+@pytest.mark.parametrize("body", [SMALL, LARGE])
+def test_put_answers_soon_after_a_quorum(body):
+    app, cluster = make_app(make_conf(post_quorum_timeout="0.05"))
+    call(app, "/v1/AUTH_a/c", "PUT")
+    primaries, _ = object_nodes(app)
+    cluster.faults[key(primaries[2])] = "slow"
+    started = time.monotonic()
+    assert call(app, "/v1/AUTH_a/c/o", "PUT", body).status_int == 201
+    assert time.monotonic() - started < 1.5
