@@ -249,14 +249,15 @@ class TempAuth:
             ("X-Auth-Token-Expires", str(max(0, int(expires - time.time()))))])
 
     def _storage_url(self, user: User, environ: dict) -> str:
-        if user.storage_url:
-            return user.storage_url
+        """The user's configured URL (``$HOST`` becomes this request's scheme://host),
+        else ``<scheme>://<host>/v1/<reseller_prefix><account>``."""
         scheme = environ.get("wsgi.url_scheme", "http")
         if self.storage_url_scheme != "default":
             scheme = self.storage_url_scheme
         host = environ.get("HTTP_HOST") or "%s:%s" % (environ.get("SERVER_NAME", "127.0.0.1"),
                                                       environ.get("SERVER_PORT", "8080"))
-        return f"{scheme}://{host}/v1/{self.reseller_prefix}{user.account}"
+        template = user.storage_url or f"$HOST/v1/{self.reseller_prefix}{user.account}"
+        return template.replace("$HOST", f"{scheme}://{host}")
 
     def _challenge(self, status: int, environ: dict, body: str = "") -> SimpleResponse:
         if status == 403:

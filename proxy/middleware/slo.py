@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import configparser
+import datetime
 import hashlib
 import io
 import json
@@ -348,7 +349,7 @@ class StaticLargeObject:
             return {}, "Etag Mismatch"
         entry = {"name": path, "bytes": size, "hash": etag,
                  "content_type": resp.header("content-type") or "application/octet-stream",
-                 "last_modified": _iso_time(resp.header("last-modified"))}
+                 "last_modified": _iso_time(resp.header("x-timestamp"), resp.header("last-modified"))}
         if is_slo(resp):
             entry["sub_slo"] = True
         length = size
@@ -465,13 +466,19 @@ def _in_account(path: str) -> str:
     return "/" + path.split("/", 3)[3] if path.count("/") >= 3 else path
 
 
-def _iso_time(http_date: str | None) -> str:
-    if not http_date:
-        return ""
+def _iso_time(timestamp: str | None, http_date: str | None) -> str:
+    """A segment's modification time as listings show it, from its X-Timestamp
+    (microseconds) or else its Last-Modified (seconds)."""
     try:
-        return parsedate_to_datetime(http_date).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    except (TypeError, ValueError):
+        if timestamp:
+            when = datetime.datetime.fromtimestamp(float(timestamp), datetime.timezone.utc)
+        elif http_date:
+            when = parsedate_to_datetime(http_date)
+        else:
+            return ""
+    except (TypeError, ValueError, OverflowError):
         return ""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def _read_limited(stream, limit: int, declared: int | None) -> bytes | None:

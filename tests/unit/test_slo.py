@@ -1,3 +1,4 @@
+import datetime
 import hashlib
 import json
 
@@ -58,6 +59,9 @@ def test_put_then_get_is_byte_exact(swift, slo):
     entries = json.loads(stored.data)
     assert [e["name"] for e in entries] == [s["path"] for s in segs]
     assert set(entries[0]) == {"name", "bytes", "hash", "content_type", "last_modified"}
+    seg_time = swift.get_object(A, "segs", "s0").timestamp
+    assert entries[0]["last_modified"] == datetime.datetime.fromtimestamp(
+        float("%.5f" % seg_time), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
     got = req(slo, f"/v1/{A}/c/big")
     assert got.status_int == 200 and got.body == content
     assert got.headers["Etag"] == f'"{expected_etag}"'

@@ -14,6 +14,7 @@ CONF = {
     "user_test_tester3": "testing3",
     "user_admin_admin": "admin .admin .reseller_admin",
     "user64_dW5kZXJfc2NvcmU_dXNlcl8x": "secret .admin http://example.com/v1/AUTH_under_score",
+    "user_host_user": "hostkey $HOST/v1/AUTH_elsewhere",
 }
 
 
@@ -96,6 +97,11 @@ def test_user64_and_explicit_storage_url(auth):
     assert resp.status_int == 200
     assert resp.headers["X-Storage-Url"] == "http://example.com/v1/AUTH_under_score"
     assert call(auth, "HEAD", "/v1/AUTH_under_score", resp.headers["X-Auth-Token"]).status_int != 401
+
+
+def test_storage_url_host_placeholder(auth):
+    resp = get_token(auth, "host:user", "hostkey", Host="proxy.example:8080")
+    assert resp.headers["X-Storage-Url"] == "http://proxy.example:8080/v1/AUTH_elsewhere"
 
 
 def test_token_valid_in_another_worker(swift):
