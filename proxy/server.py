@@ -29,15 +29,18 @@ from proxy.info import capabilities
 from proxy.infocache import (INFOCACHE, TTLCache, account_info_from, account_key,
                              container_info_from, container_key)
 from proxy.pipeline import load_pipeline
+from ring import Ring, RingError, load_ring
 
 SECTION = "proxy-server"
 API_VERSIONS = ("v1", "v1.0")
 RingLoader = Callable[[configparser.ConfigParser, str, int], object]
 
 
-def _load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0):
-    from ring import load_ring
-    return load_ring(conf, kind, policy_index)
+def _load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0) -> Ring:
+    try:
+        return load_ring(conf, kind, policy_index)
+    except RingError as err:
+        raise ConfigError(f"cannot load the {kind} ring: {err}") from None
 
 
 class UnknownPolicy(LookupError):
@@ -73,13 +76,9 @@ class Application:
         if config_true_value(options.get("object_post_as_copy", "false")):
             logger.warning("object_post_as_copy = true is not supported; POST updates "
                            "metadata in place")
-        try:
-            self.account_ring = ring_loader(conf, "account", 0)
-            self.container_ring = ring_loader(conf, "container", 0)
-            self.object_rings = {p.index: ring_loader(conf, "object", p.index)
-                                 for p in self.policies}
-        except (OSError, ValueError, EOFError) as err:
-            raise ConfigError(f"cannot load the rings: {err}") from None
+        self.account_ring = ring_loader(conf, "account", 0)
+        self.container_ring = ring_loader(conf, "container", 0)
+        self.object_rings = {p.index: ring_loader(conf, "object", p.index) for p in self.policies}
 
     # ---- helpers the controllers use ----------------------------------------------
     @staticmethod

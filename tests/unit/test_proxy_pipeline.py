@@ -179,3 +179,13 @@ def test_container_info_cache_is_dropped_on_change():
     call(app, "/v1/AUTH_a/c/o", "DELETE")
     assert call(app, "/v1/AUTH_a/c", "DELETE").status_int == 204
     assert call(app, "/v1/AUTH_a/c/o", "PUT", b"x").status_int == 404
+
+
+def test_missing_rings_are_a_config_error(tmp_path):
+    from objstore.common.logs import get_logger
+    from proxy.server import Application
+    conf = make_conf()
+    conf["objstore"]["ring_dir"] = str(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        Application(conf, get_logger("proxy-test", "CRITICAL"))
+    assert "account ring" in str(err.value)
