@@ -99,6 +99,9 @@ def _pad_b64(text: str) -> str:
 
 
 class TempAuth:
+    """The filter: serves the auth endpoint, identifies token holders, and is
+    ``swift.authorize`` for requests to accounts with its reseller prefix."""
+
     def __init__(self, app: WSGIApp, conf: dict[str, str], hash_salt: str = "") -> None:
         self.app = app
         prefix = conf.get("reseller_prefix", "AUTH").strip()

@@ -65,6 +65,8 @@ def _has_filter(app: object, kind: type) -> bool:
 
 
 class ServerSideCopy:
+    """The filter: turns COPY and PUT+X-Copy-From into a streamed GET -> PUT."""
+
     def __init__(self, app: WSGIApp, max_file_size: int, slo_options: dict[str, str] | None = None) -> None:
         self.app = app
         self.max_file_size = max_file_size

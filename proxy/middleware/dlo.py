@@ -40,6 +40,8 @@ def parse_manifest_header(value: str) -> tuple[str, str]:
 
 
 class DynamicLargeObject:
+    """The filter: header check on PUT, assembled GET/HEAD of manifests."""
+
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
         self.logger = proxy_logger()

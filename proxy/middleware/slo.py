@@ -102,6 +102,8 @@ def slo_size(entries: list[dict]) -> int:
 
 
 class StaticLargeObject:
+    """The filter: manifest PUT validation, assembled GET/HEAD, manifest get/delete."""
+
     def __init__(self, app: WSGIApp, options: dict[str, str]) -> None:
         self.app = app
         self.logger = proxy_logger()
