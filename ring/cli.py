@@ -11,7 +11,7 @@ import datetime
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TextIO
 
 import numpy as np
 
@@ -49,10 +49,10 @@ def command(name: str, usage: str):
 class Context:
     """The builder file being worked on."""
 
-    def __init__(self, path: str, out=sys.stdout, err=sys.stderr) -> None:
+    def __init__(self, path: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.path = path
-        self.out = out
-        self.err = err
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
         self._builder: RingBuilder | None = None
 
     @property
