@@ -341,7 +341,8 @@ def _environ_of(req) -> dict:
     return req if isinstance(req, dict) else req.environ
 
 
-def filter_factory(conf: configparser.ConfigParser, options: dict | None = None) -> Callable[[WSGIApp], WSGIApp]:
+def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
+                   ) -> Callable[[WSGIApp], WSGIApp]:
     """Pipeline entry: ``[filter:tempauth] use = auth.tempauth:filter_factory``."""
     settings = {**section(conf, "filter:tempauth"), **(options or {})}
     cluster = section(conf, CLUSTER_SECTION)

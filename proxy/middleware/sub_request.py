@@ -125,7 +125,8 @@ class SubResponse:
         if close:
             close()
 
-    def forward(self, start_response: Callable, headers: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+    def forward(self, start_response: Callable,
+                headers: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
         """Send this response to the client as is (optionally with other headers)."""
         start_response(self.status, self.headers if headers is None else headers)
         return self._body
