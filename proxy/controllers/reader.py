@@ -125,6 +125,8 @@ class Reader:
         headers = response_headers(resp.headers)
         if self.method == "HEAD" or resp.status < 200 or resp.status in (204, 304):
             resp.close()
+            if resp.status != 304:
+                headers.setdefault("content-length", "0")
             return Response(resp.status, headers, [])
         if resp.status >= 300:
             body = resp.read_all(1 << 20)

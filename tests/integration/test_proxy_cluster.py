@@ -56,8 +56,11 @@ def test_full_object_cycle(cluster):
     assert req("DELETE", "/v1/AUTH_test/photos")[0] == 409
     assert req("DELETE", "/v1/AUTH_test/photos/cat.jpg")[0] == 204
     assert req("GET", "/v1/AUTH_test/photos/cat.jpg")[0] == 404
-    status, _, body = req("GET", "/v1/AUTH_test/photos")
-    assert status == 204 and body == b""
+    status, headers, body = req("GET", "/v1/AUTH_test/photos")
+    assert status == 204 and body == b"" and headers["content-length"] == "0"
+    status, headers, _ = req("HEAD", "/v1/AUTH_test/photos")
+    assert status == 204 and headers["content-length"] == "0"
+    assert headers["x-container-object-count"] == "0"
     assert req("DELETE", "/v1/AUTH_test/photos")[0] == 204
     assert req("HEAD", "/v1/AUTH_test/photos")[0] == 404
 
