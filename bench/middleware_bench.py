@@ -111,9 +111,12 @@ def in_process_rows(seconds: float) -> list[tuple[str, str, str]]:
     swift.put_object("AUTH_test", "c", "dlo", b"", {"X-Object-Manifest": "segs/s/"})
     lo_app = pipeline(swift)
     for name in ("slo", "dlo"):
-        started = time.perf_counter()
-        size = drain(lo_app, environ(f"/v1/AUTH_test/c/{name}", token))
-        elapsed = time.perf_counter() - started
+        timings = []
+        for _ in range(4):  # the first run warms up; report the best
+            started = time.perf_counter()
+            size = drain(lo_app, environ(f"/v1/AUTH_test/c/{name}", token))
+            timings.append(time.perf_counter() - started)
+        elapsed = min(timings[1:])
         rows.append((f"{name.upper()} GET 64 x 1 MiB (in-memory backend)",
                      f"{size / elapsed / (1 << 20):,.0f} MiB/s", f"{elapsed * 1000:.0f} ms"))
     return rows
