@@ -185,10 +185,13 @@ def stop(layout: Layout, daemons: list[Daemon], timeout: float = 10.0) -> list[s
 
 
 def _signal(pid: int, signum: int, group: bool = False) -> None:
-    try:
-        if group:  # daemons lead their own session, so their process group id is their pid
+    if group:  # daemons lead their own session, so their process group id is their pid
+        try:
             os.killpg(pid, signum)
-        else:
-            os.kill(pid, signum)
+            return
+        except ProcessLookupError:
+            pass  # not a group leader after all: signal the process alone
+    try:
+        os.kill(pid, signum)
     except ProcessLookupError:
         pass

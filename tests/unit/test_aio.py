@@ -207,3 +207,23 @@ def test_proxy_port_in_use_is_named_before_anything_is_created(tmp_path, capsys)
         assert cli.main(["start", "--dir", str(tmp_path / "c"), "--port", str(port)]) == 1
     assert f"port {port} is already in use" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_stop_kills_a_daemon_that_ignores_sigterm(tmp_path):
+    layout = Layout(str(tmp_path))
+    os.makedirs(layout.run)
+    config = str(tmp_path / "node1.conf")
+    daemon = lay.Daemon("object-1", "object", 1, config, 1)
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+         "print('ready', flush=True); time.sleep(60)", config],
+        stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert stubborn.stdout.readline() == b"ready\n"
+        with open(layout.pid_file("object-1"), "w") as handle:
+            handle.write(f"{stubborn.pid}\n")
+        assert processes.stop(layout, [daemon], timeout=0.3) == ["object-1"]
+        assert stubborn.wait(5) == -9
+    finally:
+        stubborn.kill()
+        stubborn.wait()

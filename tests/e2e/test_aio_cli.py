@@ -1,0 +1,33 @@
+"""``objstore-aio`` itself: status, idempotent start, and a daemon that dies while starting."""
+import subprocess
+
+from aio.processes import program
+from tests.support import free_port
+
+
+def test_status_and_second_start(cluster):
+    status = cluster.aio("status")
+    lines = status.stdout.splitlines()[1:]
+    assert len(lines) == 4 * 3 + 1
+    assert all(line.endswith("healthy") for line in lines), status.stdout
+    again = cluster.aio("start")
+    assert "already running" in again.stdout
+    assert cluster.auth_url in again.stdout
+
+
+def test_a_daemon_dying_at_start_is_reported_with_its_log(tmp_path):
+    extra = tmp_path / "extra.conf"
+    extra.write_text("[object-server]\nworkers = lots\n")
+    base = str(tmp_path / "broken")
+
+    def aio(*args):
+        return subprocess.run(program("objstore-aio") + [args[0], "--dir", base, *args[1:]],
+                              capture_output=True, text=True, timeout=120, check=False)
+    try:
+        result = aio("start", "--nodes", "1", "--replicas", "1", "--part-power", "2",
+                     "--port", str(free_port()), "--config", str(extra), "--timeout", "30")
+        assert result.returncode == 1
+        assert "object-1 exited while starting" in result.stderr
+        assert "workers" in result.stderr  # the end of its log says why
+    finally:
+        assert aio("stop").returncode == 0
