@@ -3,8 +3,8 @@
 Segments go to ``<container>_segments`` under swift's names
 (``<obj>/slo/<mtime>/<size>/<segment size>/<index:08d>`` for SLO, the same
 without ``slo/`` for DLO), so re-running an interrupted upload finds the
-segments already stored: a segment is skipped when the stored one has the
-MD5 of the local bytes.  Files are read in blocks, never whole.
+segments already stored: a segment is skipped when a HEAD shows one with
+the MD5 of the local bytes.  Files are read in blocks, never whole.
 """
 from __future__ import annotations
 
@@ -149,16 +149,16 @@ def _upload_segments(conn: Connection, path: str, container: str, obj: str, size
     ensure_container(conn, seg_container)
     prefix = segment_prefix(obj, headers["X-Object-Meta-Mtime"], size, options.segment_size,
                             options.use_dlo)
-    stored = stored_segments(conn, seg_container, prefix)
     count = (size + options.segment_size - 1) // options.segment_size
 
     def one(index: int) -> tuple[str, str, int, bool]:
         offset = index * options.segment_size
         length = min(options.segment_size, size - offset)
         name = f"{prefix}{index:08d}"
-        if name in stored and stored[name] == file_md5(path, offset, length):
+        stored = stored_etag(conn, seg_container, name, length)
+        if stored and stored == file_md5(path, offset, length):
             progress.add(length)
-            return name, stored[name], length, True
+            return name, stored, length, True
         with FileSlice(path, offset, length, progress) as piece:
             etag = put_stream(conn, seg_container, name, piece,
                               {"Content-Type": "application/octet-stream"})
@@ -184,14 +184,12 @@ def _upload_segments(conn: Connection, path: str, container: str, obj: str, size
     return [(seg_container, name, skipped) for name, _, _, skipped in segments]
 
 
-def stored_segments(conn: Connection, seg_container: str, prefix: str) -> dict[str, str]:
-    """Name -> MD5 of the segments already uploaded under ``prefix``."""
-    try:
-        return {item["name"]: item["hash"] for item in conn.listing(seg_container, prefix=prefix)}
-    except ClientError as err:
-        if err.status == 404:
-            return {}
-        raise
+def stored_etag(conn: Connection, container: str, name: str, length: int) -> str | None:
+    """The ETag of an already uploaded segment of the expected length, if there is one."""
+    head = conn.request("HEAD", container, name, ok=(404,))
+    if head.status != 200 or head.headers.get("content-length") != str(length):
+        return None
+    return head.headers.get("etag", "").strip('"') or None
 
 
 def old_segments(conn: Connection, container: str, obj: str) -> list[tuple[str, str]]:
