@@ -17,6 +17,7 @@ from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.daemon import run_daemon
 from objstore.common.policies import load_policies
 from objstore.common.wsgi import WSGIApp
+from proxy import cors
 from proxy.backend import BackendConnection, ConnectionPool, Connector, backend_path
 from proxy.controllers.account import AccountController
 from proxy.controllers.base import AuthRequest, Controller
@@ -65,6 +66,7 @@ class Application:
         self.recoverable_node_timeout = get_float(options, "recoverable_node_timeout",
                                                   self.node_timeout)
         self.post_quorum_timeout = get_float(options, "post_quorum_timeout", 0.5)
+        self.cors_allow_origin = frozenset(options.get("cors_allow_origin", "").replace(",", " ").split())
         self.error_limiter = ErrorLimiter(get_int(options, "error_suppression_limit", 10),
                                           get_float(options, "error_suppression_interval", 60.0),
                                           logger)
@@ -168,6 +170,19 @@ class Application:
         if handler is None:
             return error_response(405, f"Method {req.method} not allowed here",
                                   {"allow": ", ".join(parsed.allowed_methods())})
+        origin = req.headers.get("origin")
+        if origin and req.method == "OPTIONS" and "access-control-request-method" in req.headers:
+            # a browser's preflight carries no credentials: the CORS rules decide
+            return cors.preflight(origin, req.headers, self._cors_info(parsed),
+                                  self.cors_allow_origin, parsed.allowed_methods())
+        response = self._authorized(req, parsed, handler)
+        if origin and isinstance(response, Response):
+            cors.add_actual_headers(response, origin, self._cors_info(parsed),
+                                    self.cors_allow_origin)
+        return response
+
+    def _authorized(self, req: Request, ctrl: Controller, handler: Callable[[], Response]) -> Response:
+        """``handler()`` if the auth middleware (if any) allows it, else its denial."""
         env = req.environ
         authorize = env.get("swift.authorize")
         if authorize is None:
@@ -175,7 +190,7 @@ class Application:
             return handler()
         denial = authorize(AuthRequest(env))
         if denial is not None:
-            if req.method not in parsed.delay_denial:
+            if req.method not in ctrl.delay_denial:
                 return denial
             return handler()  # asks again once the container ACL is known
         del env["swift.authorize"]
@@ -183,6 +198,12 @@ class Application:
             return handler()
         finally:
             env["swift.authorize"] = authorize
+
+    def _cors_info(self, ctrl: Controller) -> dict | None:
+        """The container info holding the CORS rules (None at account level)."""
+        if ctrl.container is None:
+            return None
+        return self.container_info(ctrl.req.environ, ctrl, ctrl.account, ctrl.container)
 
     def parse_path(self, req: Request) -> Controller | Response:
         """The controller for ``/v1/<account>[/<container>[/<object>]]``."""

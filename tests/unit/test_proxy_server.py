@@ -202,3 +202,40 @@ def test_account_management_is_off_by_default(app):
 def test_account_post_autocreates(app):
     assert call(app, "/v1/AUTH_m", "POST", **{"X-Account-Meta-K": "v"}).status_int == 204
     assert call(app, "/v1/AUTH_m", "HEAD").headers["X-Account-Meta-K"] == "v"
+
+
+def test_cors_preflight_and_actual_requests(app):
+    call(app, "/v1/AUTH_a/c", "PUT", **{
+        "X-Container-Meta-Access-Control-Allow-Origin": "http://good.example",
+        "X-Container-Meta-Access-Control-Max-Age": "600",
+        "X-Container-Meta-Access-Control-Expose-Headers": "X-Custom"})
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"x", **{"X-Object-Meta-Color": "red"})
+    pre = {"Origin": "http://good.example", "Access-Control-Request-Method": "PUT",
+           "Access-Control-Request-Headers": "x-auth-token, content-type"}
+    resp = call(app, "/v1/AUTH_a/c/o", "OPTIONS", **pre)
+    assert resp.status_int == 200
+    assert resp.headers["Access-Control-Allow-Origin"] == "http://good.example"
+    assert "PUT" in resp.headers["Access-Control-Allow-Methods"]
+    assert resp.headers["Access-Control-Allow-Headers"] == "x-auth-token, content-type"
+    assert resp.headers["Access-Control-Max-Age"] == "600"
+    assert call(app, "/v1/AUTH_a/c/o", "OPTIONS", **{**pre, "Origin": "http://evil.example"}
+                ).status_int == 401
+    assert call(app, "/v1/AUTH_a/c/o", "OPTIONS", **{**pre, "Access-Control-Request-Method": "BREW"}
+                ).status_int == 401
+    resp = call(app, "/v1/AUTH_a/c/o", Origin="http://good.example")
+    assert resp.headers["Access-Control-Allow-Origin"] == "http://good.example"
+    exposed = resp.headers["Access-Control-Expose-Headers"].split(", ")
+    assert {"etag", "x-trans-id", "x-object-meta-color", "x-custom"} <= set(exposed)
+    assert "Access-Control-Allow-Origin" not in call(app, "/v1/AUTH_a/c/o",
+                                                     Origin="http://evil.example").headers
+    # without an Origin, OPTIONS just lists the methods
+    resp = call(app, "/v1/AUTH_a/c/o", "OPTIONS")
+    assert resp.status_int == 200 and "GET" in resp.headers["Allow"]
+
+
+def test_cluster_wide_cors_origin():
+    app, _ = make_app(make_conf(cors_allow_origin="http://everywhere.example"))
+    call(app, "/v1/AUTH_a/c", "PUT")
+    resp = call(app, "/v1/AUTH_a/c", "OPTIONS", Origin="http://everywhere.example",
+                **{"Access-Control-Request-Method": "GET"})
+    assert resp.status_int == 200
