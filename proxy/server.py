@@ -229,6 +229,7 @@ class Application:
         if req.method not in ("GET", "HEAD"):
             return error_response(405, "Method not allowed", {"allow": "GET, HEAD, OPTIONS"})
         swift = {"version": "objstore-0.1.0", **self.constraints.as_info(),
+                 "valid_api_versions": list(API_VERSIONS), "strict_cors_mode": True,
                  "account_autocreate": self.account_autocreate,
                  "allow_account_management": self.allow_account_management,
                  "policies": [{"name": p.name, "aliases": p.name,
