@@ -42,3 +42,29 @@ def test_write_goes_to_handoff_and_reads_survive_with_a_node_down(cluster, conn,
     finally:
         cluster.aio("start")
     assert processes.healthy(down.port)
+
+
+def test_write_survives_a_node_dying_mid_upload(cluster, conn, container):
+    layout = Layout(cluster.dir)
+    state = layout.load_state()
+    account = conn.url.rstrip("/").rsplit("/", 1)[-1]
+    ring = load_ring(load_config(layout.node_config(1)), "object")
+    _, primaries = ring.get_nodes(account, container, "mid")
+    by_port = {d.port: d for d in layout.daemons(state) if d.kind == "object"}
+    victim = by_port[primaries[1]["port"]]
+    chunk = os.urandom(64 * 1024)
+
+    def body():
+        for index in range(8):
+            if index == 4:  # half the object is on its way to every primary: kill -9 one
+                assert processes.stop(layout, [victim], timeout=0) == [victim.name]
+            yield chunk
+    try:
+        conn.put_object(container, "mid", body())
+        assert conn.get_object(container, "mid")[1] == chunk * 8
+        digest = hash_path(account, container, "mid", suffix=state.hash_path_suffix.encode()).hex()
+        holders = nodes_holding(layout, state, digest)
+        assert victim.node not in holders and len(holders) >= 2, holders
+    finally:
+        cluster.aio("start")
+    assert conn.get_object(container, "mid")[1] == chunk * 8
