@@ -115,3 +115,14 @@ def test_user_with_write_acl_uploads_into_existing_container(objstore_cli, clust
     objstore_cli("post", container, "-w", "test:tester3", "-r", "test:tester3")
     objstore_cli("upload", container, "shared.txt", *as_tester3, cwd=str(tmp_path))
     assert conn.get_object(container, "shared.txt")[1] == b"from tester3"
+
+
+def test_client_library_reauthenticates_when_the_token_is_refused(cluster, container):
+    from client.connection import Connection
+    session = Connection(cluster.auth_url, "test:tester", "testing")
+    session.authenticate()
+    session.token = "AUTH_tk" + "0" * 40  # as if it had expired
+    resp = session.request("PUT", container, "reauth", body=b"payload",
+                           headers={"Content-Length": "7"})
+    assert resp.status == 201 and session.token != "AUTH_tk" + "0" * 40
+    assert session.request("GET", container, "reauth").body == b"payload"
