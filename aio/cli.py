@@ -78,7 +78,11 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
                 raise LayoutError(
                     f"{layout.base} was created with --{option.replace('_', '-')} "
                     f"{getattr(state, option)}; 'objstore-aio reset' first to change it")
-        if args.port is not None:
+        if args.port is not None and args.port != state.proxy_port:
+            proxy = next(d for d in layout.daemons(state) if d.kind == "proxy")
+            if processes.read_pid(layout, proxy) is not None:
+                raise LayoutError(f"the proxy is running on port {state.proxy_port}; "
+                                  f"use 'objstore-aio restart --port {args.port}' to move it")
             state.proxy_port = args.port
     else:
         nodes = 3 if args.nodes is None else args.nodes
@@ -95,7 +99,9 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
     layout.make_dirs(state)
     if args.config:
         lay.read_extra(args.config)  # fail early on a bad file
-        shutil.copyfile(args.config, layout.extra_config)
+        if not (os.path.exists(layout.extra_config)
+                and os.path.samefile(args.config, layout.extra_config)):
+            shutil.copyfile(args.config, layout.extra_config)
     lay.write_configs(layout, state)
     if not rings.rings_exist(layout):
         rings.build_rings(layout, state)
@@ -114,16 +120,17 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
     try:
         late = processes.wait_healthy(layout, daemons, args.timeout, started)
     except processes.Died as died:
-        print(f"objstore-aio: {died.daemon.name} exited while starting; the end of "
-              f"{layout.log_file(died.daemon.name)}:\n{died.log_tail}", file=sys.stderr)
+        print(f"objstore-aio: {died.daemon.name} exited while starting ('objstore-aio stop' "
+              f"stops the others); the end of {layout.log_file(died.daemon.name)}:\n"
+              f"{died.log_tail}", file=sys.stderr)
         return 1
     if late:
         names = ", ".join(d.name for d in late)
         print(f"objstore-aio: not healthy after {args.timeout:.0f}s: {names} "
               f"(logs in {layout.logs})", file=sys.stderr)
         return 1
-    started = "started " + ", ".join(d.name for d in to_start) if to_start else "already running"
-    print(f"objstore all-in-one cluster in {layout.base}: {started}")
+    summary = "started " + ", ".join(d.name for d in to_start) if to_start else "already running"
+    print(f"objstore all-in-one cluster in {layout.base}: {summary}")
     print(usage_text(layout, state))
     return 0
 
