@@ -93,9 +93,15 @@ class AccountController(Controller):
             headers.pop("x-account-access-control", None)
         return headers, check_metadata(headers, "account", self.app.constraints)
 
+    def allowed_methods(self) -> list[str]:
+        methods = super().allowed_methods()
+        if not self.app.allow_account_management:
+            methods = [m for m in methods if m not in ("PUT", "DELETE")]
+        return methods
+
     def not_allowed(self) -> Response:
         return error_response(405, "Account management is not allowed on this cluster",
-                              {"allow": "GET, HEAD, POST, OPTIONS"})
+                              {"allow": ", ".join(self.allowed_methods())})
 
     def PUT(self) -> Response:
         if not self.app.allow_account_management:

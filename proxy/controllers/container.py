@@ -71,6 +71,9 @@ class ContainerController(Controller):
         """Metadata and ACL headers to store, cleaned and checked."""
         headers = self.pass_through(_PREFIXES + ("x-remove-container-",), _NAMES)
         remove_headers_to_empty(headers, "container")
+        if not self.req.environ.get("swift_owner"):  # e.g. an account ACL's read-write user
+            for name in OWNER_HEADERS:
+                headers.pop(name, None)
         for name in ("x-container-read", "x-container-write"):
             clean = self.req.environ.get("swift.clean_acl")
             if headers.get(name) and clean is not None:
@@ -121,8 +124,6 @@ class ContainerController(Controller):
         meta, err = self.metadata_headers()
         if err:
             return err
-        if "x-storage-policy" in self.req.headers:
-            return error_response(400, "A container's storage policy cannot be changed")
         base = self.write_headers(Timestamp.now().internal)
         base.update(meta)
         return self.result_response(self._fan_out("POST", base))

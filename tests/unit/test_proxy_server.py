@@ -239,3 +239,16 @@ def test_cluster_wide_cors_origin():
     resp = call(app, "/v1/AUTH_a/c", "OPTIONS", Origin="http://everywhere.example",
                 **{"Access-Control-Request-Method": "GET"})
     assert resp.status_int == 200
+
+
+def test_container_post_keeps_the_policy_and_non_owners_cannot_set_acls(app):
+    call(app, "/v1/AUTH_a/c", "PUT", **{"X-Storage-Policy": "silver"})
+    assert call(app, "/v1/AUTH_a/c", "POST", **{"X-Storage-Policy": "gold"}).status_int == 204
+    assert call(app, "/v1/AUTH_a/c", "HEAD").headers["X-Storage-Policy"] == "silver"
+    req = Request.blank("/v1/AUTH_a/c", method="POST",
+                        headers={"X-Container-Read": ".r:*", "X-Container-Meta-A": "b"})
+    req.environ["swift.authorize"] = lambda r: None  # allowed, but not the owner
+    assert req.get_response(app).status_int == 204
+    resp = call(app, "/v1/AUTH_a/c", "HEAD")
+    assert resp.headers["X-Container-Meta-A"] == "b"
+    assert "X-Container-Read" not in resp.headers
