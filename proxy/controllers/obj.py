@@ -150,6 +150,9 @@ class ObjectController(Controller):
                or content_length_error(self.req, self.app.constraints.max_file_size))
         if err:
             return err
+        if_none_match = self.req.headers.get("if-none-match")
+        if if_none_match is not None and if_none_match.strip() != "*":
+            return error_response(400, "If-None-Match only supports *")
         headers, err = self._meta_headers(info)
         if err:
             return err

@@ -173,3 +173,8 @@ def test_stalled_or_vanished_client_stores_nothing(size):
     req.environ["CONTENT_LENGTH"] = str(size)
     assert req.get_response(app).status_int == 499
     assert call(app, "/v1/AUTH_a/c/o").status_int == 404
+
+
+def test_if_none_match_on_put_only_supports_star(app):
+    resp = call(app, "/v1/AUTH_a/c/o", "PUT", b"", **{"If-None-Match": '"abc"'})
+    assert resp.status_int == 400 and b"only supports *" in resp.body
