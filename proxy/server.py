@@ -91,7 +91,7 @@ class Application:
     def wants_newest(req: Request) -> bool:
         return config_true_value(req.headers.get("x-newest", ""))
 
-    def object_ring(self, policy_index: str | int):
+    def object_ring(self, policy_index: str | int) -> Ring:
         try:
             return self.object_rings[int(policy_index)]
         except (KeyError, ValueError):

@@ -14,6 +14,7 @@ from proxy.controllers.base import BackendResult, Controller
 from proxy.controllers.reader import Reader
 from proxy.http import Response, error_response
 from proxy.infocache import INFO_REQUEST, account_info_from, account_key
+from ring import Ring
 
 _PREFIXES = ("x-account-meta-", "x-account-sysmeta-")
 OWNER_HEADERS = ("x-account-access-control", "x-account-meta-temp-url-key",
@@ -23,7 +24,7 @@ OWNER_HEADERS = ("x-account-access-control", "x-account-meta-temp-url-key",
 class AccountController(Controller):
 
     @property
-    def ring(self):
+    def ring(self) -> Ring:
         return self.app.account_ring
 
     def name_error(self) -> Response | None:

@@ -7,6 +7,7 @@ from proxy.controllers.base import BackendResult, Controller
 from proxy.controllers.reader import Reader
 from proxy.http import Response, error_response
 from proxy.infocache import INFO_REQUEST, container_info_from, container_key
+from ring import Ring
 
 _PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
 _NAMES = frozenset({"x-container-read", "x-container-write", "x-versions-location",
@@ -21,7 +22,7 @@ class ContainerController(Controller):
     delay_denial = frozenset({"GET", "HEAD"})
 
     @property
-    def ring(self):
+    def ring(self) -> Ring:
         return self.app.container_ring
 
     def GET(self) -> Response:

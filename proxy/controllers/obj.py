@@ -23,6 +23,7 @@ from proxy.checks import (check_metadata, content_length_error, delete_at_error,
 from proxy.controllers.base import NET_ERRORS, BackendResult, Controller, best_result, quorum_size
 from proxy.controllers.reader import Reader
 from proxy.http import Response, empty_response, error_response
+from ring import Ring
 
 _READ_NAMES = frozenset({"range", "if-match", "if-none-match", "if-modified-since",
                          "if-unmodified-since"})
@@ -62,7 +63,7 @@ class ObjectController(Controller):
     def container_info(self) -> dict:
         return self.app.container_info(self.req.environ, self, self.account, self.container)
 
-    def object_ring(self, info: dict):
+    def object_ring(self, info: dict) -> Ring:
         return self.app.object_ring(info["storage_policy"])
 
     def backend_headers(self, info: dict, prefixes: tuple[str, ...],
