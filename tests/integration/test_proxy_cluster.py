@@ -1,16 +1,20 @@
 """The proxy in front of real storage daemons: 3 nodes, 3 replicas, over HTTP."""
 import hashlib
+import http.client
 import json
+import os
+import signal
 
 import pytest
 
+from ring import Ring
 from tests.cluster import Cluster
 from tests.support import wait_for
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    with Cluster(nodes=3) as running:
+    with Cluster(nodes=3, proxy_options={"recoverable_node_timeout": "1"}) as running:
         yield running
 
 
@@ -112,3 +116,25 @@ def test_node_down_writes_go_to_handoff_and_reads_fail_over(cluster):
             assert status == 200 and body == b"data%d" % i
     finally:
         cluster.start_node(1)
+
+
+def test_get_resumes_from_another_replica_when_a_node_stalls_mid_body(cluster):
+    cluster.request("PUT", "/v1/AUTH_test/stall")
+    data = os.urandom(1 << 20) * 24
+    assert cluster.request("PUT", "/v1/AUTH_test/stall/big", data)[0] == 201
+    ring = Ring(cluster.ring_dir, "object", hash_suffix=b"integration")
+    first = ring.get_nodes("AUTH_test", "stall", "big")[1][0]
+    node = next(i for i, ports in enumerate(cluster.ports) if ports["object"] == first["port"])
+    server = cluster.processes[f"object-{node}"]
+    conn = http.client.HTTPConnection("127.0.0.1", cluster.proxy_port, timeout=30)
+    conn.request("GET", "/v1/AUTH_test/stall/big")
+    resp = conn.getresponse()
+    assert resp.status == 200
+    head = resp.read(65536)
+    server.send_signal(signal.SIGSTOP)  # the serving node hangs mid-body
+    try:
+        body = head + resp.read()
+    finally:
+        server.send_signal(signal.SIGCONT)
+        conn.close()
+    assert len(body) == len(data) and body == data
