@@ -75,7 +75,7 @@ class RingBuilder:
 
     @property
     def slot_count(self) -> int:
-        return int(self.valid_mask().sum())
+        return sum(self.row_lengths())
 
     def row_lengths(self, replicas: float | None = None) -> list[int]:
         replicas = self.replicas if replicas is None else replicas
@@ -237,8 +237,9 @@ class RingBuilder:
         live = self.live_devs()
         total = sum(d["weight"] for d in live)
         if total > 0:
+            slots = self.slot_count
             for dev in live:
-                targets[dev["id"]] = self.slot_count * dev["weight"] / total
+                targets[dev["id"]] = slots * dev["weight"] / total
         return targets
 
     def dev_balances(self) -> dict[int, float]:
@@ -496,21 +497,23 @@ class RingBuilder:
     def _candidates(self, table: np.ndarray, valid: np.ndarray, over: np.ndarray,
                     movable: np.ndarray, rng: np.random.Generator,
                     factor: int = 4) -> tuple[np.ndarray, np.ndarray]:
-        """Random replicas of devices above target (``factor`` times their excess), one per part."""
+        """Random replicas of devices above target, about ``factor`` times their excess.
+
+        At most one per partition (a random one of its eligible replicas).
+        """
         over = np.append(over, 0)
-        candidates = valid & (over[table] > 0) & movable[None, :]
-        rows, parts = np.nonzero(candidates)
-        if not len(rows):
-            return rows, parts
-        shuffle = rng.permutation(len(rows))
-        rows, parts = rows[shuffle], parts[shuffle]
-        _, first = np.unique(parts, return_index=True)
-        rows, parts = rows[first], parts[first]
+        cells = table.copy()
+        cells[~valid] = -1
+        eligible = (over[cells] > 0) & movable[None, :]
+        keys = np.where(eligible, rng.random(table.shape), -1.0)
+        parts = np.nonzero(eligible.any(axis=0))[0]
+        if not len(parts):
+            return parts, parts
+        rows = np.argmax(keys[:, parts], axis=0)
         devs = table[rows, parts]
-        order = np.argsort(devs, kind="stable")
-        rows, parts, devs = rows[order], parts[order], devs[order]
-        rank = np.arange(len(devs)) - np.searchsorted(devs, devs, side="left")
-        keep = rank < factor * over[devs]
+        per_dev = np.bincount(devs, minlength=len(over))
+        keep_share = np.minimum(1.0, factor * over[devs] / np.maximum(per_dev[devs], 1))
+        keep = rng.random(len(parts)) < keep_share
         return rows[keep], parts[keep]
 
     # -- files ------------------------------------------------------------------------------

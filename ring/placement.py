@@ -192,8 +192,11 @@ def pull(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, budget: np.ndar
     for _ in range(max_rounds):
         alive &= budget[sources] > 0
         candidates = np.nonzero(alive)[0]
-        if not len(candidates) or not deficits.any():
+        wanted = int(deficits.sum())
+        if not len(candidates) or not wanted:
             break
+        if len(candidates) > 2 * wanted:   # enough to fill the deficits, no more work
+            candidates = rng.choice(candidates, 2 * wanted, replace=False)
         placed = _match(table, rows, parts, candidates, plan, deficits, lookups, rng,
                         sources, budget)
         alive[placed] = False
