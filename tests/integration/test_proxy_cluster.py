@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -138,3 +139,19 @@ def test_get_resumes_from_another_replica_when_a_node_stalls_mid_body(cluster):
         server.send_signal(signal.SIGCONT)
         conn.close()
     assert len(body) == len(data) and body == data
+
+
+def test_small_put_answers_at_quorum_while_a_node_hangs(cluster):
+    cluster.request("PUT", "/v1/AUTH_test/hang")
+    ring = Ring(cluster.ring_dir, "object", hash_suffix=b"integration")
+    first = ring.get_nodes("AUTH_test", "hang", "o")[1][0]
+    node = next(i for i, ports in enumerate(cluster.ports) if ports["object"] == first["port"])
+    server = cluster.processes[f"object-{node}"]
+    server.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        assert cluster.request("PUT", "/v1/AUTH_test/hang/o", b"quick")[0] == 201
+        assert time.monotonic() - started < 3  # node_timeout is 5 s: did not wait for it
+    finally:
+        server.send_signal(signal.SIGCONT)
+    assert cluster.request("GET", "/v1/AUTH_test/hang/o")[2] == b"quick"
