@@ -64,11 +64,20 @@ def is_server_error(status: int) -> bool:
 
 
 class AuthRequest:
-    """What ``swift.authorize(req)`` gets: the environ and the ACL that applies."""
+    """What ``swift.authorize(req)`` gets: the environ and the ACL that applies
+    (``acl`` is None on the first, up-front call)."""
 
     def __init__(self, environ: dict, acl: str | None = None) -> None:
         self.environ = environ
         self.acl = acl
+
+    @property
+    def method(self) -> str:
+        return self.environ["REQUEST_METHOD"]
+
+    @property
+    def path(self) -> str:
+        return self.environ.get("PATH_INFO", "")
 
 
 class Controller:
