@@ -22,7 +22,8 @@ import numpy as np
 
 from ring import devices as devlib
 from ring.errors import RingBuilderError
-from ring.placement import Plan, allowed, assign, layout_from_scratch, place_best_effort, pull
+from ring.placement import (Plan, first_per_group, allowed, assign, layout_from_scratch,
+                            place_best_effort, pull)
 from ring.ringfile import atomic_write, backup, write_ring_file
 from ring.tiers import LEVELS, TierTree, slot_targets
 
@@ -387,7 +388,7 @@ class RingBuilder:
         movable &= ~must.any(axis=0)
         must_rows, must_parts = np.nonzero(must)
         table[must] = -1
-        disp_rows, disp_parts = self._dispersion_excess(table, plan, movable)
+        disp_rows, disp_parts = self._dispersion_excess(table, valid, plan, movable, rng)
         origin = np.full(table.shape, -1, dtype=np.int32)
         origin[disp_rows, disp_parts] = table[disp_rows, disp_parts]
         table[disp_rows, disp_parts] = -1
@@ -477,21 +478,39 @@ class RingBuilder:
     def _deficits(self, table: np.ndarray, valid: np.ndarray, plan: Plan) -> np.ndarray:
         return np.maximum(plan.targets - self._counts(table, valid), 0)
 
-    @staticmethod
-    def _dispersion_excess(table: np.ndarray, plan: Plan,
-                           movable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One replica of each movable partition that holds more replicas in a tier than its cap."""
-        excess = np.zeros(table.shape, dtype=bool)
+    def _dispersion_excess(self, table: np.ndarray, valid: np.ndarray, plan: Plan,
+                           movable: np.ndarray,
+                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One replica of each movable partition that holds more replicas in a tier than its cap.
+
+        Of the replicas in the crowded tier, preferably one on a device above
+        its target, so that fixing dispersion also moves towards balance.
+        """
+        crowded = np.zeros(table.shape, dtype=bool)   # in a tier node over its cap
+        extra = np.zeros(table.shape, dtype=bool)     # ... and not among the first `cap` there
         for level in range(4):
             nodes = plan.node_lookup(level)[table]
             caps = np.append(plan.caps[level], 0)
-            for row in range(1, table.shape[0]):
+            for row in range(table.shape[0]):
                 here = nodes[row]
-                earlier = (nodes[:row] == here[None, :]).sum(axis=0)
-                excess[row] |= (here >= 0) & (earlier >= caps[here])
-        excess &= movable[None, :]
-        parts = np.nonzero(excess.any(axis=0))[0]
-        rows = np.argmax(excess[:, parts], axis=0)
+                same = nodes == here[None, :]
+                real = here >= 0
+                crowded[row] |= real & (same.sum(axis=0) > caps[here])
+                extra[row] |= real & (same[:row].sum(axis=0) >= caps[here])
+        crowded &= movable[None, :]
+        extra &= movable[None, :]
+        parts = np.nonzero(extra.any(axis=0))[0]
+        rows = np.argmax(extra[:, parts], axis=0)
+        if not len(parts):
+            return rows, parts
+        surplus = np.maximum(self._counts(table, valid) - plan.targets, 0)
+        cand_rows, index = np.nonzero(crowded[:, parts])
+        shuffle = rng.permutation(len(index))
+        cand_rows, index = cand_rows[shuffle], index[shuffle]
+        kept = first_per_group(table[cand_rows, parts[index]], surplus,
+                                np.arange(len(index)))
+        kept = kept[np.unique(index[kept], return_index=True)[1]]
+        rows[index[kept]] = cand_rows[kept]
         return rows, parts
 
     def _candidates(self, table: np.ndarray, valid: np.ndarray, over: np.ndarray,

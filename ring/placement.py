@@ -87,16 +87,33 @@ def allowed(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, devs: np.nda
     return ok
 
 
-def _propose(deficits: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A destination for each of ``size`` cells, drawn in proportion to devices' deficits."""
+EXHAUSTIVE_PAIRS = 2_000_000
+
+
+def _propose(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, plan: Plan,
+             deficits: np.ndarray, lookups: list[np.ndarray],
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A destination for each cell, drawn in proportion to devices' deficits.
+
+    Returns (destinations, whether each fits the caps).  When cells times
+    candidate devices is small, every pair is checked and each cell draws among
+    the devices it fits, so the last few cells still find their rare matches.
+    """
     devs = np.nonzero(deficits > 0)[0]
-    if not len(devs):
-        return np.zeros(0, dtype=np.int64)
     weights = deficits[devs].astype(np.float64)
-    return devs[rng.choice(len(devs), size=size, p=weights / weights.sum())]
+    if len(rows) * len(devs) <= EXHAUSTIVE_PAIRS:
+        count = len(rows)
+        fits = allowed(table, np.repeat(rows, len(devs)), np.repeat(parts, len(devs)),
+                       np.tile(devs, count), plan, lookups).reshape(count, len(devs))
+        cumulative = np.cumsum(fits * weights[None, :], axis=1)
+        draw = rng.random(count) * cumulative[:, -1]
+        choice = np.minimum((cumulative <= draw[:, None]).sum(axis=1), len(devs) - 1)
+        return devs[choice], fits[np.arange(count), choice]
+    dest = devs[rng.choice(len(devs), size=len(rows), p=weights / weights.sum())]
+    return dest, allowed(table, rows, parts, dest, plan, lookups)
 
 
-def _first_per_group(keys: np.ndarray, limits: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+def first_per_group(keys: np.ndarray, limits: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """The ``candidates`` (indexes) kept when each key may be used ``limits[key]`` times."""
     order = candidates[np.argsort(keys[candidates], kind="stable")]
     sorted_keys = keys[order]
@@ -113,13 +130,13 @@ def _match(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, cells: np.nda
     ``cells`` must hold at most one cell per partition.
     """
     cells = rng.permutation(cells)
-    dest = _propose(deficits, len(cells), rng)
-    if not len(dest):
+    if not deficits.any():
         return cells[:0]
-    good = np.nonzero(allowed(table, rows[cells], parts[cells], dest, plan, lookups))[0]
-    good = _first_per_group(dest, deficits, good)
+    dest, fits = _propose(table, rows[cells], parts[cells], plan, deficits, lookups, rng)
+    good = np.nonzero(fits)[0]
+    good = first_per_group(dest, deficits, good)
     if sources is not None:
-        good = _first_per_group(sources[cells], budget, good)
+        good = first_per_group(sources[cells], budget, good)
         budget -= np.bincount(sources[cells[good]], minlength=len(budget))
     placed = cells[good]
     table[rows[placed], parts[placed]] = dest[good]
