@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "stop":
             return cmd_stop(layout)
         return cmd_reset(layout)
+    except BrokenPipeError:  # e.g. piped into head: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (LayoutError, RuntimeError, OSError) as err:
         print(f"objstore-aio: {err}", file=sys.stderr)
         return 1

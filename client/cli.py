@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     except ClientError as err:
         print(f"objstore: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. piped into head: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:
         print(f"objstore: {err.strerror or err}: {err.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
