@@ -126,3 +126,15 @@ def test_client_library_reauthenticates_when_the_token_is_refused(cluster, conta
                            headers={"Content-Length": "7"})
     assert resp.status == 201 and session.token != "AUTH_tk" + "0" * 40
     assert session.request("GET", container, "reauth").body == b"payload"
+
+
+def test_unicode_and_space_names_round_trip(objstore_cli, conn, container, tmp_path):
+    name = "dïr/snow man ☃ %20+?.txt"
+    (tmp_path / "u.txt").write_text("unicode")
+    objstore_cli("upload", container, str(tmp_path / "u.txt"), "--object-name", name)
+    assert objstore_cli("list", container).stdout.splitlines() == [name]
+    assert conn.get_object(container, name)[1] == b"unicode"
+    objstore_cli("download", container, name, "-D", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "dïr" / "snow man ☃ %20+?.txt").read_text() == "unicode"
+    objstore_cli("delete", container, name)
+    assert objstore_cli("list", container).stdout == ""
