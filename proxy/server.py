@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import json
 import logging
+import random
 from typing import Callable, Iterable
 
 from objstore.common.config import ConfigError, config_true_value, get_float, get_int, section
@@ -71,6 +72,9 @@ class Application:
                                           get_float(options, "error_suppression_interval", 60.0),
                                           logger)
         self.account_autocreate = config_true_value(options.get("account_autocreate", "true"))
+        self.sorting_method = options.get("sorting_method", "shuffle").lower()
+        if self.sorting_method not in ("shuffle", "none"):
+            raise ConfigError("[proxy-server] sorting_method must be 'shuffle' or 'none'")
         self.allow_account_management = config_true_value(
             options.get("allow_account_management", "false"))
         self.container_cache = TTLCache(get_float(options, "recheck_container_existence", 10.0))
@@ -86,6 +90,13 @@ class Application:
     @staticmethod
     def backend_path(part: int, wsgi_path: str) -> str:
         return backend_path(part, wsgi_path)
+
+    def read_order(self, primaries: list[dict]) -> list[dict]:
+        """Primaries in the order reads try them: shuffled by default so that
+        reads spread over every replica instead of always hitting replica 0."""
+        if self.sorting_method == "shuffle":
+            primaries = random.sample(primaries, len(primaries))
+        return primaries
 
     @staticmethod
     def wants_newest(req: Request) -> bool:

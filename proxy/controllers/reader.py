@@ -1,6 +1,6 @@
 """GET and HEAD: find a node that has the item, stream it, fail over.
 
-Primaries are asked in ring order; an error or timeout moves on to the next
+Primaries are asked in the proxy's read order (shuffled by default); an error or timeout moves on to the next
 node (handoffs only when some primary erred).  With ``X-Newest: true`` all
 primaries are asked at once and the newest answer wins.  An object body that
 breaks off mid-stream resumes from another replica with a ``Range`` starting at
@@ -62,7 +62,7 @@ class Reader:
     def _nodes(self) -> Iterator[dict]:
         """Primaries; handoffs only once some node erred (when every primary
         says "not found", that is the answer)."""
-        primaries = self.ring.get_part_nodes(self.part)
+        primaries = self.app.read_order(self.ring.get_part_nodes(self.part))
         yield from self.ctrl.node_iter(self.ring, self.part, primaries, handoffs=False)
         if self.errors:
             yield from self.ctrl.handoff_iter(self.ring, self.part, len(primaries))

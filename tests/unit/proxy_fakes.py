@@ -370,7 +370,8 @@ def make_conf(pipeline: str | None = None, **proxy_options: str) -> configparser
     conf = configparser.ConfigParser(interpolation=None)
     conf.optionxform = str
     conf["objstore"] = {"hash_path_suffix": "test"}
-    conf["proxy-server"] = proxy_options
+    # reads in ring order, so tests know which replica is asked first
+    conf["proxy-server"] = {"sorting_method": "none", **proxy_options}
     conf["storage-policy:0"] = {"name": "gold", "default": "yes"}
     conf["storage-policy:1"] = {"name": "silver"}
     conf["storage-policy:2"] = {"name": "old", "deprecated": "yes"}

@@ -223,3 +223,21 @@ def test_put_answers_soon_after_a_quorum(body):
     started = time.monotonic()
     assert call(app, "/v1/AUTH_a/c/o", "PUT", body).status_int == 201
     assert time.monotonic() - started < 1.5
+
+
+def test_reads_are_spread_over_all_primaries_by_default():
+    app, cluster = make_app(make_conf(sorting_method="shuffle"))
+    call(app, "/v1/AUTH_a/c", "PUT")
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"data")
+    primaries, _ = object_nodes(app)
+    cluster.requests_log.clear()
+    for _ in range(60):
+        assert call(app, "/v1/AUTH_a/c/o").body == b"data"
+    asked = {r[1] for r in cluster.requests(method="GET") if r[2].endswith("/AUTH_a/c/o")}
+    assert asked == {key(node) for node in primaries}
+
+
+def test_unknown_sorting_method_is_a_config_error():
+    from objstore.common.config import ConfigError
+    with pytest.raises(ConfigError):
+        make_app(make_conf(sorting_method="fastest"))
