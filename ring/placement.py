@@ -13,9 +13,15 @@ target number of replica slots.
   spread possible).  Within the largest tier nodes that hold at most one
   replica of a partition the slots are shuffled, so each device's replication
   partners are spread over many devices.
-* ``assign``: places a set of freed slots onto devices below their target in
-  bulk rounds: match slots with a shuffled pool of the most wanted free
-  device slots, keep the matches that respect every tier cap, retry the rest.
+* ``assign``: places freed slots (removed devices, crowded tiers, new
+  replicas) onto devices below their target in bulk rounds: each slot draws a
+  device in proportion to the devices' deficits, the draws that respect every
+  tier cap (and the deficits) are kept, the rest retry.
+* ``pull``: the same rounds for balance, with slots drawn from devices above
+  target, each source giving no more than its surplus.
+
+When few slots are left, each draws only among the devices it fits
+(``EXHAUSTIVE_PAIRS``), so rare matches are found rather than missed.
 """
 from __future__ import annotations
 

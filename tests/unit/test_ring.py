@@ -199,3 +199,18 @@ def test_load_ring_picks_the_file_per_kind_and_policy(tmp_path):
         load_ring(conf, "object", 7)
     with pytest.raises(ValueError):
         load_ring(conf, "bogus")
+
+
+def test_first_handoffs_follow_weight(tmp_path):
+    builder = RingBuilder(10, 1, 1)
+    for disk in range(10):
+        builder.add_dev({"region": 1, "zone": 1, "ip": "10.0.0.1", "port": 6200,
+                         "device": f"sd{disk}", "weight": 400 if disk == 0 else 100})
+    builder.rebalance(seed=1, now=NOW)
+    builder.write_ring(str(tmp_path / "object.ring.gz"))
+    ring = Ring(str(tmp_path), "object")
+    firsts = [next(ring.get_more_nodes(part))["id"] for part in range(ring.partition_count)
+              if ring.get_part_nodes(part)[0]["id"] != 0]
+    heavy = firsts.count(0) / len(firsts)
+    light = firsts.count(5) / len(firsts)
+    assert heavy > 2.5 * light

@@ -337,3 +337,16 @@ def test_dispersion_report_counts_shared_tiers():
     report = builder.dispersion_report()
     assert report["over"]["device"] == 256 and report["dispersion"] == 100
     assert builder.validate()[0]
+
+
+def test_raising_overload_fixes_dispersion_in_one_rebalance():
+    layout = [(1, 1, 5), (1, 2, 5), (1, 3, 5), (1, 3, 5)]   # zone 3 has twice the weight
+    builder = make_builder(part_power=10, layout=layout)
+    builder.rebalance(seed=1, now=NOW)
+    assert builder.dispersion_report()["over"]["zone"] == 512   # half the parts: forced by weight
+    builder.set_overload(0.5)
+    result = builder.rebalance(seed=2, now=NOW + 2 * HOUR)
+    check_invariants(builder)
+    assert builder.dispersion_report()["dispersion"] == 0
+    assert (zones_per_part(builder) == 3).all()
+    assert result.slots_moved <= 512 * 1.25      # one replica of each crowded part, plus a little
