@@ -29,6 +29,18 @@ class ListingParams:
     path: bytes | None = None
 
 
+def _read_group(cursor, key: bytes, group: bytes, step: Callable[[], bool],
+                full_name: FullName) -> tuple[list[Row], bytes]:
+    """The records stored under one truncated-name group key (names too long
+    for an LMDB key share it), with their full names, and the key after them."""
+    members = []
+    while key.startswith(group):
+        value = cursor.value()
+        members.append((full_name(value), value))
+        key = cursor.key() if step() else b""
+    return members, key
+
+
 def _walk_forward(cursor, db_hash: bytes, start: bytes, full_name: FullName) -> Iterator[Row]:
     """Records of one database with name >= start, in ascending order."""
     hlen = len(db_hash)
@@ -38,12 +50,8 @@ def _walk_forward(cursor, db_hash: bytes, start: bytes, full_name: FullName) -> 
     while key[:hlen] == db_hash:
         suffix = key[hlen:]
         if keys.is_group_key(suffix):
-            group = db_hash + keys.group_of(suffix)
-            members = []
-            while key.startswith(group):
-                value = cursor.value()
-                members.append((full_name(value), value))
-                key = cursor.key() if cursor.next() else b""
+            members, key = _read_group(cursor, key, db_hash + keys.group_of(suffix),
+                                       cursor.next, full_name)
             members.sort()
             yield from (m for m in members if m[0] >= start)
             continue
@@ -63,12 +71,8 @@ def _walk_reverse(cursor, db_hash: bytes, end: bytes | None, full_name: FullName
     while key[:hlen] == db_hash:
         suffix = key[hlen:]
         if keys.is_group_key(suffix):
-            group = db_hash + keys.group_of(suffix)
-            members = []
-            while key.startswith(group):
-                value = cursor.value()
-                members.append((full_name(value), value))
-                key = cursor.key() if cursor.prev() else b""
+            members, key = _read_group(cursor, key, db_hash + keys.group_of(suffix),
+                                       cursor.prev, full_name)
             members.sort(reverse=True)
             yield from (m for m in members if end is None or m[0] < end)
             continue
