@@ -70,6 +70,16 @@ class Context:
             self._builder = RingBuilder.load(self.path)
         return self._builder
 
+    def create(self, builder: RingBuilder) -> None:
+        """Start a new builder file (refusing to overwrite one)."""
+        if os.path.exists(self.path):
+            raise RingBuilderError(f"{self.path} already exists; remove it first to start over")
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise RingBuilderError(f"directory does not exist: {directory}")
+        self._builder = builder
+        self.save()
+
     def save(self) -> None:
         self.builder.save(self.path)
 
@@ -151,13 +161,7 @@ def cmd_create(ctx: Context, argv: list[str]) -> int:
     parser.add_argument("min_part_hours", type=int)
     parser.add_argument("--overload", default="0")
     args = parser.parse_args(argv)
-    if os.path.exists(ctx.path):
-        raise RingBuilderError(f"{ctx.path} already exists; remove it first to start over")
-    ctx._builder = RingBuilder(args.part_power, args.replicas, args.min_part_hours, args.overload)
-    directory = os.path.dirname(os.path.abspath(ctx.path))
-    if not os.path.isdir(directory):
-        raise RingBuilderError(f"directory does not exist: {directory}")
-    ctx.save()
+    ctx.create(RingBuilder(args.part_power, args.replicas, args.min_part_hours, args.overload))
     ctx.print(f"Created {ctx.path}: {ctx.builder.partition_count} partitions, "
               f"{ctx.builder.replicas:g} replicas, min_part_hours {ctx.builder.min_part_hours}")
     return EXIT_OK
@@ -489,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     except RingError as err:
         print(f"objstore-ring-builder: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:   # output piped into head & co: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except OSError as err:
         print(f"objstore-ring-builder: {err.strerror or err}: {err.filename or path}", file=sys.stderr)
         return EXIT_ERROR
