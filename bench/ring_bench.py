@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import shutil
 import os
+import shutil
 import sys
 import tempfile
 import time
 import tracemalloc
+
+import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -68,8 +70,7 @@ class ObjstoreImpl:
         return builder.get_balance(), builder.dispersion_report()["dispersion"]
 
     def table(self, builder):
-        import numpy as np
-        return np.array(builder.table)
+        return [row.copy() for row in builder.ring_rows()]
 
     def write(self, builder, folder: str) -> None:
         builder.write_ring(os.path.join(folder, "object.ring.gz"), keep_backup=False)
@@ -102,7 +103,7 @@ class SwiftImpl:
         return builder.get_balance(), builder.dispersion
 
     def table(self, builder):
-        return [list(row) for row in builder._replica2part2dev]
+        return [np.array(row) for row in builder._replica2part2dev]
 
     def write(self, builder, folder: str) -> None:
         builder.get_ring().save(os.path.join(folder, "object.ring.gz"))
@@ -111,17 +112,19 @@ class SwiftImpl:
         return self.Ring(folder, ring_name="object")
 
 
-def moved_fraction(before, after) -> tuple[float, float]:
-    """(partitions with a moved replica, replicas moved) as fractions."""
+def moved_fraction(before: list, after: list) -> tuple[float, float]:
+    """(partitions with a moved replica, replicas moved) as fractions; rows may be ragged."""
     parts = len(before[0])
-    moved_parts = 0
-    moved_slots = 0
-    rows = list(zip(*before)), list(zip(*after))
-    for old, new in zip(*rows):
-        diff = sum(1 for a, b in zip(old, new) if a != b)
-        moved_slots += diff
-        moved_parts += diff > 0
-    return moved_parts / parts, moved_slots / (parts * len(before))
+    touched = np.zeros(parts, dtype=bool)
+    moved = total = 0
+    for old, new in zip(before, after):
+        old, new = np.asarray(old), np.asarray(new)
+        length = min(len(old), len(new))
+        changed = old[:length] != new[:length]
+        touched[:length] |= changed
+        moved += int(changed.sum())
+        total += len(old)
+    return touched.sum() / parts, moved / total
 
 
 def build(impl, scenario: dict) -> tuple[object, dict]:

@@ -449,26 +449,36 @@ class RingBuilder:
 
     def _relay_budget(self, table: np.ndarray, valid: np.ndarray, over: np.ndarray, plan: Plan,
                       movable: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Devices at target that the devices above target can most likely refill.
+        """Devices at target that can both feed the deficit and be refilled by the surplus.
 
-        Estimated per zone: the share of a sample of the surplus replicas that
-        could move to a device of that zone.
+        Estimated per zone from samples: the share of its replicas that could
+        move to a device below target, times the share of the surplus replicas
+        that could move to it.
         """
         at_target = (over == 0) & (plan.targets > 0)
-        rows, parts = self._candidates(table, valid, np.maximum(over, 0), movable, rng, factor=64)
-        if not len(rows) or not at_target.any():
-            return at_target.astype(np.int64)
-        sample = rng.permutation(len(rows))[:2000]
-        rows, parts = rows[sample], parts[sample]
-        zones = plan.node_of[1]
+        deficit_devs = np.nonzero(over < 0)[0]
+        surplus_rows, surplus_parts = self._candidates(table, valid, np.maximum(over, 0), movable,
+                                                       rng, factor=64)
+        if not len(surplus_rows) or not at_target.any() or not len(deficit_devs):
+            return np.zeros(len(over), dtype=np.int64)
         lookups = [plan.node_lookup(level) for level in range(4)]
+
+        def fit_share(rows: np.ndarray, parts: np.ndarray, dests: np.ndarray) -> float:
+            pick = rng.permutation(len(rows))[:1000]
+            rows, parts = rows[pick], parts[pick]
+            chosen = rng.choice(dests, size=len(rows))
+            return float(allowed(table, rows, parts, chosen, plan, lookups).mean()) if len(rows) else 0.0
+
+        zones = plan.node_of[1]
         score = np.zeros(len(plan.caps[1]))
         for zone in np.unique(zones[at_target]):
             members = np.nonzero(at_target & (zones == zone))[0]
-            dests = rng.choice(members, size=len(rows))
-            score[zone] = allowed(table, rows, parts, dests, plan, lookups).mean()
-        good = score >= max(score.max() * 0.5, 1e-9)
-        relay = at_target & good[np.maximum(zones, 0)]
+            own_rows, own_parts = np.nonzero(valid & np.isin(table, members) & movable[None, :])
+            score[zone] = (fit_share(own_rows, own_parts, deficit_devs)
+                           * fit_share(surplus_rows, surplus_parts, members))
+        if score.max() <= 0:
+            return np.zeros(len(over), dtype=np.int64)
+        relay = at_target & (score >= score.max() * 0.5)[np.maximum(zones, 0)]
         share = -(-int(np.maximum(-over, 0).sum()) // max(int(relay.sum()), 1))
         return relay.astype(np.int64) * share
 
