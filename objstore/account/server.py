@@ -65,8 +65,12 @@ class AccountServer(DBServer):
         return headers
 
     def listing_entry(self, rec: dict[str, Any]) -> dict[str, Any]:
-        return {"name": rec["name"], "count": rec["object_count"], "bytes": rec["bytes_used"],
-                "last_modified": listing.last_modified(rec["put_timestamp"])}
+        entry = {"name": rec["name"], "count": rec["object_count"], "bytes": rec["bytes_used"],
+                 "last_modified": listing.last_modified(rec["put_timestamp"])}
+        policy = self.policies.get_by_index(rec["storage_policy_index"])
+        if policy is not None:  # Swift lists the policy unless it is unknown
+            entry["storage_policy"] = policy.name
+        return entry
 
     # -- container records -------------------------------------------------
     def put_record(self, req: Request, target: Target) -> Response:

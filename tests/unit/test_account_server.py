@@ -50,7 +50,8 @@ def test_container_records_merge(server):
     report(server, "c", put="2", count=5, size=50, X_Timestamp="5")
     report(server, "c", put="2", count=1, size=1, X_Timestamp="4")      # stale replica
     assert json.loads(call(server, "/sda/2/AUTH_a?format=json").body) == [
-        {"name": "c", "count": 5, "bytes": 50, "last_modified": "1970-01-01T00:00:02.000000"}]
+        {"name": "c", "count": 5, "bytes": 50, "last_modified": "1970-01-01T00:00:02.000000",
+         "storage_policy": "gold"}]
     assert report(server, "c", put="2", delete="6", X_Timestamp="6").status_int == 204
     assert call(server, "/sda/2/AUTH_a?format=json").body == b"[]"
     assert call(server, "/sda/2/AUTH_a", "HEAD").headers["X-Account-Container-Count"] == "0"
@@ -69,7 +70,8 @@ def test_account_listing_formats_and_params(server):
     doc = xml.dom.minidom.parseString(body).documentElement
     assert doc.tagName == "account" and doc.getAttribute("name") == "AUTH_a"
     container = doc.getElementsByTagName("container")[0]
-    assert [c.tagName for c in container.childNodes] == ["name", "count", "bytes", "last_modified"]
+    assert [c.tagName for c in container.childNodes] == ["name", "count", "bytes", "last_modified",
+                                                          "storage_policy"]
     assert doc.getElementsByTagName("subdir")[0].getAttribute("name") == "logs-"
     assert call(server, "/sda/2/AUTH_a?limit=10001").status_int == 412
 
