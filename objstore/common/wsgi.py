@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -22,6 +23,8 @@ from objstore.common.config import get_float, get_int
 from objstore.common.logs import bind_txn_id, new_txn_id
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+# bytes str.split() may treat as whitespace besides " \t": controls, 0x85, 0xa0 (not CR/LF)
+_UNSAFE_REQUEST_LINE_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
 
 
 class AccessLog:
@@ -104,9 +107,29 @@ def serve(app: WSGIApp, options: Mapping[str, str], logger: logging.Logger, *,
     _supervise(children)
 
 
+def _quote_byte(match: re.Match) -> bytes:
+    return b"%%%02X" % match.group()[0]
+
+
 class _Protocol(eventlet.wsgi.HttpProtocol):
     """eventlet fills in ``CONTENT_TYPE: text/plain`` when the client sent
-    none; drop it so servers can tell "no Content-Type" (e.g. guess one)."""
+    none; drop it so servers can tell "no Content-Type" (e.g. guess one).
+
+    The stdlib request-line parser splits on *Unicode* whitespace (so the
+    bytes 0x85 and 0xa0 of an unquoted UTF-8 name break the line: 400 "Bad
+    request syntax") and collapses a leading ``//`` in the path.  Non-ASCII
+    and control bytes are percent-quoted before parsing (eventlet unquotes
+    PATH_INFO, so the app sees the same bytes) and the path is kept as sent.
+    """
+
+    def parse_request(self) -> bool:
+        self.raw_requestline = _UNSAFE_REQUEST_LINE_BYTES.sub(_quote_byte, self.raw_requestline)
+        if not super().parse_request():
+            return False
+        words = self.requestline.split()
+        if len(words) == 3:
+            self.path = words[1]
+        return True
 
     def get_environ(self, *args, **kwargs):
         environ = super().get_environ(*args, **kwargs)
