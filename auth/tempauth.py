@@ -23,6 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
+from urllib.parse import quote
 
 from auth.acl import (
     ACLError, clean_acl, format_account_acl, parse_account_acl, parse_acl, referrer_allowed)
@@ -267,6 +268,8 @@ class TempAuth:
             return SimpleResponse("403 Forbidden", body or "Forbidden\n")
         parts = environ.get("PATH_INFO", "").split("/", 3)
         realm = parts[2] if len(parts) > 2 and parts[1] == "v1" and parts[2] else "unknown"
+        # quoted as in the URL, so a crafted account name cannot break the header
+        realm = quote(realm.encode("latin-1", "replace"), safe="/")
         return SimpleResponse("401 Unauthorized", body or "Unauthorized\n",
                               [("WWW-Authenticate", f'Swift realm="{realm}"')])
 

@@ -92,9 +92,10 @@ class Response:
 
 
 def error_response(status: int, message: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    """A short text body saying why; the reason phrase when there is nothing more to say."""
-    body = (message or REASONS.get(status, "Error")).encode("utf-8") + b"\n"
+                   headers: dict[str, str] | None = None, newline: bool = True) -> Response:
+    """A short text body saying why; the reason phrase when there is nothing more to say.
+    ``newline=False`` for the few bodies Swift sends (and clients compare) verbatim."""
+    body = (message or REASONS.get(status, "Error")).encode("utf-8") + (b"\n" if newline else b"")
     merged = {"content-type": "text/plain; charset=UTF-8"}
     merged.update(headers or {})
     return Response(status, merged, body)
