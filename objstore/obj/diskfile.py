@@ -20,6 +20,7 @@ metadata is wrong when it is opened.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import time
@@ -117,7 +118,7 @@ class DiskFile:
         self.fileset = ondisk.FileSet()
         self.metadata: md.Metadata = {}
         self.data_metadata: md.Metadata = {}
-        self.fd: int | None = None
+        self.file: io.FileIO | None = None  # a file object: closed even if a body is dropped
         self.size = 0
 
     # -- reading ---------------------------------------------------------
@@ -150,9 +151,9 @@ class DiskFile:
 
     def _open_data(self) -> None:
         path = os.path.join(self.hash_dir, self.fileset.data)
-        self.fd = os.open(path, os.O_RDONLY)
-        self.data_metadata = md.read_metadata(self.fd, path)
-        self.size = os.fstat(self.fd).st_size
+        self.file = open(path, "rb", buffering=0)
+        self.data_metadata = md.read_metadata(self.file.fileno(), path)
+        self.size = os.fstat(self.file.fileno()).st_size
         try:
             expected = int(self.data_metadata["Content-Length"])
         except (KeyError, ValueError):
@@ -200,13 +201,13 @@ class DiskFile:
             return False
 
     def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
     def read_range(self, start: int, stop: int) -> Iterator[bytes]:
         """Bytes [start, stop) of the open .data, in chunks (no verification)."""
-        fd = self.fd
+        fd = self.file.fileno()
         position = start
         while position < stop:
             chunk = os.pread(fd, min(CHUNK_SIZE, stop - position), position)
@@ -219,7 +220,7 @@ class DiskFile:
         """The whole object, checking MD5 and length; quarantine on mismatch."""
         checksum = hashlib.md5(usedforsecurity=False)
         total = 0
-        fd = self.fd
+        fd = self.file.fileno()
         while True:
             chunk = os.pread(fd, CHUNK_SIZE, total)
             if not chunk:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import email
 import errno
+import gc
 import hashlib
 import io
 import os
@@ -229,6 +230,19 @@ def test_unknown_method_and_unexpected_errors(app, monkeypatch):
     put(app)
     resp = req(app, "/sda/1/a/c/o")
     assert resp.status_int == 500 and b"secret" not in resp.body
+
+
+def test_dropped_response_bodies_leak_no_file_descriptors(app):
+    """A client may vanish before the body is read: the open .data must still close."""
+    put(app)
+    before = len(os.listdir("/proc/self/fd"))
+    for method in ("GET", "GET", "HEAD"):
+        for _ in range(20):
+            environ = Request.blank("/sda/1/a/c/o", method=method).environ
+            body = app(environ, lambda status, headers, exc_info=None: None)
+            del body
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_healthcheck(app):
