@@ -97,7 +97,9 @@ def _read_hashes(part_dir: str) -> dict[str, str | None] | None:
 
 
 def _write_hashes(part_dir: str, hashes: dict[str, str | None]) -> None:
-    durable.write_file(part_dir, os.path.join(part_dir, HASHES_FILE),
+    """Atomically replace hashes.msgpack (temp file in ``<dev>/tmp``, like every write)."""
+    tmp_dir = os.path.join(os.path.dirname(os.path.dirname(part_dir)), "tmp")
+    durable.write_file(tmp_dir, os.path.join(part_dir, HASHES_FILE),
                        msgpack.packb({"hashes": hashes}, use_bin_type=True), fsync=True)
 
 
