@@ -151,7 +151,7 @@ class ObjectServer:
                            head=method == "HEAD")
 
     # -- request parsing -----------------------------------------------------
-    def _device_and_partition(self, environ: dict, segments: list[str]) -> tuple[str, str, str]:
+    def _device_and_partition(self, segments: list[str]) -> tuple[str, str, str]:
         device, partition = segments[0], segments[1]
         if not device or device in (".", "..") or "\x00" in device:
             raise HTTPError(400, f"Invalid device name {device!r}")
@@ -178,7 +178,7 @@ class ObjectServer:
         segments = path[1:].split("/", 4) if path.startswith("/") else []
         if len(segments) != 5 or not all(segments):
             raise HTTPError(400, "Path must be /<device>/<partition>/<account>/<container>/<object>")
-        device, dev_path, partition = self._device_and_partition(environ, segments)
+        device, dev_path, partition = self._device_and_partition(segments)
         limits = self.constraints
         for value, kind, limit in ((segments[2], "Account", limits.max_account_name_length),
                                    (segments[3], "Container", limits.max_container_name_length),
@@ -227,12 +227,14 @@ class ObjectServer:
             raise HTTPError(400, f"Total metadata too large; max {limits.max_meta_overall_size}")
 
     def _request_metadata(self, environ: dict, sysmeta: bool) -> dict[str, str]:
-        """Stored headers of a PUT (``sysmeta=True``) or POST.  An empty
-        metadata value is not stored (that is how clients remove an item)."""
+        """Stored headers of a PUT (``sysmeta=True``) or POST.  An empty value
+        is not stored (that is how clients remove an item)."""
         stored = {}
         for key, value in environ.items():
+            if not value:
+                continue
             if key.startswith(_STORED_ENVIRON_PREFIXES):
-                if value and (sysmeta or not key.startswith("HTTP_X_OBJECT_SYSMETA_")):
+                if sysmeta or not key.startswith("HTTP_X_OBJECT_SYSMETA_"):
                     stored[header_name(key)] = value
             elif key in self._allowed_environ:
                 stored[self._allowed_environ[key]] = value
@@ -240,9 +242,10 @@ class ObjectServer:
 
     @staticmethod
     def _delete_at(environ: dict, timestamp: Timestamp) -> str | None:
-        """X-Delete-At (or X-Delete-After relative to the request) as an int string."""
-        delete_at = environ.get("HTTP_X_DELETE_AT")
-        after = environ.get("HTTP_X_DELETE_AFTER")
+        """X-Delete-At (or X-Delete-After relative to the request) as an int string;
+        None if neither is set (or they are empty, which removes the expiry)."""
+        delete_at = environ.get("HTTP_X_DELETE_AT") or None
+        after = environ.get("HTTP_X_DELETE_AFTER") or None
         if delete_at is None and after is None:
             return None
         try:
@@ -498,7 +501,7 @@ class ObjectServer:
         segments = path[1:].split("/") if path.startswith("/") else []
         if len(segments) not in (2, 3) or not all(segments):
             raise HTTPError(400, "Path must be /<device>/<partition>[/<suffix>-<suffix>...]")
-        _, dev_path, partition = self._device_and_partition(environ, segments)
+        _, dev_path, partition = self._device_and_partition(segments)
         policy = self._policy(environ)
         suffixes = segments[2].split("-") if len(segments) == 3 else []
         hashes = self.manager.get_hashes(dev_path, policy.data_dir, partition, suffixes)

@@ -395,6 +395,11 @@ def test_expiry(app, monkeypatch):
     monkeypatch.undo()
     assert req(app, "/sda/1/a/c/o", "DELETE", X_Timestamp=ts(2),
                X_If_Delete_At="123").status_int == 412
+    assert req(app, "/sda/1/a/c/o", "POST", X_Timestamp=ts(1.5),
+               X_Delete_At="").status_int == 202  # an empty X-Delete-At removes the expiry
+    assert "X-Delete-At" not in req(app, "/sda/1/a/c/o").headers
+    assert req(app, "/sda/1/a/c/o", "POST", X_Timestamp=ts(1.6),
+               X_Delete_At=delete_at).status_int == 202
     assert req(app, "/sda/1/a/c/o", "DELETE", X_Timestamp=ts(2),
                X_If_Delete_At=delete_at).status_int == 204
 
