@@ -55,11 +55,9 @@ def check_listing(req: Request, max_limit: int) -> Response | None:
         limit = req.param("limit")
     except ValueError as err:
         return error_response(400, str(err))
-    if limit is not None and limit != "":
-        if not limit.isdigit():
-            return error_response(400, "limit must be a non-negative integer")
-        if int(limit) > max_limit:
-            return error_response(412, f"Maximum limit is {max_limit}")
+    # like Swift, a limit that is not a whole number is ignored
+    if limit and limit.isdigit() and limit.isascii() and int(limit) > max_limit:
+        return error_response(412, f"Maximum limit is {max_limit}")
     return None
 
 

@@ -372,16 +372,14 @@ class DBServer:
         except UnicodeDecodeError:
             fail(exc.HTTPBadRequest, "Listing parameters must be valid UTF-8")
         limit = self.listing_limit
-        if raw["limit"] not in (None, ""):
-            if not raw["limit"].isdigit() or not raw["limit"].isascii():
-                fail(exc.HTTPBadRequest, f"Invalid limit {raw['limit']!r}: must be a non-negative integer")
+        if raw["limit"] and raw["limit"].isdigit() and raw["limit"].isascii():
+            # like Swift, a limit that is not a whole number is ignored
             limit = int(raw["limit"])
             if limit > self.listing_limit:
                 fail(exc.HTTPPreconditionFailed, f"Maximum limit is {self.listing_limit}")
         for key in ("marker", "end_marker", "prefix", "delimiter", "path"):
+            # NUL is fine: it sorts below every name (Swift lists with marker=<name>%00)
             value = raw[key]
-            if value and ("\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)):
-                fail(exc.HTTPBadRequest, f"Invalid {key}")
             if value and len(value.encode()) > self.max_lengths["Object"] * 2:
                 fail(exc.HTTPBadRequest, f"{key} is too long")
         enc = {k: (raw[k] or "").encode("utf-8") for k in ("marker", "end_marker", "prefix", "delimiter")}

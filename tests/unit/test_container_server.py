@@ -159,8 +159,10 @@ def test_listing_parameters(server):
     assert listing(server, "path=a") == ["a/1", "a/2"]
     assert listing(server, "limit=0") == []
     assert call(server, "/sda/1/a/c?limit=10001").status_int == 412
-    assert call(server, "/sda/1/a/c?limit=-1").status_int == 400
-    assert call(server, "/sda/1/a/c?limit=abc").status_int == 400
+    # like Swift, a limit that is not a whole number is ignored; NUL in a marker is fine
+    assert listing(server, "limit=-1") == listing(server, "limit=2.0") == listing(server, "")
+    assert listing(server, "marker=a/2%00&end_marker=b%00") == ["a/b/3", "b"]
+    assert listing(server, "reverse=on&marker=b%00&end_marker=a/b/3") == ["b"]
     assert call(server, "/sda/1/a/c?marker=%FF").status_int == 400
 
 
@@ -310,7 +312,8 @@ def test_failed_account_updates_stay_dirty_and_are_retried(server, accounts, mon
     monkeypatch.setattr(account_update.time, "monotonic", lambda: clock)
     assert server.updater.flush() == 1
     assert call(accounts.app, "/sda/7/a?format=json").json == [
-        {"name": "c", "count": 0, "bytes": 0, "last_modified": "1970-01-01T00:00:01.000000"}]
+        {"name": "c", "count": 0, "bytes": 0, "last_modified": "1970-01-01T00:00:01.000000",
+         "storage_policy": "gold"}]
 
 
 def test_no_quorum_keeps_it_dirty(server, accounts):
