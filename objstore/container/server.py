@@ -59,6 +59,7 @@ class ContainerServer(DBServer):
     listing_item = "object"
     delete_needs_empty = True
     track_dirty = True
+    post_updates_put_timestamp = True
 
     def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger,
                  account_ring: Any = None, sender: Any = None) -> None:

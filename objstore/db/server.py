@@ -60,6 +60,7 @@ class DBServer:
     listing_item = ""                     # xml item element
     delete_needs_empty = True
     track_dirty = False
+    post_updates_put_timestamp = False    # a POST moves the DB's Last-Modified (containers)
 
     def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger) -> None:
         options = section(conf, self.section_name)
@@ -297,6 +298,9 @@ class DBServer:
             info = broker.info_txn(txn)
             if broker.is_deleted(info):
                 fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
+            if self.post_updates_put_timestamp and not config_true_value(
+                    req.headers.get("X-Backend-No-Timestamp-Update", "")):
+                broker.set_timestamps_txn(txn, info, put_timestamp=ts)
             broker.merge_metadata_txn(txn, meta)
 
         broker.store.write(op)

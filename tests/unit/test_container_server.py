@@ -191,6 +191,14 @@ def test_metadata_put_post_and_removal(server):
     assert call(server, "/sda/1/a/nope", "POST", X_Timestamp="3").status_int == 404
 
 
+def test_post_moves_put_timestamp_like_swift(server):
+    put_container(server)
+    call(server, "/sda/1/a/c", "POST", X_Timestamp="5", X_Container_Meta_A="1")
+    assert call(server, "/sda/1/a/c", "HEAD").headers["X-Put-Timestamp"] == "0000000005.00000"
+    call(server, "/sda/1/a/c", "POST", X_Timestamp="6", X_Backend_No_Timestamp_Update="true")
+    assert call(server, "/sda/1/a/c", "HEAD").headers["X-Put-Timestamp"] == "0000000005.00000"
+
+
 def test_metadata_values_keep_their_utf8_bytes(server):
     wsgi_value = "caf\u00e9 \u2603".encode("utf-8").decode("latin-1")
     resp = Request.blank("/sda/1/a/c", method="PUT", headers={
