@@ -37,7 +37,10 @@ DEFAULT_ALLOWED_HEADERS = ("Content-Disposition, Content-Encoding, X-Delete-At, 
 _META_ENVIRON_PREFIX = "HTTP_X_OBJECT_META_"
 _STORED_ENVIRON_PREFIXES = ("HTTP_X_OBJECT_META_", "HTTP_X_OBJECT_SYSMETA_",
                             "HTTP_X_OBJECT_TRANSIENT_SYSMETA_")
-_OVERRIDE_PREFIX = "HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_"
+# listing values that replace the object's own in container updates (e.g. an SLO
+# manifest lists its total size): request headers, or sysmeta stored with the object
+_OVERRIDE_PREFIXES = ("HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_",
+                      "HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_")  # later wins
 # metadata keys that are not passed through as response headers as they are
 _NOT_PASSED_THROUGH = frozenset({"name", "Content-Length", "Content-Type", "ETag", "X-Timestamp"})
 
@@ -74,6 +77,16 @@ def respond(start_response: Callable, status: int, body: str | bytes = b"",
 def header_name(environ_key: str) -> str:
     """``HTTP_X_OBJECT_META_FOO_BAR`` -> ``X-Object-Meta-Foo-Bar``."""
     return "-".join(word.capitalize() for word in environ_key[5:].split("_"))
+
+
+def _listing_overrides(environ: dict) -> dict[str, str]:
+    """``X-Etag``/``X-Size``/``X-Content-Type`` overrides for the container update."""
+    overrides = {}
+    for prefix in _OVERRIDE_PREFIXES:
+        for key, value in environ.items():
+            if key.startswith(prefix) and value:
+                overrides[header_name("HTTP_X_" + key[len(prefix):])] = value
+    return overrides
 
 
 class ObjectPath(NamedTuple):
@@ -299,10 +312,7 @@ class ObjectServer:
         if targets:
             update = {"X-Size": str(writer.size), "X-Content-Type": content_type,
                       "X-Etag": writer.etag}
-            for key, value in environ.items():
-                if key.startswith(_OVERRIDE_PREFIX):
-                    update["X-" + header_name(key)[len("X-Backend-Container-Update-Override-"):]] \
-                        = value
+            update.update(_listing_overrides(environ))
             self._update_container("PUT", environ, target, diskfile, targets, timestamp, update)
         return respond(start_response, 201, headers=[("ETag", writer.etag)])
 

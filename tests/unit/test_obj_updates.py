@@ -56,8 +56,11 @@ def test_override_headers_for_listing(tmp_path, sent):
     calls, _ = sent
     app = make_app(str(tmp_path))
     put(app, X_Backend_Container_Update_Override_Etag="slo-etag",
+        X_Object_Sysmeta_Container_Update_Override_Etag="older-etag",
+        X_Object_Sysmeta_Container_Update_Override_Content_Type="a/b; swift_bytes=999",
         X_Backend_Container_Update_Override_Size="999", **TARGET_HEADERS)
     assert calls[0][5]["X-Etag"] == "slo-etag" and calls[0][5]["X-Size"] == "999"
+    assert calls[0][5]["X-Content-Type"] == "a/b; swift_bytes=999"
 
 
 def test_failed_update_writes_async_pending(tmp_path, sent):
