@@ -93,7 +93,6 @@ class TierTree:
     def build(cls, devs: list[dict | None], live: set[int] | None = None) -> "TierTree":
         """``live``: ids taking part (default: every device)."""
         members = [d for d in devs if d is not None and (live is None or d["id"] in live)]
-        members.sort(key=lambda d: (tier_keys(d)[2], d["id"]))
         keys: list[list[tuple]] = []
         node_of = []
         parent = []
