@@ -17,6 +17,7 @@ from eventlet.green import socket as green_socket
 
 CHUNK_SIZE = 65536
 _MAX_LINE = 65536
+_HTTP_WS = " \t\r\n"
 _NO_BODY_STATUSES = (204, 304)
 _DRAIN_LIMIT = 65536
 
@@ -299,7 +300,9 @@ class BackendConnection:
             if line in (b"\r\n", b"\n", b""):
                 break
             name, _, value = line.decode("latin-1").partition(":")
-            key, value = name.strip().lower(), value.strip()
+            # only HTTP whitespace: str.strip() would also eat the bytes 0x85
+            # and 0xa0 that end many UTF-8 characters of metadata values
+            key, value = name.strip(_HTTP_WS).lower(), value.strip(_HTTP_WS)
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         if not parts[0].startswith("HTTP/1.1"):
             self.reusable = False

@@ -6,12 +6,20 @@ import pytest
 from proxy.backend import BackendConnection, BackendError, ConnectionPool
 
 
+META_A = "\u3705".encode().decode("latin-1")        # e3 9c 85
+META_B = " \u1803 ".encode().decode("latin-1")      # e1 a0 83 between spaces
+
+
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/expect-refused":  # answers before reading: no 100 Continue
         start_response("507 Insufficient Storage", [("Content-Length", "4")])
         return [b"full"]
     body = environ["wsgi.input"].read()
+    if path == "/meta":  # UTF-8 values ending in bytes 0x85 / 0xa0 (not whitespace here)
+        start_response("200 OK", [("Content-Length", "0"), ("X-Object-Meta-A", META_A),
+                                  ("X-Object-Meta-B", META_B)])
+        return []
     if path == "/chunked":
         start_response("200 OK", [])
         return [b"ab", b"", b"cd"]  # no length: eventlet sends it chunked
@@ -108,3 +116,9 @@ def test_garbage_answer_is_a_backend_error():
         conn.getresponse()
     thread.wait()
     sock.close()
+
+
+def test_header_values_keep_trailing_non_ascii_bytes(server):
+    resp, _ = exchange(BackendConnection, server, "GET", "/meta")
+    assert resp.headers["x-object-meta-a"] == META_A
+    assert resp.headers["x-object-meta-b"] == META_B.strip(" ")
