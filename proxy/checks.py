@@ -32,7 +32,8 @@ def check_metadata(headers: dict[str, str], target: str, limits: Constraints) ->
         key = name[len(prefix):]
         if not key:
             return error_response(400, "Metadata name cannot be empty")
-        if wsgi_to_str(key) is None or wsgi_to_str(value) is None:
+        # like Swift, object metadata may be any bytes; account/container metadata is UTF-8
+        if target != "object" and (wsgi_to_str(key) is None or wsgi_to_str(value) is None):
             return error_response(400, "Metadata must be valid UTF-8")
         count += 1
         size += len(key) + len(value)

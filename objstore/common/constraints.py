@@ -28,6 +28,12 @@ class Constraints:
     max_container_name_length: int = 256
     valid_ratelimit: bool = False
 
+    @property
+    def max_header_count(self) -> int:
+        """Header lines a request may carry: every metadata item plus the usual
+        headers (Swift's count, with its 1.6 margin for backend requests)."""
+        return int((self.max_meta_count + 36 + max(self.extra_header_count, 0)) * 1.6)
+
     def as_info(self) -> dict[str, int]:
         """The ``swift`` section of ``/info``."""
         info = dataclasses.asdict(self)

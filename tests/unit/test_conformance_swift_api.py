@@ -42,3 +42,31 @@ def test_www_authenticate_realm_is_quoted(app):
     assert resp.status_int == 401
     assert resp.headers["WWW-Authenticate"] == \
         'Swift realm="AUTH_haxx%22%0AContent-Length%3A%205%0A%0A%3Cb%3E"'
+
+
+def test_object_metadata_may_be_any_bytes_but_container_metadata_is_utf8(app):
+    cut = "\u3705".encode()[:2].decode("latin-1")  # a UTF-8 character cut in half
+    assert call(app, "/v1/AUTH_a/c", "PUT").status_int == 201
+    env = Request.blank("/v1/AUTH_a/c/o", method="PUT", body=b"x").environ
+    env["HTTP_X_OBJECT_META_CUT"] = cut
+    assert Request(env).get_response(app).status_int == 201
+    assert call(app, "/v1/AUTH_a/c/o", "HEAD").headers["X-Object-Meta-Cut"] == cut
+    env = Request.blank("/v1/AUTH_a/c", method="POST").environ
+    env["HTTP_X_CONTAINER_META_CUT"] = cut
+    assert Request(env).get_response(app).status_int == 400
+
+
+def test_daemons_parse_requests_with_every_metadata_header():
+    import http.client
+    import io
+
+    from objstore.common.constraints import Constraints
+    from objstore.common.daemon import allow_header_count
+
+    lines = b"".join(b"X-Object-Meta-%d: v\r\n" % i for i in range(Constraints().max_meta_count + 30))
+    saved = http.client._MAXHEADERS
+    try:
+        allow_header_count(Constraints().max_header_count)
+        assert len(http.client.parse_headers(io.BytesIO(lines + b"\r\n"))) == 120
+    finally:
+        http.client._MAXHEADERS = saved
