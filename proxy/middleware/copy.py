@@ -34,8 +34,9 @@ COPY_REQUEST_KEYS = frozenset({
     "HTTP_X_FRESH_METADATA", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
     "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE", "HTTP_ETAG", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING",
     "HTTP_X_STATIC_LARGE_OBJECT", "HTTP_X_OBJECT_MANIFEST"})
+# source request headers: conditions on the source, and Range (copies just those bytes)
 SOURCE_CONDITIONALS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
-                       "HTTP_IF_UNMODIFIED_SINCE")
+                       "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
 
 
 class CopyError(Exception):
@@ -159,7 +160,8 @@ class ServerSideCopy:
                 and query_param(environ, "multipart-manifest") == "get":
             headers["X-Object-Manifest"] = source.header("x-object-manifest") or ""
         etag = source.header("etag") or ""
-        if not etag.startswith('"') and not is_slo(source) and source.header("x-object-manifest") is None:
+        if (source.status_int == 200 and not etag.startswith('"') and not is_slo(source)
+                and source.header("x-object-manifest") is None):
             headers["ETag"] = etag  # a plain object: the object server verifies what it receives
         if (environ.get("HTTP_X_FRESH_METADATA") or "").lower() in ("true", "1", "yes", "on"):
             headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-object-meta-")}

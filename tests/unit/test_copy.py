@@ -105,6 +105,16 @@ def test_copy_respects_source_conditionals(swift):
     assert resp.status_int == 201
 
 
+@pytest.mark.parametrize("method, headers", [
+    ("COPY", {"Destination": "c2/part"}), ("PUT", {"X-Copy-From": "c/src"})])
+def test_copy_with_range_copies_those_bytes(swift, method, headers):
+    app = filter_factory(None, {})(swift)
+    path = f"/v1/{A}/c/src" if method == "COPY" else f"/v1/{A}/c2/part"
+    resp = req(app, path, method, **headers, Range="bytes=100-200")
+    assert resp.status_int == 201
+    assert swift.get_object(A, "c2", "part").data == (b"source bytes" * 10000)[100:201]
+
+
 def make_slo(swift, app):
     segs = []
     for i in range(3):
