@@ -7,7 +7,9 @@ split between its children twice:
 * ``weighted``: proportional to weight (capped by how many devices a child has,
   since a device never holds two replicas of a partition when it can be avoided);
 * ``wanted``: as widely spread as possible (each child holds floor or ceil of
-  parent/children replicas), proportional to weight within those bounds.
+  parent/children replicas, and no more than it has nodes one level down, so
+  that the spread also stays wide below it), proportional to weight within
+  those bounds.
 
 The target is ``weighted``, moved towards ``wanted`` by at most ``overload``
 (a fraction of the weighted share), exactly like Swift's overload knob: with
@@ -50,9 +52,14 @@ def waterfill(total: float, weights: np.ndarray, low: np.ndarray, high: np.ndarr
     return np.clip(hi_lam * weights, low, high)
 
 
-def split_share(share: float, weights: np.ndarray, capacity: np.ndarray,
+def split_share(share: float, weights: np.ndarray, capacity: np.ndarray, spread: np.ndarray,
                 overload: float) -> np.ndarray:
-    """Split a parent's share among children (weights, max replicas each can hold)."""
+    """Split a parent's share among children.
+
+    ``capacity``: weighted devices under each child (a device takes at most one
+    replica of a partition); ``spread``: weighted nodes one level further down,
+    the most replicas a child takes without doubling up below it.
+    """
     result = np.zeros(len(weights))
     live = weights > 0
     if share <= _EPS or not live.any():
@@ -64,8 +71,11 @@ def split_share(share: float, weights: np.ndarray, capacity: np.ndarray,
     zeros = np.zeros(len(w))
     weighted = waterfill(share, w, zeros, cap)
     count = len(w)
-    low = np.minimum(math.floor(math.floor(share + _EPS) / count), cap)
-    high = np.minimum(math.ceil(math.ceil(share - _EPS) / count), cap)
+    even_high = math.ceil(math.ceil(share - _EPS) / count)
+    high = np.minimum(even_high, spread[live].astype(float))
+    if high.sum() < share - _EPS:   # not enough room below to avoid doubling up somewhere
+        high = np.minimum(even_high, cap)
+    low = np.minimum(math.floor(math.floor(share + _EPS) / count), high)
     wanted = waterfill(share, w, low, high)
     light = wanted > weighted + _EPS
     target = np.where(light, np.minimum(wanted, weighted * (1 + overload)), wanted)
@@ -88,6 +98,7 @@ class TierTree:
     parent: list[np.ndarray]           # per level: node index -> parent node index (level-1)
     weights: list[np.ndarray]          # per level: node weight
     dev_count: list[np.ndarray]        # per level: weighted devices under each node
+    spread: list[np.ndarray]           # per level: weighted child nodes (1 for a device)
 
     @classmethod
     def build(cls, devs: list[dict | None], live: set[int] | None = None) -> "TierTree":
@@ -118,7 +129,10 @@ class TierTree:
             node_of.append(mapping)
             weights.append(w)
             dev_count.append(n)
-        return cls(keys, node_of, parent, weights, dev_count)
+        spread = [np.bincount(parent[level + 1], weights=weights[level + 1] > 0,
+                              minlength=len(keys[level])) for level in range(3)]
+        spread.append(np.ones(len(keys[3])))
+        return cls(keys, node_of, parent, weights, dev_count, spread)
 
     def shares(self, replicas: float, overload: float) -> list[np.ndarray]:
         """Per level, the share (replicas per partition) of every node."""
@@ -131,7 +145,8 @@ class TierTree:
                 children = np.nonzero(parents == p)[0]
                 if len(children):
                     share[children] = split_share(parent_share[p], self.weights[level][children],
-                                                  self.dev_count[level][children], overload)
+                                                  self.dev_count[level][children],
+                                                  self.spread[level][children], overload)
             result.append(share)
             parent_share = share
         return result

@@ -310,6 +310,17 @@ def test_property_invariants_hold(layout, replicas, seed, changes):
             assert builder.dispersion_report()["over"]["zone"] == 0
             one_slot = 100.0 / (builder.slot_count / len(weighted))
             assert builder.get_balance() <= 2 * one_slot + 1e-9
+        if step == 0 and len(zones) >= builder.row_count:
+            spread = RingBuilder(7, replicas, 1, overload=100)   # dispersion wins over weight
+            for dev in weighted:
+                spread.add_dev({key: value for key, value in dev.items() if key != "id"})
+            spread.rebalance(seed=seed, now=now)
+            check_invariants(spread)
+            assert spread.dispersion_report()["over"]["zone"] == 0
+            zone_of = np.array([(d["region"] << 8) + d["zone"] for d in spread.devs])
+            cells = np.where(spread.valid_mask(), zone_of[spread.table], -1)
+            for row in range(1, cells.shape[0]):
+                assert not ((cells[:row] == cells[row]) & (cells[row] >= 0)).any()
         if step == len(changes):
             break
         action, value = changes[step]
