@@ -11,7 +11,10 @@ HEAD sub-request through it, which the proxy answers and caches.
 """
 from __future__ import annotations
 
+import mmap
+import struct
 import time
+import zlib
 from typing import Callable, Mapping
 
 from objstore.common.constraints import wsgi_to_str
@@ -21,32 +24,69 @@ INFOCACHE = "swift.infocache"
 INFO_REQUEST = "objstore.info_request"
 
 
-class TTLCache:
-    """Process-wide ``key -> info`` for ``ttl`` seconds (0 disables it)."""
+class Generations:
+    """Change counters shared by all forked workers of a proxy (an anonymous
+    shared mapping made before the fork), one per hash slot of the cache keys.
+    A write bumps its key's slot, and every worker's cached copy of the info
+    fetched before that is stale from then on: an ACL granted or revoked
+    through one worker holds in the others at once."""
 
-    def __init__(self, ttl: float, max_entries: int = 10000) -> None:
+    SLOTS = 4096
+    _COUNTER = struct.Struct("Q")
+
+    def __init__(self) -> None:
+        self._map = mmap.mmap(-1, self.SLOTS * self._COUNTER.size)
+
+    def _offset(self, key: str) -> int:
+        return (zlib.crc32(key.encode("utf-8", "surrogateescape")) % self.SLOTS) * self._COUNTER.size
+
+    def get(self, key: str) -> int:
+        return self._COUNTER.unpack_from(self._map, self._offset(key))[0]
+
+    def bump(self, key: str) -> None:
+        offset = self._offset(key)
+        value = self._COUNTER.unpack_from(self._map, offset)[0]
+        self._COUNTER.pack_into(self._map, offset, (value + 1) & 0xFFFFFFFFFFFFFFFF)
+
+
+class TTLCache:
+    """Process-wide ``key -> info`` for ``ttl`` seconds (0 disables it);
+    with ``generations``, an entry also ends when its key is bumped there."""
+
+    def __init__(self, ttl: float, max_entries: int = 10000,
+                 generations: Generations | None = None) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: dict[str, tuple[float, dict]] = {}
+        self.generations = generations
+        self._items: dict[str, tuple[float, int, dict]] = {}
+
+    def generation(self, key: str) -> int:
+        """Read before fetching what ``put`` will store."""
+        return self.generations.get(key) if self.generations is not None else 0
 
     def get(self, key: str) -> dict | None:
         item = self._items.get(key)
         if item is None:
             return None
-        if item[0] < time.monotonic():
+        if item[0] < time.monotonic() or item[1] != self.generation(key):
             self._items.pop(key, None)
             return None
-        return item[1]
+        return item[2]
 
-    def put(self, key: str, info: dict) -> None:
+    def put(self, key: str, info: dict, generation: int | None = None) -> None:
         if self.ttl <= 0:
             return
         if len(self._items) >= self.max_entries:
             self._items.clear()  # crude but bounded; entries live seconds anyway
-        self._items[key] = (time.monotonic() + self.ttl, info)
+        if generation is None:
+            generation = self.generation(key)
+        self._items[key] = (time.monotonic() + self.ttl, generation, info)
 
     def pop(self, key: str) -> None:
+        """Drop ``key`` here and, through the generations, in every worker."""
         self._items.pop(key, None)
+        if self.generations is not None:
+            self.generations.bump(key)
 
 
 def container_key(account: str, container: str) -> str:

@@ -28,7 +28,7 @@ from proxy.controllers.reader import Reader
 from proxy.error_limiter import ErrorLimiter
 from proxy.http import Request, Response, error_response
 from proxy.info import capabilities
-from proxy.infocache import (INFOCACHE, TTLCache, account_info_from, account_key,
+from proxy.infocache import (INFOCACHE, Generations, TTLCache, account_info_from, account_key,
                              container_info_from, container_key)
 from proxy.pipeline import load_pipeline
 from ring import Ring, RingError, load_ring
@@ -77,8 +77,11 @@ class Application:
             raise ConfigError("[proxy-server] sorting_method must be 'shuffle' or 'none'")
         self.allow_account_management = config_true_value(
             options.get("allow_account_management", "false"))
-        self.container_cache = TTLCache(get_float(options, "recheck_container_existence", 10.0))
-        self.account_cache = TTLCache(get_float(options, "recheck_account_existence", 10.0))
+        generations = Generations()  # made before the workers fork: shared by them
+        self.container_cache = TTLCache(get_float(options, "recheck_container_existence", 10.0),
+                                        generations=generations)
+        self.account_cache = TTLCache(get_float(options, "recheck_account_existence", 10.0),
+                                      generations=generations)
         if config_true_value(options.get("object_post_as_copy", "false")):
             logger.warning("object_post_as_copy = true is not supported; POST updates "
                            "metadata in place")
@@ -111,10 +114,16 @@ class Application:
     def _cache_for(self, key: str) -> TTLCache:
         return self.container_cache if key.startswith("container/") else self.account_cache
 
-    def remember_info(self, env: dict, key: str, info: dict) -> None:
+    def remember_info(self, env: dict, key: str, info: dict, generation: int | None = None) -> None:
+        """Keep ``info`` for this request and (if it exists) this worker;
+        ``generation``: the cache generation read before fetching it."""
         env.setdefault(INFOCACHE, {})[key] = info
         if info["status"] // 100 == 2:
-            self._cache_for(key).put(key, info)
+            self._cache_for(key).put(key, info, generation)
+
+    def info_generation(self, key: str) -> int:
+        """Read before fetching info to ``remember_info`` (see infocache.Generations)."""
+        return self._cache_for(key).generation(key)
 
     def forget_info(self, env: dict, key: str) -> None:
         env.setdefault(INFOCACHE, {}).pop(key, None)
@@ -127,6 +136,7 @@ class Application:
         if info is not None:
             infocache[key] = info
             return info
+        generation = self.info_generation(key)
         part = ring.get_part(*names)
         wsgi_path = "/".join(ctrl.wsgi_path.split("/", len(names) + 1)[:len(names) + 1])
         reader = Reader(ctrl, ring, part, backend_path(part, wsgi_path),
@@ -135,7 +145,7 @@ class Application:
         if resp is not None:
             resp.close()
         info = from_headers(status, resp.headers if resp else {})
-        self.remember_info(env, key, info)
+        self.remember_info(env, key, info, generation)
         return info
 
     def container_info(self, env: dict, ctrl: Controller, account: str, container: str) -> dict:

@@ -49,10 +49,12 @@ class AccountController(Controller):
         headers = {"X-Trans-Id": self.req.txn_id}
         headers.update(self.pass_through(("x-backend-",), frozenset({"accept"})))
         reader = Reader(self, self.ring, part, self.app.backend_path(part, self.wsgi_path), headers)
+        key = account_key(self.account)
+        generation = self.app.info_generation(key)
         resp, status = reader.fetch(self.app.wants_newest(self.req))
         if status < 500:
             info = account_info_from(status, resp.headers if resp else {})
-            self.app.remember_info(self.req.environ, account_key(self.account), info)
+            self.app.remember_info(self.req.environ, key, info, generation)
         if status == 404 and self.app.account_autocreate:
             return self._empty_account()
         response = reader.response(resp, status)

@@ -45,10 +45,13 @@ class ContainerController(Controller):
         headers = {"X-Trans-Id": self.req.txn_id}
         headers.update(self.pass_through(("x-backend-",), frozenset({"accept"})))
         reader = Reader(self, self.ring, part, self.app.backend_path(part, self.wsgi_path), headers)
+        key = container_key(self.account, self.container)
+        generation = self.app.info_generation(key)
         resp, status = reader.fetch(self.app.wants_newest(self.req))
         if status < 500:
-            self.app.remember_info(self.req.environ, container_key(self.account, self.container),
-                                   container_info_from(status, resp.headers if resp else {}))
+            self.app.remember_info(self.req.environ, key,
+                                   container_info_from(status, resp.headers if resp else {}),
+                                   generation)
         response = reader.response(resp, status)
         if response.status < 300:
             self.client_headers(response.headers)

@@ -70,3 +70,26 @@ def test_daemons_parse_requests_with_every_metadata_header():
         assert len(http.client.parse_headers(io.BytesIO(lines + b"\r\n"))) == 120
     finally:
         http.client._MAXHEADERS = saved
+
+
+def test_info_change_in_one_worker_ends_cached_copies_in_the_others():
+    import os
+
+    from proxy.infocache import Generations, TTLCache
+
+    generations = Generations()
+    mine = TTLCache(60, generations=generations)
+    mine.put("account/AUTH_a", {"status": 204, "acl": "old"})
+    stale_fetch = mine.generation("account/AUTH_b")
+    pid = os.fork()
+    if pid == 0:  # another worker: its POST changes both accounts
+        theirs = TTLCache(60, generations=generations)
+        theirs.pop("account/AUTH_a")
+        theirs.pop("account/AUTH_b")
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert mine.get("account/AUTH_a") is None
+    mine.put("account/AUTH_b", {"status": 204}, stale_fetch)  # fetched before the change
+    assert mine.get("account/AUTH_b") is None
+    mine.put("account/AUTH_a", {"status": 204, "acl": "new"})
+    assert mine.get("account/AUTH_a") == {"status": 204, "acl": "new"}
