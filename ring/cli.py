@@ -11,7 +11,7 @@ import datetime
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Callable, TextIO
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class Context:
 
 
 def _parser(prog: str) -> _Parser:
-    return _Parser(prog=f"objstore-ring-builder BUILDER {prog}", add_help=False)
+    return _Parser(prog=prog, add_help=False)
 
 
 def _add_search_options(parser: argparse.ArgumentParser) -> None:
@@ -205,31 +205,29 @@ def cmd_add(ctx: Context, argv: list[str]) -> int:
     return EXIT_OK
 
 
-def _search_command(name: str, extra: Sequence[tuple[str, dict]] = ()) -> _Parser:
-    parser = _parser(name)
-    parser.add_argument("search", nargs="?")
-    for args, kwargs in extra:
-        parser.add_argument(*args, **kwargs)
-    _add_search_options(parser)
-    return parser
-
-
 @command("search", "search <search-value> | search --ip IP --device NAME ...")
 def cmd_search(ctx: Context, argv: list[str]) -> int:
-    args = _search_command("search").parse_args(argv)
+    parser = _parser("search")
+    parser.add_argument("search", nargs="?")
+    _add_search_options(parser)
+    args = parser.parse_args(argv)
     found = _find(ctx, _criteria_from(args, args.search), allow_many=True)
     _print_devs(ctx, found)
     return EXIT_OK
 
 
-@command("remove", "remove <search-value> [--yes]")
+@command("remove", "remove <search-value> [<search-value> ...] [--yes]")
 def cmd_remove(ctx: Context, argv: list[str]) -> int:
-    parser = _search_command("remove", [(("--yes", "-y"), {"action": "store_true"})])
+    parser = _parser("remove")
+    parser.add_argument("values", nargs="*")
+    parser.add_argument("--yes", "-y", action="store_true")
+    _add_search_options(parser)
     args = parser.parse_args(argv)
-    for dev in _find(ctx, _criteria_from(args, args.search), args.yes):
-        ctx.builder.remove_dev(dev["id"])
-        ctx.print(f"Device {devlib.format_dev(dev)} marked for removal; run rebalance to move "
-                  "its partitions")
+    for value in args.values or [None]:
+        for dev in _find(ctx, _criteria_from(args, value), args.yes):
+            ctx.builder.remove_dev(dev["id"])
+            ctx.print(f"Device {devlib.format_dev(dev)} marked for removal; run rebalance to "
+                      "move its partitions")
     ctx.save()
     return EXIT_OK
 
@@ -242,7 +240,8 @@ def cmd_set_weight(ctx: Context, argv: list[str]) -> int:
     parser.add_argument("--yes", "-y", action="store_true")
     _add_search_options(parser)
     args = parser.parse_args(argv)
-    if len(args.pairs) == 1:   # search options name the devices, the one value is the weight
+    searched = any(getattr(args, key, None) is not None for key in devlib.DEV_KEYS)
+    if len(args.pairs) == 1 and searched:   # options name the devices, the value is the weight
         changes = [(_criteria_from(args, None), args.pairs[0])]
     elif args.pairs and not len(args.pairs) % 2:
         changes = [(_criteria_from(args, value), weight)

@@ -159,3 +159,12 @@ def test_help():
     result = run("--help")
     assert result.returncode == 0 and "rebalance" in result.stdout
     assert run().returncode == 1
+
+
+def test_remove_several_and_usage_errors(builder_file):
+    ok(builder_file, "rebalance")
+    ok(builder_file, "remove", "d0", "d1")
+    assert RingBuilder.load(builder_file).pending_removal == {0, 1}
+    fails(builder_file, "set_weight", "d0", match="set_weight needs <search-value> <weight>")
+    err = fails(builder_file, "create", match="the following arguments are required")
+    assert err.startswith("objstore-ring-builder: create:")
