@@ -256,6 +256,22 @@ class DBServer:
             fail(exc.HTTPBadRequest, f"Total metadata too large; max {limits.max_meta_overall_size}")
         return updates
 
+    def merge_metadata_txn(self, txn, broker: Broker, meta: dict[str, tuple[str, str]]) -> None:
+        """Merge the request's metadata; 400 (and nothing merged) if the
+        database's user metadata as a whole ends up over the limits."""
+        if not broker.merge_metadata_txn(txn, meta):
+            return
+        count = size = 0
+        for key, (value, _ts) in broker.metadata_txn(txn).items():
+            if value and key.lower().startswith(self.user_meta_prefix):
+                count += 1
+                size += len(key) - len(self.user_meta_prefix) + len(value.encode("utf-8"))
+        limits = self.constraints
+        if count > limits.max_meta_count:
+            fail(exc.HTTPBadRequest, f"Too many metadata items; max {limits.max_meta_count}")
+        if size > limits.max_meta_overall_size:
+            fail(exc.HTTPBadRequest, f"Total metadata too large; max {limits.max_meta_overall_size}")
+
     # -- database verbs ----------------------------------------------------
     def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:
         """Hook: raise to refuse a PUT of a database that exists (or did)."""
@@ -274,7 +290,7 @@ class DBServer:
             info = broker.info_txn(txn)
             if info is None:
                 broker.create_txn(txn, ts, default_policy, target.partition)
-                broker.merge_metadata_txn(txn, meta)
+                self.merge_metadata_txn(txn, broker, meta)
                 return 201
             was_deleted = broker.is_deleted(info)
             self.check_existing_put(info, was_deleted, policy)
@@ -282,7 +298,7 @@ class DBServer:
                                       storage_policy_index=default_policy if was_deleted else None)
             if broker.is_deleted(info):
                 fail(exc.HTTPConflict, "A newer DELETE exists", self.backend_headers(info))
-            broker.merge_metadata_txn(txn, meta)
+            self.merge_metadata_txn(txn, broker, meta)
             return 201 if was_deleted else 202
 
         status = broker.store.write(op)
@@ -301,7 +317,7 @@ class DBServer:
             if self.post_updates_put_timestamp and not config_true_value(
                     req.headers.get("X-Backend-No-Timestamp-Update", "")):
                 broker.set_timestamps_txn(txn, info, put_timestamp=ts)
-            broker.merge_metadata_txn(txn, meta)
+            self.merge_metadata_txn(txn, broker, meta)
 
         broker.store.write(op)
         return ok(204)

@@ -191,6 +191,20 @@ def test_metadata_put_post_and_removal(server):
     assert call(server, "/sda/1/a/nope", "POST", X_Timestamp="3").status_int == 404
 
 
+def test_total_metadata_is_limited_across_requests(server):
+    put_container(server)
+    for i in range(15):  # 15 * (4 + 256) = 3900 bytes
+        assert call(server, "/sda/1/a/c", "POST", X_Timestamp=f"{2 + i}",
+                    **{f"X_Container_Meta_{i:04d}": "k" * 256}).status_int == 204
+    resp = call(server, "/sda/1/a/c", "POST", X_Timestamp="20", X_Container_Meta_K="x" * 196)
+    assert resp.status_int == 400 and b"Total metadata too large" in resp.body
+    assert "X-Container-Meta-K" not in call(server, "/sda/1/a/c", "HEAD").headers
+    assert call(server, "/sda/1/a/c", "POST", X_Timestamp="21",
+                X_Container_Meta_K="y" * 195).status_int == 204
+    assert call(server, "/sda/1/a/c", "POST", X_Timestamp="22", X_Container_Meta_0000="",
+                X_Container_Meta_K="z" * 196).status_int == 204  # room made in the same request
+
+
 def test_post_moves_put_timestamp_like_swift(server):
     put_container(server)
     call(server, "/sda/1/a/c", "POST", X_Timestamp="5", X_Container_Meta_A="1")
