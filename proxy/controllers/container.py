@@ -91,7 +91,8 @@ class ContainerController(Controller):
         limit = self.app.constraints.max_container_name_length
         if len(self.container.encode("utf-8")) > limit:
             return error_response(400, f"Container name length of "
-                                       f"{len(self.container.encode('utf-8'))} longer than {limit}")
+                                       f"{len(self.container.encode('utf-8'))} longer than {limit}",
+                                  {"content-type": "text/html; charset=UTF-8"})  # as Swift
         meta, err = self.metadata_headers()
         if err:
             return err
@@ -112,7 +113,7 @@ class ContainerController(Controller):
     def _policy_index(self) -> tuple[int, Response | None]:
         """The requested policy, else the existing container's, else the default."""
         name = self.req.headers.get("x-storage-policy")
-        if name is not None:
+        if name:  # an empty X-Storage-Policy means the default, as in Swift
             policy = self.app.policies.get_by_name(name)
             if policy is None:
                 return 0, error_response(400, f"Invalid X-Storage-Policy {name!r}")

@@ -93,3 +93,14 @@ def test_info_change_in_one_worker_ends_cached_copies_in_the_others():
     assert mine.get("account/AUTH_b") is None
     mine.put("account/AUTH_a", {"status": 204, "acl": "new"})
     assert mine.get("account/AUTH_a") == {"status": 204, "acl": "new"}
+
+
+def test_empty_storage_policy_header_means_default(app):
+    assert call(app, "/v1/AUTH_a/c", "PUT", **{"X-Storage-Policy": ""}).status_int == 201
+    assert call(app, "/v1/AUTH_a/c", "HEAD").headers["X-Storage-Policy"] == "gold"
+
+
+def test_container_name_too_long_is_html_400_like_swift(app):
+    resp = call(app, "/v1/AUTH_a/" + "X" * 2048, "PUT")
+    assert resp.status_int == 400
+    assert resp.headers["Content-Type"] == "text/html; charset=UTF-8"
