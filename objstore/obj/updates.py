@@ -33,10 +33,10 @@ import urllib.parse
 
 import eventlet
 import msgpack
-from eventlet.green.http import client as http_client
 
 from objstore.obj import durable
 from objstore.obj.diskfile import DiskFileManager
+from proxy.backend import BackendConnection, ConnectionPool
 
 Target = dict[str, str]
 
@@ -60,15 +60,22 @@ def async_pending_path(dev_path: str, async_dir: str, obj_hash: str, timestamp: 
 
 
 class ContainerUpdater:
-    """Sends container updates; falls back to async pendings."""
+    """Sends container updates; falls back to async pendings.
+
+    Updates travel on keep-alive connections (the proxy's backend client and
+    pool): a new TCP connection per update cost both servers a handshake, an
+    accept and a greenthread, about a quarter of a container update's CPU.
+    """
 
     def __init__(self, manager: DiskFileManager, logger: logging.Logger, *,
-                 conn_timeout: float, node_timeout: float, update_timeout: float) -> None:
+                 conn_timeout: float, node_timeout: float, update_timeout: float,
+                 pool_size: int = 32) -> None:
         self.manager = manager
         self.logger = logger
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.update_timeout = update_timeout
+        self.pool = ConnectionPool(max_per_address=pool_size) if pool_size > 0 else None
 
     def send_one(self, target: Target, partition: str, path: str, op: str,
                  headers: dict[str, str]) -> bool:
@@ -76,16 +83,15 @@ class ContainerUpdater:
         host, _, port = target["host"].rpartition(":")
         url = urllib.parse.quote(f"/{target['device']}/{partition}{path}")
         try:
-            with eventlet.Timeout(self.conn_timeout):
-                conn = http_client.HTTPConnection(host.strip("[]"), int(port))
-                conn.connect()
-            try:
-                with eventlet.Timeout(self.node_timeout):
-                    conn.request(op, url, headers=headers)
+            node = {"ip": host.strip("[]"), "port": int(port)}
+            with eventlet.Timeout(self.conn_timeout + self.node_timeout):
+                conn = BackendConnection(node, self.conn_timeout, self.node_timeout, self.pool)
+                try:
+                    conn.send_request(op, url, {**headers, "Content-Length": "0"})
                     response = conn.getresponse()
-                    response.read()
-            finally:
-                conn.close()
+                    response.close()  # drains a short body: the connection goes back to the pool
+                finally:
+                    conn.close()
         except (Exception, eventlet.Timeout) as err:
             self.logger.warning("container update %s %s to %s failed: %s",
                                 op, path, target["host"], err or type(err).__name__)
