@@ -580,15 +580,20 @@ class RingBuilder:
         if state.get("format_version") != BUILDER_FORMAT_VERSION:
             raise RingBuilderError(f"{source}: unsupported builder format version "
                                    f"{state.get('format_version')!r}")
-        builder = cls(state["part_power"], state["replicas"], state["min_part_hours"],
-                      state["overload"])
-        builder.id = state["id"]
-        builder.version = state["version"]
-        builder.devs = state["devs"]
-        builder.pending_removal = set(state["pending_removal"])
-        builder.table = np.frombuffer(state["table"], dtype="<i4").astype(np.int32).reshape(
-            builder.row_count, builder.partition_count)
-        builder.last_moved = np.frombuffer(state["last_moved"], dtype="<u4").astype(np.uint32)
+        try:
+            builder = cls(state["part_power"], state["replicas"], state["min_part_hours"],
+                          state["overload"])
+            builder.id = state["id"]
+            builder.version = state["version"]
+            builder.devs = state["devs"]
+            builder.pending_removal = set(state["pending_removal"])
+            builder.table = np.frombuffer(state["table"], dtype="<i4").astype(np.int32).reshape(
+                builder.row_count, builder.partition_count)
+            builder.last_moved = np.frombuffer(state["last_moved"], dtype="<u4").astype(np.uint32)
+            if builder.last_moved.shape != (builder.partition_count,):
+                raise ValueError("last_moved has the wrong length")
+        except (KeyError, TypeError, ValueError) as err:
+            raise RingBuilderError(f"{source}: corrupt builder file ({err})") from None
         return builder
 
     def save(self, path: str, keep_backup: bool = True) -> None:

@@ -107,7 +107,7 @@ class Ring:
         self.hash_suffix = hash_suffix
         self.reload_time = reload_time
         self._stat_key = self._stat()
-        self._state = _Loaded(read_ring_file(self.path), self.path)
+        self._state = self._read()
         self._part_shift = 32 - self._state.data.part_power
         self._next_check = time.monotonic() + reload_time
 
@@ -119,6 +119,13 @@ class Ring:
             raise RingError(f"ring file not found: {self.path}") from None
         return (st.st_mtime_ns, st.st_ino, st.st_size)
 
+    def _read(self) -> _Loaded:
+        data = read_ring_file(self.path)
+        try:
+            return _Loaded(data, self.path)
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise RingError(f"{self.path}: corrupt ring file ({err!r})") from None
+
     def _check_reload(self) -> None:
         now = time.monotonic()
         if now < self._next_check:
@@ -127,7 +134,7 @@ class Ring:
         try:
             stat_key = self._stat()
             if stat_key != self._stat_key:
-                state = _Loaded(read_ring_file(self.path), self.path)
+                state = self._read()
                 if state.data.part_power != self._state.data.part_power:
                     raise RingError(f"{self.path}: the partition power changed")
                 self._state = state

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import configparser
+import gzip
 import os
 import struct
 
+import numpy as np
 import pytest
 
 from objstore.common.hashing import hash_path
 from ring import Ring, RingBuilder, RingError, load_ring
-from ring.ringfile import read_ring_file
+from ring.ringfile import encode_ring, read_ring_file
 
 NOW = 1_800_000_000.0
 
@@ -214,3 +216,14 @@ def test_first_handoffs_follow_weight(tmp_path):
     heavy = firsts.count(0) / len(firsts)
     light = firsts.count(5) / len(firsts)
     assert heavy > 2.5 * light
+
+
+def test_ring_file_with_bad_devices_is_a_ring_error(tmp_path):
+    blob = encode_ring(2, 1, [{"id": 0, "ip": "127.0.0.1"}], [np.zeros(4, dtype=np.int64)], 1)
+    (tmp_path / "object.ring.gz").write_bytes(gzip.compress(blob))
+    with pytest.raises(RingError, match="corrupt"):
+        Ring(str(tmp_path), "object")
+    blob = encode_ring(2, 1, [None], [np.zeros(4, dtype=np.int64)], 1)
+    (tmp_path / "object.ring.gz").write_bytes(gzip.compress(blob))
+    with pytest.raises(RingError, match="unknown device"):
+        Ring(str(tmp_path), "object")

@@ -1,8 +1,10 @@
 """RingBuilder: balance, dispersion, minimal movement, min_part_hours, edge cases."""
 from __future__ import annotations
 
+import gzip
 import math
 
+import msgpack
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -361,3 +363,13 @@ def test_raising_overload_fixes_dispersion_in_one_rebalance():
     assert builder.dispersion_report()["dispersion"] == 0
     assert (zones_per_part(builder) == 3).all()
     assert result.slots_moved <= 512 * 1.25      # one replica of each crowded part, plus a little
+
+
+def test_corrupt_builder_file_is_a_builder_error(tmp_path):
+    builder = four_zones()
+    state = msgpack.unpackb(gzip.decompress(builder.to_bytes()))
+    state["table"] = state["table"][:100]
+    path = tmp_path / "bad.builder"
+    path.write_bytes(gzip.compress(msgpack.packb(state)))
+    with pytest.raises(RingBuilderError, match="corrupt builder file"):
+        RingBuilder.load(str(path))
