@@ -48,8 +48,11 @@ class HandoffSequence:
         total = sum(weights)
         length = self.SLOTS_PER_DEVICE * len(dev_ids)
         copies = [max(1, round(length * weight / total)) for weight in weights] if total else []
-        sequence = np.repeat(np.array(dev_ids, dtype=np.int64), copies)
-        sequence = np.random.default_rng(len(dev_ids)).permutation(sequence).tolist()
+        # Shuffled by a fixed hash (not a library RNG) so that every node, whatever
+        # its numpy version, walks the same handoffs for the same ring file.
+        entries = [(dev_id, copy) for dev_id, count in zip(dev_ids, copies) for copy in range(count)]
+        entries.sort(key=lambda entry: _mix((entry[0] << 20) | entry[1]))
+        sequence = [dev_id for dev_id, _ in entries]
         self.length = len(sequence)
         self.doubled = sequence + sequence   # walk without wrapping arithmetic
 
