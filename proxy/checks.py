@@ -79,21 +79,45 @@ def content_length_error(req: Request, max_size: int) -> Response | None:
     return None
 
 
+MAX_DELETE_AT = 9999999999  # Swift clamps expiry times to ten digits
+
+
+def _whole_seconds(value: str) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
 def delete_at_error(headers: dict[str, str]) -> Response | None:
-    """Turn ``X-Delete-After`` into ``X-Delete-At`` (in place); both must be
-    whole seconds in the future."""
+    """Turn ``X-Delete-After`` into ``X-Delete-At`` (in place), clamped to
+    ten digits as Swift does; both must be whole seconds in the future.  The
+    bodies are Swift's, verbatim."""
     now = time.time()
     after = headers.pop("x-delete-after", None)
     if after is not None:
-        if not after.strip().isdigit():
-            return error_response(400, "Non-integer X-Delete-After")
-        headers["x-delete-at"] = str(int(now + int(after)))
+        seconds = _whole_seconds(after)
+        if seconds is None:
+            return error_response(400, "Non-integer X-Delete-After", newline=False)
+        at = min(max(int(now + seconds), 0), MAX_DELETE_AT)
+        if at <= now:
+            return error_response(400, "X-Delete-After in past", newline=False)
+        headers["x-delete-at"] = "%010d" % at
         return None
-    at = headers.get("x-delete-at")
-    if at is not None:
-        if not at.strip().isdigit():
-            return error_response(400, "Non-integer X-Delete-At")
-        if int(at) <= now:
-            return error_response(400, "X-Delete-At in past")
-        headers["x-delete-at"] = at.strip()
+    if "x-delete-at" in headers:
+        at = _whole_seconds(headers["x-delete-at"])
+        if at is None:
+            return error_response(400, "Non-integer X-Delete-At", newline=False)
+        at = min(max(at, 0), MAX_DELETE_AT)
+        if at <= now:
+            return error_response(400, "X-Delete-At in past", newline=False)
+        headers["x-delete-at"] = "%010d" % at
+    return None
+
+
+def if_delete_at_error(headers: dict[str, str]) -> Response | None:
+    """``X-If-Delete-At`` on DELETE must be whole seconds."""
+    value = headers.get("x-if-delete-at")
+    if value is not None and _whole_seconds(value) is None:
+        return error_response(400, "Bad X-If-Delete-At header value", newline=False)
     return None

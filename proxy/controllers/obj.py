@@ -19,7 +19,7 @@ import eventlet
 from objstore.common.timestamp import Timestamp
 from proxy.backend import CHUNK_SIZE, BackendConnection
 from proxy.checks import (check_metadata, content_length_error, delete_at_error,
-                          remove_headers_to_empty)
+                          if_delete_at_error, remove_headers_to_empty)
 from proxy.controllers.base import NET_ERRORS, BackendResult, Controller, best_result, quorum_size
 from proxy.controllers.reader import Reader
 from proxy.http import Response, empty_response, error_response
@@ -135,6 +135,9 @@ class ObjectController(Controller):
         if err:
             return err
         headers = self.backend_headers(info, (), frozenset({"x-if-delete-at"}))
+        err = if_delete_at_error(headers)
+        if err:
+            return err
         headers["X-Timestamp"] = Timestamp.now().internal
         return self._fan_out("DELETE", info, headers)
 

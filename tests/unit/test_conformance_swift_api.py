@@ -104,3 +104,27 @@ def test_container_name_too_long_is_html_400_like_swift(app):
     resp = call(app, "/v1/AUTH_a/" + "X" * 2048, "PUT")
     assert resp.status_int == 400
     assert resp.headers["Content-Type"] == "text/html; charset=UTF-8"
+
+
+@pytest.mark.parametrize("headers, body", [
+    ({"X-Delete-At": "0"}, b"X-Delete-At in past"),
+    ({"X-Delete-At": "soon"}, b"Non-integer X-Delete-At"),
+    ({"X-Delete-After": "1.5"}, b"Non-integer X-Delete-After"),
+    ({"X-Delete-After": "-5"}, b"X-Delete-After in past"),
+])
+def test_bad_expiry_bodies_are_swifts(app, headers, body):
+    call(app, "/v1/AUTH_a/c", "PUT")
+    resp = call(app, "/v1/AUTH_a/c/o", "PUT", b"", **headers)
+    assert (resp.status_int, resp.body) == (400, body)
+
+
+def test_far_future_expiry_is_clamped_to_ten_digits(app):
+    call(app, "/v1/AUTH_a/c", "PUT")
+    assert call(app, "/v1/AUTH_a/c/o", "PUT", b"", **{"X-Delete-At": "1" * 100}).status_int == 201
+    assert call(app, "/v1/AUTH_a/c/o", "HEAD").headers["X-Delete-At"] == "9" * 10
+
+
+def test_non_integer_x_if_delete_at_is_400_even_for_a_missing_object(app):
+    call(app, "/v1/AUTH_a/c", "PUT")
+    resp = call(app, "/v1/AUTH_a/c/nothing", "DELETE", **{"X-If-Delete-At": "bad"})
+    assert (resp.status_int, resp.body) == (400, b"Bad X-If-Delete-At header value")
