@@ -192,8 +192,11 @@ class Application:
             return error_response(405, f"Method {req.method} not allowed here",
                                   {"allow": ", ".join(parsed.allowed_methods())})
         origin = req.headers.get("origin")
-        if origin and req.method == "OPTIONS" and "access-control-request-method" in req.headers:
+        if origin and req.method == "OPTIONS" and (
+                parsed.container is not None or "access-control-request-method" in req.headers):
             # a browser's preflight carries no credentials: the CORS rules decide
+            # (as in Swift, below an account an OPTIONS with Origin is a preflight,
+            # 401 without an allowed Access-Control-Request-Method)
             return cors.preflight(origin, req.headers, self._cors_info(parsed),
                                   self.cors_allow_origin, parsed.allowed_methods())
         response = self._authorized(req, parsed, handler)

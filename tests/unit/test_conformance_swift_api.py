@@ -128,3 +128,12 @@ def test_non_integer_x_if_delete_at_is_400_even_for_a_missing_object(app):
     call(app, "/v1/AUTH_a/c", "PUT")
     resp = call(app, "/v1/AUTH_a/c/nothing", "DELETE", **{"X-If-Delete-At": "bad"})
     assert (resp.status_int, resp.body) == (400, b"Bad X-If-Delete-At header value")
+
+
+def test_options_with_origin_but_no_request_method_is_401(app):
+    call(app, "/v1/AUTH_a/c", "PUT", **{"X-Container-Meta-Access-Control-Allow-Origin": "*"})
+    assert call(app, "/v1/AUTH_a/c/o", "OPTIONS", Origin="http://m.com").status_int == 401
+    assert call(app, "/v1/AUTH_a/c/o", "OPTIONS").status_int == 200
+    resp = call(app, "/v1/AUTH_a/c/o", "OPTIONS", Origin="http://m.com",
+                **{"Access-Control-Request-Method": "GET"})
+    assert resp.status_int == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
