@@ -200,12 +200,21 @@ def fetch_object(app: WSGIApp, environ: dict, is_manifest: Callable[[SubResponse
         if resp.status_int == 200:
             return resp, True
         # else a 206/416/304/412 about the manifest object itself: ask again below
-    elif not (resp.status_int == 416 and environ.get("HTTP_RANGE") and is_manifest(_head(app, environ))):
+    elif not (_may_be_about_a_manifest(resp, environ) and is_manifest(_head(app, environ))):
         return resp, False
     resp.close()
     env = {k: v for k, v in environ.items() if k not in CONDITIONAL_KEYS and k != "HTTP_RANGE"}
     resp = call_app(app, env)
     return resp, is_manifest(resp) and resp.ok
+
+
+def _may_be_about_a_manifest(resp: SubResponse, environ: dict) -> bool:
+    """A 416, 304 or 412 caused by the client's Range or conditions, which the
+    object server may have judged against a manifest object's own (short)
+    headers rather than the large object's."""
+    if resp.status_int == 416:
+        return bool(environ.get("HTTP_RANGE"))
+    return resp.status_int in (304, 412) and any(k in environ for k in CONDITIONAL_KEYS)
 
 
 def _head(app: WSGIApp, environ: dict) -> SubResponse:
