@@ -94,7 +94,8 @@ class DynamicLargeObject:
 
         return large_object_response(self.app, environ, start_response,
                                      manifest_headers=manifest_headers, total=total, etag=etag,
-                                     parts_for=parts_for, source=SOURCE, logger=self.logger)
+                                     parts_for=parts_for, source=SOURCE, logger=self.logger,
+                                     multirange=False)
 
     def _listing_pages(self, environ: dict, account: str, container: str, prefix: str):
         """Yield listing pages (lists of dicts) until an empty one, or one

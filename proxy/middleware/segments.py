@@ -228,11 +228,13 @@ def _head(app: WSGIApp, environ: dict) -> SubResponse:
 def large_object_response(app: WSGIApp, environ: dict, start_response: Callable, *,
                           manifest_headers: list[tuple[str, str]], total: int, etag: str,
                           parts_for: Callable[[int, int], Iterable[SegmentPart]],
-                          source: str, logger: logging.Logger) -> Iterable[bytes]:
+                          source: str, logger: logging.Logger,
+                          multirange: bool = True) -> Iterable[bytes]:
     """Answer a GET/HEAD of a large object of ``total`` bytes.
 
     ``parts_for(first, last)`` yields the segment parts covering those bytes;
-    ``etag`` is the quoted large-object ETag.
+    ``etag`` is the quoted large-object ETag.  Without ``multirange`` (Swift's
+    DLOs) a Range of several byte ranges is ignored: 200 with every byte.
     """
     method = environ.get("REQUEST_METHOD", "GET")
     headers = [(k, v) for k, v in manifest_headers if k.lower() not in MANIFEST_ONLY_HEADERS]
@@ -243,7 +245,8 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
         return simple_response(start_response, conditional,
                                headers=[(k, v) for k, v in headers if k.lower() != "content-type"],
                                method="HEAD")
-    ranges = parse_range(environ.get("HTTP_RANGE"), total)
+    range_header = environ.get("HTTP_RANGE")
+    ranges = None if not multirange and "," in (range_header or "") else parse_range(range_header, total)
     if ranges == []:
         return simple_response(start_response, "416 Requested Range Not Satisfiable",
                                "Requested Range Not Satisfiable\n",

@@ -305,6 +305,20 @@ def test_conditional_get_on_slo_etag(swift, slo):
     assert req(slo, f"/v1/{A}/c/m", **{"If-Match": '"nope"'}).status_int == 412
 
 
+def test_multirange_get(swift, slo):
+    segs, content = upload_segments(swift, [10, 10])
+    put_manifest(slo, "m", segs)
+    resp = req(slo, f"/v1/{A}/c/m", Range="bytes=0-1,8-11")
+    assert resp.status_int == 206
+    assert resp.content_type == "multipart/byteranges"
+    boundary = resp.headers["Content-Type"].split("boundary=")[1]
+    parts = resp.body.split(b"--" + boundary.encode())
+    assert parts[1].endswith(b"\r\n\r\n" + content[0:2] + b"\r\n")
+    assert b"Content-Range: bytes 8-11/20" in parts[2] and parts[2].endswith(content[8:12] + b"\r\n")
+    assert parts[3] == b"--\r\n"
+    assert len(resp.body) == resp.content_length
+
+
 def test_plain_object_passthrough(swift):
     app = filter_factory(None, {})(swift)
     swift.put_object(A, "c", "o", b"hello")
