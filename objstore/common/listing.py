@@ -96,18 +96,20 @@ def content_type_header(content_type: str) -> str:
 
 
 def render(content_type: str, root_tag: str, root_name: str, item_tag: str,
-           entries: Iterable[Entry]) -> bytes:
+           entries: Iterable[Entry], xml_fields: frozenset[str] | None = None) -> bytes:
     """The body of a listing.  Each entry is an ordered mapping of output
-    fields starting with ``name``, or ``{"subdir": name}``."""
+    fields starting with ``name``, or ``{"subdir": name}``; ``xml_fields``
+    limits the XML elements (JSON-only extras such as ``slo_etag``)."""
     if content_type == JSON:
         return json.dumps(list(entries), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if content_type in (XML, TEXT_XML):
-        return _render_xml(root_tag, root_name, item_tag, entries)
+        return _render_xml(root_tag, root_name, item_tag, entries, xml_fields)
     lines = [entry.get("subdir") or entry["name"] for entry in entries]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 
-def _render_xml(root_tag: str, root_name: str, item_tag: str, entries: Iterable[Entry]) -> bytes:
+def _render_xml(root_tag: str, root_name: str, item_tag: str, entries: Iterable[Entry],
+                fields: frozenset[str] | None) -> bytes:
     out = [XML_HEADER, f"<{root_tag} name={quoteattr(root_name)}>"]
     for entry in entries:
         subdir = entry.get("subdir")
@@ -115,7 +117,8 @@ def _render_xml(root_tag: str, root_name: str, item_tag: str, entries: Iterable[
             out.append(f"<subdir name={quoteattr(subdir)}><name>{escape(subdir)}</name></subdir>")
             continue
         out.append(f"<{item_tag}>")
-        out.extend(f"<{field}>{escape(str(value))}</{field}>" for field, value in entry.items())
+        out.extend(f"<{field}>{escape(str(value))}</{field}>" for field, value in entry.items()
+                   if fields is None or field in fields)
         out.append(f"</{item_tag}>")
     out.append(f"</{root_tag}>")
     return "".join(out).encode("utf-8")

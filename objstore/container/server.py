@@ -44,6 +44,23 @@ def listing_bytes_and_type(size: int, content_type: str) -> tuple[int, str]:
     return size, ";".join(kept)
 
 
+def listing_etags(etag: str) -> tuple[str, str | None]:
+    """An SLO manifest's record etag is ``<manifest md5>; slo_etag=<slo etag>``
+    (the container-update override its PUT sets): listings show the manifest's
+    MD5 as ``hash`` and, like Swift, the quoted SLO ETag as ``slo_etag``."""
+    if ";" not in etag:
+        return etag, None
+    base, *params = etag.split(";")
+    slo, kept = None, []
+    for param in params:
+        key, _, value = param.strip().partition("=")
+        if key == "slo_etag":
+            slo = f'"{value}"'
+        else:
+            kept.append(param.strip())
+    return base.strip() + "".join(f"; {p}" for p in kept), slo
+
+
 class ContainerServer(DBServer):
     server_type = "container"
     section_name = "container-server"
@@ -60,6 +77,7 @@ class ContainerServer(DBServer):
     delete_needs_empty = True
     track_dirty = True
     post_updates_put_timestamp = True
+    xml_fields = frozenset({"name", "hash", "bytes", "content_type", "last_modified"})
 
     def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger,
                  account_ring: Any = None, sender: Any = None) -> None:
@@ -101,9 +119,12 @@ class ContainerServer(DBServer):
 
     def listing_entry(self, rec: dict[str, Any]) -> dict[str, Any]:
         size, content_type = listing_bytes_and_type(rec["size"], rec["content_type"])
-        return {"name": rec["name"], "hash": rec["etag"], "bytes": size,
-                "content_type": content_type,
-                "last_modified": listing.last_modified(rec["created_at"])}
+        etag, slo = listing_etags(rec["etag"])
+        entry = {"name": rec["name"], "hash": etag, "bytes": size, "content_type": content_type,
+                 "last_modified": listing.last_modified(rec["created_at"])}
+        if slo is not None:
+            entry["slo_etag"] = slo
+        return entry
 
     # -- object records ----------------------------------------------------
     def put_record(self, req: Request, target: Target) -> Response:

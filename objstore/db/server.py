@@ -61,6 +61,7 @@ class DBServer:
     delete_needs_empty = True
     track_dirty = False
     post_updates_put_timestamp = False    # a POST moves the DB's Last-Modified (containers)
+    xml_fields: frozenset[str] | None = None  # listing fields shown in XML (None: all)
 
     def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger) -> None:
         options = section(conf, self.section_name)
@@ -378,7 +379,7 @@ class DBServer:
             return resp
         entries = [e if "subdir" in e else self.listing_entry(e) for e in records]
         body = listing.render(content_type, self.listing_root, target.names[-1],
-                              self.listing_item, entries)
+                              self.listing_item, entries, self.xml_fields)
         resp = Response(status=200 if body else 204, body=body)
         resp.headers.update(headers)
         resp.headers["Content-Type"] = listing.content_type_header(content_type)

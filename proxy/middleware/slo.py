@@ -77,12 +77,12 @@ def slo_etag(entries: list[dict]) -> str:
 
 
 def client_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """A manifest's stored headers as clients see them: no SLO sysmeta, and no
+    """A manifest's stored headers as clients see them: no SLO (or listing) sysmeta, and no
     ``swift_bytes`` parameter (it is for the container listing) in Content-Type."""
     out = []
     for name, value in headers:
         lower = name.lower()
-        if lower.startswith("x-object-sysmeta-slo-"):
+        if lower.startswith(("x-object-sysmeta-slo-", "x-object-sysmeta-container-update-")):
             continue
         if lower == "content-type" and "swift_bytes=" in value:
             value = ";".join(p for p in value.split(";") if not p.strip().startswith("swift_bytes="))
@@ -249,10 +249,14 @@ class StaticLargeObject:
             return simple_response(start_response, "422 Unprocessable Entity",
                                    f"Manifest ETag {etag} does not match the ETag header {client_etag}\n")
         body = json.dumps(entries).encode("utf-8")
+        body_etag = hashlib.md5(body).hexdigest()
         env = {k: v for k, v in environ.items()
                if k not in ("HTTP_ETAG", "HTTP_TRANSFER_ENCODING", "CONTENT_LENGTH", "QUERY_STRING")}
         env.update({"QUERY_STRING": "", "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
-                    "HTTP_X_STATIC_LARGE_OBJECT": "True", "HTTP_ETAG": hashlib.md5(body).hexdigest(),
+                    "HTTP_X_STATIC_LARGE_OBJECT": "True", "HTTP_ETAG": body_etag,
+                    # listings show both ETags: "hash" and "slo_etag", as in Swift
+                    "HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_ETAG":
+                        f"{body_etag}; slo_etag={etag}",
                     # the container listing shows the total size, as in Swift
                     "CONTENT_TYPE": f"{_content_type(environ, obj)};swift_bytes={size}",
                     "HTTP_X_OBJECT_SYSMETA_SLO_ETAG": etag, "HTTP_X_OBJECT_SYSMETA_SLO_SIZE": str(size)})

@@ -174,6 +174,16 @@ def test_swift_bytes_overrides_the_listed_size(server):
     assert entry["bytes"] == 12345 and entry["content_type"] == "application/x-foo"
 
 
+def test_slo_records_list_both_etags_like_swift(server):
+    put_container(server)
+    call(server, "/sda/1/a/c/slo", "PUT", X_Timestamp="2", X_Size="10",
+         X_Content_Type="text/plain", X_Etag="abc; slo_etag=def")
+    entry = json.loads(call(server, "/sda/1/a/c?format=json").body)[0]
+    assert (entry["hash"], entry["slo_etag"]) == ("abc", '"def"')
+    xml_body = call(server, "/sda/1/a/c?format=xml").body
+    assert b"<hash>abc</hash>" in xml_body and b"slo_etag" not in xml_body
+
+
 def test_metadata_put_post_and_removal(server):
     put_container(server, X_Container_Meta_Color="blue", X_Container_Read=".r:*")
     head = call(server, "/sda/1/a/c", "HEAD")

@@ -56,6 +56,8 @@ def test_put_then_get_is_byte_exact(swift, slo):
     stored = swift.get_object(A, "c", "big")
     assert stored.headers["x-static-large-object"] == "True"
     assert stored.headers["content-type"] == f"video/x-test;swift_bytes={len(content)}"
+    assert stored.headers["x-object-sysmeta-container-update-override-etag"] == \
+        f"{hashlib.md5(stored.data).hexdigest()}; slo_etag={expected_etag}"
     entries = json.loads(stored.data)
     assert [e["name"] for e in entries] == [s["path"] for s in segs]
     assert set(entries[0]) == {"name", "bytes", "hash", "content_type", "last_modified"}
