@@ -135,7 +135,8 @@ class ServerSideCopy:
         query, sink_query = "", ""
         if manifest_copy:
             head = call_app(self.subrequest_app, make_env(environ, "HEAD", path, source=SOURCE,
-                                                      query={"multipart-manifest": "get"}))
+                                                      query={"multipart-manifest": "get",
+                                                             "format": "raw"}))
             head.close()
             if head.ok and is_slo(head):
                 query, sink_query = "multipart-manifest=get&format=raw", "multipart-manifest=put"

@@ -27,7 +27,8 @@ from objstore.common.config import get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.segments import (
-    SegmentError, SegmentPart, fetch_object, large_object_response, parse_range)
+    MANIFEST_ONLY_HEADERS, SegmentError, SegmentPart, fetch_object, large_object_response,
+    parse_range)
 from proxy.middleware.sub_request import (
     SubResponse, call_app, make_env, proxy_logger, query_param, simple_response,
     split_object_path)
@@ -139,13 +140,19 @@ class StaticLargeObject:
         resp, manifest = fetch_object(self.app, environ, is_slo)
         if not manifest:
             return resp.forward(start_response)
-        headers = client_headers(resp.headers)
+        method = environ["REQUEST_METHOD"]
+        part_number = query_param(environ, "part-number")
+        if part_number is not None and not (part_number.isdigit() and int(part_number) > 0):
+            resp.close()
+            return simple_response(start_response, "400 Bad Request", "" if method == "HEAD" else
+                                   "Part number must be an integer greater than 0", method=method)
+        headers = client_headers(resp.headers) + [("X-Manifest-Etag", resp.header("etag") or "")]
         etag, size = resp.header(SYSMETA_ETAG), resp.header(SYSMETA_SIZE)
-        if environ["REQUEST_METHOD"] == "HEAD" and etag and size and size.isdigit():
+        if method == "HEAD" and etag and size and size.isdigit() and part_number is None:
             resp.close()
             entries = None
         else:
-            if environ["REQUEST_METHOD"] == "HEAD":  # the manifest body is needed after all
+            if method == "HEAD":  # the manifest body is needed after all
                 resp.close()
                 resp = self._get_manifest(environ, wsgi_to_str(environ["PATH_INFO"]) or "")
             try:
@@ -153,6 +160,11 @@ class StaticLargeObject:
             except SegmentError as err:
                 return simple_response(start_response, "409 Conflict", f"{err}\n")
             etag, size = slo_etag(entries), str(slo_size(entries))
+        if part_number is not None:
+            environ, err = self._part_request(environ, start_response, headers, entries or [],
+                                              int(part_number), f'"{etag}"', int(size))
+            if err is not None:
+                return err
         account = wsgi_to_str(target[0]) or ""
 
         def parts_for(first: int, last: int) -> Iterator[SegmentPart]:
@@ -161,6 +173,26 @@ class StaticLargeObject:
         return large_object_response(self.app, environ, start_response, manifest_headers=headers,
                                      total=int(size), etag=f'"{etag}"', parts_for=parts_for,
                                      source=SOURCE, logger=self.logger)
+
+    @staticmethod
+    def _part_request(environ: dict, start_response: Callable, headers: list[tuple[str, str]],
+                      entries: list[dict], number: int, etag: str, size: int
+                      ) -> tuple[dict, list[bytes] | None]:
+        """``?part-number=N``: the request for the bytes of the manifest's N-th
+        segment (adding ``X-Parts-Count`` to ``headers``), or the 416 answer."""
+        headers.append(("X-Parts-Count", str(len(entries))))
+        if number > len(entries):
+            kept = [(k, v) for k, v in headers
+                    if k.lower() not in MANIFEST_ONLY_HEADERS and k.lower() != "content-type"]
+            head = environ["REQUEST_METHOD"] == "HEAD"
+            return environ, simple_response(
+                start_response, "416 Requested Range Not Satisfiable",
+                "" if head else "The requested part number is not satisfiable",
+                kept + [("Etag", etag), ("Content-Range", f"bytes */{size}")],
+                method=environ["REQUEST_METHOD"])
+        first = sum(last - start + 1 for start, last in map(entry_span, entries[:number - 1]))
+        start, last = entry_span(entries[number - 1])
+        return {**environ, "HTTP_RANGE": f"bytes={first}-{first + last - start}"}, None
 
     def _get_manifest(self, environ: dict, path: str) -> SubResponse:
         """GET the manifest object at ``path`` (decoded) itself."""
@@ -215,23 +247,38 @@ class StaticLargeObject:
         return entries
 
     def handle_manifest_get(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        resp = call_app(self.app, environ)
-        if not (resp.ok and is_slo(resp)) or environ["REQUEST_METHOD"] == "HEAD":
-            return resp.forward(start_response, client_headers(resp.headers))
+        """``?multipart-manifest=get``: the stored manifest as JSON; with
+        ``&format=raw`` the PUT-able form under the object's own Content-Type
+        (so a copy of it is the same kind of object), as Swift."""
+        raw = query_param(environ, "format") == "raw"
+        head = environ["REQUEST_METHOD"] == "HEAD"
+        # a raw HEAD needs the manifest body for its length and ETag
+        resp = call_app(self.app, {**environ, "REQUEST_METHOD": "GET"} if head and raw else environ)
+        if not (resp.ok and is_slo(resp)):
+            body = resp.forward(start_response, client_headers(resp.headers))
+            if head and raw:
+                resp.close()
+                return []
+            return body
+        if head and not raw:
+            headers = [(k, v) for k, v in client_headers(resp.headers) if k.lower() != "content-type"]
+            return resp.forward(start_response, headers + [("Content-Type", JSON_TYPE)])
         try:
             entries = self._read_manifest(resp)
         except SegmentError as err:
             return simple_response(start_response, "409 Conflict", f"{err}\n")
-        if query_param(environ, "format") == "raw":
+        if raw:
             entries = [e if "data" in e else
                        {"path": e["name"], "etag": e["hash"], "size_bytes": int(e["bytes"]),
                         **({"range": e["range"]} if e.get("range") else {})} for e in entries]
-        body = json.dumps(entries).encode("utf-8")
-        keep = [(k, v) for k, v in client_headers(resp.headers)
-                if k.lower() not in ("content-length", "content-type", "etag")]
-        start_response("200 OK", keep + [("Content-Type", JSON_TYPE), ("Content-Length", str(len(body))),
+        body = json.dumps(entries, sort_keys=raw).encode("utf-8")
+        kept = client_headers(resp.headers)
+        content_type = next((v for k, v in kept if k.lower() == "content-type"), JSON_TYPE)
+        keep = [(k, v) for k, v in kept if k.lower() not in ("content-length", "content-type", "etag")]
+        start_response("200 OK", keep + [("Content-Type", content_type if raw else JSON_TYPE),
+                                         ("Content-Length", str(len(body))),
                                          ("Etag", hashlib.md5(body).hexdigest())])
-        return [body]
+        return [] if head else [body]
 
     # ---- PUT ----------------------------------------------------------------------
     def handle_put(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:

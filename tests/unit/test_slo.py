@@ -72,7 +72,10 @@ def test_put_then_get_is_byte_exact(swift, slo):
     assert got.headers["Content-Type"] == "video/x-test"
     assert req(slo, f"/v1/{A}/c/big", "HEAD").headers["Content-Type"] == "video/x-test"
     manifest = req(slo, f"/v1/{A}/c/big?multipart-manifest=get", "HEAD")
-    assert manifest.headers["Content-Type"] == "video/x-test"
+    assert manifest.headers["Content-Type"] == "application/json; charset=utf-8"  # as Swift
+    raw = req(slo, f"/v1/{A}/c/big?multipart-manifest=get&format=raw")
+    assert raw.headers["Content-Type"] == "video/x-test"  # the object's own, as Swift
+    assert raw.headers["Etag"] == hashlib.md5(raw.body).hexdigest()
     assert not any(k.lower().startswith("x-object-sysmeta") for k in got.headers)
 
 
@@ -386,3 +389,24 @@ def test_head_of_nested_slo_without_sysmeta_and_bad_stored_manifest(swift, slo):
     swift.put_object(A, "c", "inner", b'[{"name": "/segs/s0"}]', swift.get_object(A, "c", "inner").headers)
     resp = req(slo, f"/v1/{A}/c/inner")
     assert resp.status_int == 409 and b"name/hash/bytes" in resp.body
+
+
+def test_part_number_get_and_head(swift, slo):
+    segs, content = upload_segments(swift, [10, 20, 5])
+    etag = put_manifest(slo, "m", segs).headers["Etag"]
+    manifest_etag = swift.get_object(A, "c", "m").etag
+    for method in ("GET", "HEAD"):
+        resp = req(slo, f"/v1/{A}/c/m?part-number=2", method)
+        assert resp.status_int == 206
+        assert (resp.headers["Content-Range"], resp.headers["Content-Length"]) == ("bytes 10-29/35", "20")
+        assert (resp.headers["X-Parts-Count"], resp.headers["Etag"]) == ("3", etag)
+        assert resp.headers["X-Manifest-Etag"] == manifest_etag
+        if method == "GET":
+            assert resp.body == content[10:30]
+        resp = req(slo, f"/v1/{A}/c/m?part-number=4", method)
+        assert resp.status_int == 416 and resp.headers["Content-Range"] == "bytes */35"
+        assert resp.headers["X-Parts-Count"] == "3" and resp.headers["Etag"] == etag
+        assert resp.body == (b"The requested part number is not satisfiable" if method == "GET" else b"")
+        assert req(slo, f"/v1/{A}/c/m?part-number=0", method).status_int == 400
+    swift.put_object(A, "c", "plain", b"abc")  # not an SLO: the parameter means nothing
+    assert req(slo, f"/v1/{A}/c/plain?part-number=0").body == b"abc"
