@@ -132,7 +132,8 @@ class ServerSideCopy:
     def _fetch_source(self, environ: dict, path: str, manifest_copy: bool) -> tuple[SubResponse, str]:
         """GET the source; for an SLO manifest copy, its PUT-able (raw) form."""
         conditionals = {k: environ[k] for k in SOURCE_CONDITIONALS if k in environ}
-        query, sink_query = "", ""
+        query: str | dict[str, str] = ""
+        sink_query = ""
         if manifest_copy:
             head = call_app(self.subrequest_app, make_env(environ, "HEAD", path, source=SOURCE,
                                                       query={"multipart-manifest": "get",
@@ -146,6 +147,9 @@ class ServerSideCopy:
                 # the manifest-get answer is JSON; keep the object's own type and metadata
                 return SubResponse(raw.status, _merge_headers(head.headers, raw.headers), raw), sink_query
             query = "multipart-manifest=get"
+        elif query_param(environ, "part-number") is not None:
+            # as in Swift, the copy request's part-number selects the source's part
+            query = {"part-number": query_param(environ, "part-number") or ""}
         env = make_env(environ, "GET", path, source=SOURCE, query=query)
         env.update(conditionals)
         return call_app(self.subrequest_app, env), sink_query

@@ -209,3 +209,15 @@ def test_copy_source_failing_mid_stream_writes_nothing(swift):
     resp = req(app, f"/v1/{A}/c/slo", "COPY", Destination="c2/flat")
     assert resp.status_int == 409 and b"copy source failed" in resp.body and b"seg2" in resp.body
     assert swift.get_object(A, "c2", "flat") is None
+
+
+@pytest.mark.parametrize("method", ["COPY", "PUT"])
+def test_copy_with_part_number_copies_that_segment(swift, method):
+    app = pipelines(swift)[0]
+    make_slo(swift, app)
+    if method == "COPY":
+        resp = req(app, f"/v1/{A}/c/slo?part-number=2", "COPY", Destination="c2/part")
+    else:
+        resp = req(app, f"/v1/{A}/c2/part?part-number=2", "PUT", **{"X-Copy-From": "c/slo"})
+    assert resp.status_int == 201, resp.body
+    assert swift.get_object(A, "c2", "part").data == b"B" * 1000
