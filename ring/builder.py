@@ -3,10 +3,9 @@
 The builder keeps the device list, the replica-to-partition-to-device table
 (numpy, -1 for unassigned) and, per partition, when it last moved.  A
 rebalance computes each device's target from weights and tiers (ring.tiers),
-frees what must or should move (replicas on removed devices, replicas that
-share a tier more than allowed, the excess of devices above target) and puts
-it back in bulk (ring.placement).  A partition moves at most one replica per
-``min_part_hours``, except replicas whose device is gone.
+then either lays out a new table (ring.placement) or moves as little as
+possible in an existing one (ring.rebalance).  A partition moves at most one
+replica per ``min_part_hours``, except replicas whose device is gone.
 """
 from __future__ import annotations
 
@@ -15,15 +14,15 @@ import gzip
 import math
 import time
 import uuid
-from typing import Any, Callable
+from typing import Any
 
 import msgpack
 import numpy as np
 
 from ring import devices as devlib
 from ring.errors import RingBuilderError
-from ring.placement import (Plan, first_per_group, allowed, assign, layout_from_scratch,
-                            place_best_effort, pull)
+from ring.placement import Plan, layout_from_scratch
+from ring.rebalance import Progress, Rebalance
 from ring.ringfile import atomic_write, backup, write_ring_file
 from ring.tiers import LEVELS, TierTree, slot_targets
 
@@ -31,10 +30,6 @@ BUILDER_FORMAT = "objstore-ring-builder"
 BUILDER_FORMAT_VERSION = 1
 MAX_BALANCE = 999.99
 MAX_PART_POWER = 24
-_EXTRA_PASSES = 12
-_MAX_RELAYS = 8
-
-Progress = Callable[[str], None]
 
 
 @dataclasses.dataclass
@@ -362,7 +357,9 @@ class RingBuilder:
             say(f"placing {int(valid.sum())} replicas from scratch")
             table = layout_from_scratch(valid, plan, rng)
         else:
-            table = self._rebalance_incremental(valid, plan, rng, now, say)
+            movable = now - self.last_moved.astype(np.float64) >= self.min_part_hours * 3600
+            table = Rebalance(valid, plan, rng, say).run(
+                self.table, [d["id"] for d in live], movable)
         changed = (table != before) & valid
         moved_parts = changed.any(axis=0)
         self.table = table
@@ -377,173 +374,6 @@ class RingBuilder:
             parts_moved=int(moved_parts.sum()), slots_moved=int(changed.sum()),
             balance=self.get_balance(), dispersion=self.dispersion_report()["dispersion"],
             removed_devs=removed, seconds=time.monotonic() - started)
-
-    def _rebalance_incremental(self, valid: np.ndarray, plan: Plan, rng: np.random.Generator,
-                               now: float, say: Progress) -> np.ndarray:
-        table = self.table.copy()
-        live = np.zeros(len(self.devs) + 1, dtype=bool)   # index -1 (unassigned) -> False
-        live[[d["id"] for d in self.live_devs()]] = True
-        must = valid & ~live[table]
-        movable = (now - self.last_moved.astype(np.float64) >= self.min_part_hours * 3600)
-        movable &= ~must.any(axis=0)
-        must_rows, must_parts = np.nonzero(must)
-        table[must] = -1
-        disp_rows, disp_parts = self._dispersion_excess(table, valid, plan, movable, rng)
-        origin = np.full(table.shape, -1, dtype=np.int32)
-        origin[disp_rows, disp_parts] = table[disp_rows, disp_parts]
-        table[disp_rows, disp_parts] = -1
-        movable[disp_parts] = False
-        rows = np.concatenate([must_rows, disp_rows])
-        parts = np.concatenate([must_parts, disp_parts])
-        if len(rows):
-            say(f"reassigning {len(rows)} replicas")
-            self._place_freed(table, valid, plan, rng, rows, parts, origin, movable)
-        self._balance(table, valid, plan, rng, movable, say)
-        return table
-
-    def _place_freed(self, table: np.ndarray, valid: np.ndarray, plan: Plan,
-                     rng: np.random.Generator, rows: np.ndarray, parts: np.ndarray,
-                     origin: np.ndarray, movable: np.ndarray) -> None:
-        """Place freed cells; those with an ``origin`` that fit nowhere go back there.
-
-        Cells without an origin (removed device, new replica) must be placed, so
-        the few that fit nowhere within the caps go where they break the least.
-        """
-        left_rows, left_parts = assign(table, rows, parts, plan,
-                                       self._deficits(table, valid, plan), rng)
-        back = origin[left_rows, left_parts]
-        optional = back >= 0
-        table[left_rows[optional], left_parts[optional]] = back[optional]
-        movable[left_parts[optional]] = True
-        deficits = self._deficits(table, valid, plan)
-        weighted = plan.targets > 0
-        for row, part in zip(left_rows[~optional], left_parts[~optional]):
-            place_best_effort(table, int(row), int(part), plan, deficits, weighted)
-
-    def _balance(self, table: np.ndarray, valid: np.ndarray, plan: Plan,
-                 rng: np.random.Generator, movable: np.ndarray, say: Progress) -> None:
-        """Move movable replicas from devices above target to devices below it."""
-        relays = 0
-        for attempt in range(_EXTRA_PASSES):
-            over = self._counts(table, valid) - plan.targets
-            deficits = np.maximum(-over, 0)
-            if not deficits.any() or not (over > 0).any():
-                break
-            budget = np.maximum(over, 0)
-            cand_rows, cand_parts = self._candidates(table, valid, budget, movable, rng,
-                                                     factor=4 ** min(attempt + 1, 4))
-            say(f"balancing: {int(deficits.sum())} replicas wanted, {len(cand_rows)} candidates"
-                + (f" (pass {attempt + 1})" if attempt else ""))
-            moved = pull(table, cand_rows, cand_parts, budget, plan, deficits, rng)
-            if not len(moved) and relays < _MAX_RELAYS:
-                # No direct move fits: move replicas from devices at target into the
-                # deficit, so that the devices above target can refill them next pass.
-                relays += 1
-                budget = self._relay_budget(table, valid, over, plan, movable, rng)
-                cand_rows, cand_parts = self._candidates(table, valid, budget, movable, rng,
-                                                         factor=64)
-                moved = pull(table, cand_rows, cand_parts, budget, plan, deficits, rng)
-            if not len(moved):
-                break
-            movable[moved] = False
-
-    def _relay_budget(self, table: np.ndarray, valid: np.ndarray, over: np.ndarray, plan: Plan,
-                      movable: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Devices at target that can both feed the deficit and be refilled by the surplus.
-
-        Estimated per zone from samples: the share of its replicas that could
-        move to a device below target, times the share of the surplus replicas
-        that could move to it.
-        """
-        at_target = (over == 0) & (plan.targets > 0)
-        deficit_devs = np.nonzero(over < 0)[0]
-        surplus_rows, surplus_parts = self._candidates(table, valid, np.maximum(over, 0), movable,
-                                                       rng, factor=64)
-        if not len(surplus_rows) or not at_target.any() or not len(deficit_devs):
-            return np.zeros(len(over), dtype=np.int64)
-        lookups = [plan.node_lookup(level) for level in range(4)]
-
-        def fit_share(rows: np.ndarray, parts: np.ndarray, dests: np.ndarray) -> float:
-            pick = rng.permutation(len(rows))[:1000]
-            rows, parts = rows[pick], parts[pick]
-            chosen = rng.choice(dests, size=len(rows))
-            return float(allowed(table, rows, parts, chosen, plan, lookups).mean()) if len(rows) else 0.0
-
-        zones = plan.node_of[1]
-        score = np.zeros(len(plan.caps[1]))
-        for zone in np.unique(zones[at_target]):
-            members = np.nonzero(at_target & (zones == zone))[0]
-            own_rows, own_parts = np.nonzero(valid & np.isin(table, members) & movable[None, :])
-            score[zone] = (fit_share(own_rows, own_parts, deficit_devs)
-                           * fit_share(surplus_rows, surplus_parts, members))
-        if score.max() <= 0:
-            return np.zeros(len(over), dtype=np.int64)
-        relay = at_target & (score >= score.max() * 0.5)[np.maximum(zones, 0)]
-        share = -(-int(np.maximum(-over, 0).sum()) // max(int(relay.sum()), 1))
-        return relay.astype(np.int64) * share
-
-    def _counts(self, table: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        return np.bincount(table[valid & (table >= 0)], minlength=len(self.devs))
-
-    def _deficits(self, table: np.ndarray, valid: np.ndarray, plan: Plan) -> np.ndarray:
-        return np.maximum(plan.targets - self._counts(table, valid), 0)
-
-    def _dispersion_excess(self, table: np.ndarray, valid: np.ndarray, plan: Plan,
-                           movable: np.ndarray,
-                           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One replica of each movable partition that holds more replicas in a tier than its cap.
-
-        Of the replicas in the crowded tier, preferably one on a device above
-        its target, so that fixing dispersion also moves towards balance.
-        """
-        crowded = np.zeros(table.shape, dtype=bool)   # in a tier node over its cap
-        extra = np.zeros(table.shape, dtype=bool)     # ... and not among the first `cap` there
-        for level in range(4):
-            nodes = plan.node_lookup(level)[table]
-            caps = np.append(plan.caps[level], 0)
-            for row in range(table.shape[0]):
-                here = nodes[row]
-                same = nodes == here[None, :]
-                real = here >= 0
-                crowded[row] |= real & (same.sum(axis=0) > caps[here])
-                extra[row] |= real & (same[:row].sum(axis=0) >= caps[here])
-        crowded &= movable[None, :]
-        extra &= movable[None, :]
-        parts = np.nonzero(extra.any(axis=0))[0]
-        rows = np.argmax(extra[:, parts], axis=0)
-        if not len(parts):
-            return rows, parts
-        surplus = np.maximum(self._counts(table, valid) - plan.targets, 0)
-        cand_rows, index = np.nonzero(crowded[:, parts])
-        shuffle = rng.permutation(len(index))
-        cand_rows, index = cand_rows[shuffle], index[shuffle]
-        kept = first_per_group(table[cand_rows, parts[index]], surplus,
-                                np.arange(len(index)))
-        kept = kept[np.unique(index[kept], return_index=True)[1]]
-        rows[index[kept]] = cand_rows[kept]
-        return rows, parts
-
-    def _candidates(self, table: np.ndarray, valid: np.ndarray, over: np.ndarray,
-                    movable: np.ndarray, rng: np.random.Generator,
-                    factor: int = 4) -> tuple[np.ndarray, np.ndarray]:
-        """Random replicas of devices above target, about ``factor`` times their excess.
-
-        At most one per partition (a random one of its eligible replicas).
-        """
-        over = np.append(over, 0)
-        cells = table.copy()
-        cells[~valid] = -1
-        eligible = (over[cells] > 0) & movable[None, :]
-        keys = np.where(eligible, rng.random(table.shape), -1.0)
-        parts = np.nonzero(eligible.any(axis=0))[0]
-        if not len(parts):
-            return parts, parts
-        rows = np.argmax(keys[:, parts], axis=0)
-        devs = table[rows, parts]
-        per_dev = np.bincount(devs, minlength=len(over))
-        keep_share = np.minimum(1.0, factor * over[devs] / np.maximum(per_dev[devs], 1))
-        keep = rng.random(len(parts)) < keep_share
-        return rows[keep], parts[keep]
 
     # -- files ------------------------------------------------------------------------------
     def ring_rows(self) -> list[np.ndarray]:
