@@ -10,8 +10,10 @@ from proxy.infocache import INFO_REQUEST, container_info_from, container_key
 from ring import Ring
 
 _PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
-_NAMES = frozenset({"x-container-read", "x-container-write", "x-versions-location",
-                    "x-history-location", "x-container-sync-to", "x-container-sync-key"})
+# (no X-Versions-Location / X-History-Location: without object versioning they
+# must not persist, which is how clients such as Swift's tests detect it is off)
+_NAMES = frozenset({"x-container-read", "x-container-write", "x-container-sync-to",
+                    "x-container-sync-key"})
 # only the container's owner sees these
 OWNER_HEADERS = ("x-container-read", "x-container-write", "x-container-sync-key",
                  "x-container-sync-to", "x-container-meta-temp-url-key",

@@ -137,3 +137,9 @@ def test_options_with_origin_but_no_request_method_is_401(app):
     resp = call(app, "/v1/AUTH_a/c/o", "OPTIONS", Origin="http://m.com",
                 **{"Access-Control-Request-Method": "GET"})
     assert resp.status_int == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_versions_location_does_not_persist_without_versioning(app):
+    call(app, "/v1/AUTH_a/c", "PUT", **{"X-Versions-Location": "v", "X-History-Location": "h"})
+    headers = call(app, "/v1/AUTH_a/c", "HEAD").headers
+    assert "X-Versions-Location" not in headers and "X-History-Location" not in headers
