@@ -121,7 +121,7 @@ class ContainerServer(DBServer):
         size, content_type = listing_bytes_and_type(rec["size"], rec["content_type"])
         etag, slo = listing_etags(rec["etag"])
         entry = {"name": rec["name"], "hash": etag, "bytes": size, "content_type": content_type,
-                 "last_modified": listing.last_modified(rec["created_at"])}
+                 "last_modified": listing.last_modified(rec["meta_timestamp"])}
         if slo is not None:
             entry["slo_etag"] = slo
         return entry
@@ -134,7 +134,10 @@ class ContainerServer(DBServer):
             fail(exc.HTTPBadRequest, "X-Content-Type and X-Etag must be valid UTF-8")
         record = {"name": target.record, "created_at": self.timestamp(req),
                   "size": self.int_header(req, "X-Size"), "content_type": content_type,
-                  "etag": etag, "deleted": False}
+                  "etag": etag, "deleted": False,
+                  # an object POST's update: when the type and metadata changed
+                  "ctype_timestamp": self.timestamp(req, "X-Content-Type-Timestamp", required=False),
+                  "meta_timestamp": self.timestamp(req, "X-Meta-Timestamp", required=False)}
         return self._merge_record(req, target, record, 201)
 
     def delete_record(self, req: Request, target: Target) -> Response:

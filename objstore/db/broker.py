@@ -59,6 +59,7 @@ class Broker:
     def _decode(self, name: bytes, value: bytes) -> Record:
         row = unpack(value)
         rec = dict(zip(self.kind.fields, row[2:]))
+        self.kind.fill_defaults(rec)
         rec["name"] = row[1] if row[1] is not None else name.decode("utf-8")
         rec["seq"] = row[0]
         return rec

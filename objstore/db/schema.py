@@ -32,6 +32,9 @@ class RecordKind:
     def normalize(self, item: Record) -> Record:
         raise NotImplementedError
 
+    def fill_defaults(self, rec: Record) -> None:
+        """Complete a stored record written before a field was added."""
+
     def timestamp(self, rec: Record) -> str:
         """When the record last changed (tombstones age from this)."""
         raise NotImplementedError
@@ -48,21 +51,39 @@ class RecordKind:
 
 
 class ObjectKind(RecordKind):
-    """An object in a container listing; the newest timestamp wins outright."""
-    fields = ("created_at", "size", "content_type", "etag", "deleted", "storage_policy_index")
+    """An object in a container listing.
+
+    Like Swift, a record carries three timestamps: ``created_at`` (the data:
+    size, etag, deleted), ``ctype_timestamp`` (when its Content-Type was last
+    set, by a PUT or a POST) and ``meta_timestamp`` (the last PUT or POST;
+    what the listing shows as ``last_modified``).  Each part merges on its
+    own timestamp, so a POST's update changes the content type and
+    last-modified time but never brings back older data.
+    """
+    fields = ("created_at", "size", "content_type", "etag", "deleted", "storage_policy_index",
+              "ctype_timestamp", "meta_timestamp")
     stat_names = ("object_count", "bytes_used")
+    _DATA = ("created_at", "size", "etag", "deleted", "storage_policy_index")
 
     def normalize(self, item: Record) -> Record:
         deleted = bool(item.get("deleted", False))
+        created = norm_ts(item["created_at"])
+        ctype_ts = max(created, norm_ts(item.get("ctype_timestamp")))
         return {
             "name": str(item["name"]),
-            "created_at": norm_ts(item["created_at"]),
+            "created_at": created,
             "size": 0 if deleted else int(item.get("size") or 0),
             "content_type": "" if deleted else str(item.get("content_type") or ""),
             "etag": "" if deleted else str(item.get("etag") or ""),
             "deleted": deleted,
             "storage_policy_index": int(item.get("storage_policy_index") or 0),
+            "ctype_timestamp": ctype_ts,
+            "meta_timestamp": max(ctype_ts, norm_ts(item.get("meta_timestamp"))),
         }
+
+    def fill_defaults(self, rec: Record) -> None:
+        rec.setdefault("ctype_timestamp", rec["created_at"])
+        rec.setdefault("meta_timestamp", rec["ctype_timestamp"])
 
     def timestamp(self, rec: Record) -> str:
         return rec["created_at"]
@@ -74,9 +95,21 @@ class ObjectKind(RecordKind):
         return (1, rec["size"])
 
     def merge(self, old: Record | None, new: Record) -> Record | None:
-        if old is not None and new["created_at"] <= old["created_at"]:
-            return None
-        return new
+        if old is None:
+            return new
+        if new["created_at"] > old["created_at"] and (new["deleted"] or old["deleted"]):
+            return new  # a delete, or new data after a delete: nothing older survives
+        if old["deleted"]:
+            return None  # a POST's update of data older than the delete
+        merged = dict(old)
+        if new["created_at"] > old["created_at"]:
+            merged.update((f, new[f]) for f in self._DATA)
+        if new["ctype_timestamp"] > old["ctype_timestamp"]:
+            merged["content_type"], merged["ctype_timestamp"] = \
+                new["content_type"], new["ctype_timestamp"]
+        merged["meta_timestamp"] = max(old["meta_timestamp"], new["meta_timestamp"],
+                                       merged["ctype_timestamp"])
+        return None if merged == old else merged
 
 
 class ContainerKind(RecordKind):

@@ -174,6 +174,32 @@ def test_swift_bytes_overrides_the_listed_size(server):
     assert entry["bytes"] == 12345 and entry["content_type"] == "application/x-foo"
 
 
+def test_post_updates_change_type_and_last_modified_not_data(server):
+    put_container(server)
+    call(server, "/sda/1/a/c/o", "PUT", X_Timestamp="2", X_Size="10",
+         X_Content_Type="text/plain", X_Etag="e1")
+    # an object POST at 5 (data still from 2) sends the current type and its times
+    call(server, "/sda/1/a/c/o", "PUT", X_Timestamp="2", X_Size="10", X_Content_Type="image/jpeg",
+         X_Etag="e1", X_Content_Type_Timestamp="5", X_Meta_Timestamp="5")
+    call(server, "/sda/1/a/c/o", "PUT", X_Timestamp="2", X_Size="10", X_Content_Type="text/old",
+         X_Etag="e1", X_Content_Type_Timestamp="4", X_Meta_Timestamp="4")  # late, older POST
+    entry = json.loads(call(server, "/sda/1/a/c?format=json").body)[0]
+    assert (entry["content_type"], entry["bytes"], entry["hash"]) == ("image/jpeg", 10, "e1")
+    assert entry["last_modified"] == "1970-01-01T00:00:05.000000"
+    # a late update for older data changes nothing; newer data replaces size and etag
+    call(server, "/sda/1/a/c/o", "PUT", X_Timestamp="1", X_Size="99", X_Content_Type="x/y", X_Etag="e0")
+    assert json.loads(call(server, "/sda/1/a/c?format=json").body)[0] == entry
+    call(server, "/sda/1/a/c/o", "PUT", X_Timestamp="6", X_Size="3", X_Content_Type="text/new",
+         X_Etag="e2")
+    entry = json.loads(call(server, "/sda/1/a/c?format=json").body)[0]
+    assert (entry["content_type"], entry["bytes"], entry["hash"]) == ("text/new", 3, "e2")
+    assert call(server, "/sda/1/a/c", "HEAD").headers["X-Container-Bytes-Used"] == "3"
+    call(server, "/sda/1/a/c/o", "DELETE", X_Timestamp="7")
+    call(server, "/sda/1/a/c/o", "PUT", X_Timestamp="6", X_Size="3", X_Content_Type="a/b",
+         X_Etag="e2", X_Content_Type_Timestamp="8", X_Meta_Timestamp="8")  # POST of deleted data
+    assert json.loads(call(server, "/sda/1/a/c?format=json").body) == []
+
+
 def test_slo_records_list_both_etags_like_swift(server):
     put_container(server)
     call(server, "/sda/1/a/c/slo", "PUT", X_Timestamp="2", X_Size="10",
