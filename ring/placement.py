@@ -12,7 +12,8 @@ target number of replica slots.
   node gets floor or ceil of its share of every partition (the widest
   spread possible).  Within the largest tier nodes that hold at most one
   replica of a partition the slots are shuffled, so each device's replication
-  partners are spread over many devices.
+  partners are spread over many devices; each partition's replicas are then
+  shuffled across its replica rows.
 * ``assign``: places freed slots (removed devices, crowded tiers, new
   replicas) onto devices below their target in bulk rounds: each slot draws a
   device in proportion to the devices' deficits, the draws that respect every
@@ -76,7 +77,12 @@ def layout_from_scratch(valid: np.ndarray, plan: Plan, rng: np.random.Generator)
     groups = np.repeat(group_ids, counts).astype(np.float64)
     sequence = sequence[np.argsort(groups + rng.random(len(sequence)), kind="stable")]
     table[valid] = sequence
-    return table
+    # Shuffle each partition's replicas across its rows: the set of devices stays
+    # the same, but no device ends up holding only one row (dropping replicas
+    # later then thins every device alike).
+    keys = np.where(valid, rng.random(valid.shape), np.inf)
+    order = np.argsort(keys, axis=0, kind="stable")
+    return np.take_along_axis(table, order, axis=0)
 
 
 def allowed(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, devs: np.ndarray,
@@ -94,6 +100,30 @@ def allowed(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, devs: np.nda
 
 
 EXHAUSTIVE_PAIRS = 2_000_000
+ZONE_PAIRS = 16_000_000
+
+
+def _weighted_pick(fits: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Per row of ``fits`` (cells x options), an option index drawn in proportion to
+    ``weights`` among the options that fit (any option when none fits)."""
+    cumulative = np.cumsum(fits * weights[None, :], axis=1)
+    draw = rng.random(len(fits)) * cumulative[:, -1]
+    return np.minimum((cumulative <= draw[:, None]).sum(axis=1), fits.shape[1] - 1)
+
+
+def zone_fits(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, zone_devs: np.ndarray,
+               plan: Plan, lookups: list[np.ndarray]) -> np.ndarray:
+    """(cells x zones): whether a cell may go to each zone, by the region and zone caps."""
+    others = table[:, parts]
+    fits = np.ones((len(rows), len(zone_devs)), dtype=bool)
+    for level in (0, 1):
+        nodes = lookups[level][zone_devs]
+        count = np.ones(fits.shape, dtype=np.int64)
+        for row in range(table.shape[0]):
+            here = lookups[level][others[row]]
+            count += (here[:, None] == nodes[None, :]) & (rows != row)[:, None]
+        fits &= count <= plan.caps[level][nodes][None, :]
+    return fits
 
 
 def _propose(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, plan: Plan,
@@ -104,18 +134,32 @@ def _propose(table: np.ndarray, rows: np.ndarray, parts: np.ndarray, plan: Plan,
     Returns (destinations, whether each fits the caps).  When cells times
     candidate devices is small, every pair is checked and each cell draws among
     the devices it fits, so the last few cells still find their rare matches.
+    Otherwise, when cells times zones is small enough, each cell draws a zone it
+    fits (by deficit), then a device of that zone.
     """
     devs = np.nonzero(deficits > 0)[0]
     weights = deficits[devs].astype(np.float64)
-    if len(rows) * len(devs) <= EXHAUSTIVE_PAIRS:
-        count = len(rows)
+    count = len(rows)
+    if count * len(devs) <= EXHAUSTIVE_PAIRS:
         fits = allowed(table, np.repeat(rows, len(devs)), np.repeat(parts, len(devs)),
                        np.tile(devs, count), plan, lookups).reshape(count, len(devs))
-        cumulative = np.cumsum(fits * weights[None, :], axis=1)
-        draw = rng.random(count) * cumulative[:, -1]
-        choice = np.minimum((cumulative <= draw[:, None]).sum(axis=1), len(devs) - 1)
+        choice = _weighted_pick(fits, weights, rng)
         return devs[choice], fits[np.arange(count), choice]
-    dest = devs[rng.choice(len(devs), size=len(rows), p=weights / weights.sum())]
+    zone_of = plan.node_of[1][devs]
+    zones, first, inverse = np.unique(zone_of, return_index=True, return_inverse=True)
+    if count * len(zones) <= ZONE_PAIRS:
+        zone_weights = np.bincount(inverse, weights=weights)
+        zone_choice = _weighted_pick(zone_fits(table, rows, parts, devs[first], plan, lookups),
+                                     zone_weights, rng)
+        dest = np.empty(count, dtype=np.int64)
+        for index in range(len(zones)):
+            cells = np.nonzero(zone_choice == index)[0]
+            members = np.nonzero(inverse == index)[0]
+            if len(cells):
+                share = weights[members] / weights[members].sum()
+                dest[cells] = devs[members[rng.choice(len(members), size=len(cells), p=share)]]
+    else:
+        dest = devs[rng.choice(len(devs), size=count, p=weights / weights.sum())]
     return dest, allowed(table, rows, parts, dest, plan, lookups)
 
 

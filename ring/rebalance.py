@@ -21,11 +21,17 @@ from typing import Callable
 
 import numpy as np
 
-from ring.placement import Plan, allowed, assign, first_per_group, place_best_effort, pull
+from ring.placement import (Plan, zone_fits, allowed, assign, first_per_group,
+                            place_best_effort, pull)
 
 Progress = Callable[[str], None]
 _EXTRA_PASSES = 12
 _MAX_RELAYS = 8
+
+
+def zone_of_cells(table: np.ndarray, zone_of: np.ndarray) -> np.ndarray:
+    """Zone node of every cell; unassigned cells (-1) map to the extra last index."""
+    return np.append(zone_of, -1)[table]
 
 
 class Rebalance:
@@ -66,8 +72,10 @@ class Rebalance:
                      origin: np.ndarray, movable: np.ndarray) -> None:
         """Place freed cells; those with an ``origin`` that fit nowhere go back there.
 
-        Cells without an origin (removed device, new replica) must be placed, so
-        the few that fit nowhere within the caps go where they break the least.
+        Cells without an origin (removed device, new replica) must be placed:
+        when the devices below target cannot take them, replicas placed earlier in
+        this rebalance make room (see ``_make_room``); the very few left go where
+        they break the fewest caps.
         """
         plan = self.plan
         left_rows, left_parts = assign(table, rows, parts, plan, self._deficits(table), self.rng)
@@ -75,10 +83,48 @@ class Rebalance:
         optional = back >= 0
         table[left_rows[optional], left_parts[optional]] = back[optional]
         movable[left_parts[optional]] = True
+        left_rows, left_parts = left_rows[~optional], left_parts[~optional]
+        fresh = np.zeros(table.shape, dtype=bool)   # placed here from nowhere: free to move again
+        fresh[rows[origin[rows, parts] < 0], parts[origin[rows, parts] < 0]] = True
+        fresh[left_rows, left_parts] = False
+        for _ in range(_MAX_RELAYS):
+            if not len(left_rows):
+                break
+            if not self._make_room(table, left_rows, left_parts, fresh):
+                break
+            left_rows, left_parts = assign(table, left_rows, left_parts, plan,
+                                           self._deficits(table), self.rng)
         deficits = self._deficits(table)
         weighted = plan.targets > 0
-        for row, part in zip(left_rows[~optional], left_parts[~optional]):
+        for row, part in zip(left_rows, left_parts):
             place_best_effort(table, int(row), int(part), plan, deficits, weighted)
+
+    def _make_room(self, table: np.ndarray, rows: np.ndarray, parts: np.ndarray,
+                   fresh: np.ndarray) -> bool:
+        """Move fresh replicas out of the zones the stuck cells fit into, to devices below
+        target, so that the stuck cells can take their place.  True if any moved."""
+        plan, rng = self.plan, self.rng
+        deficits = self._deficits(table)
+        if not deficits.any():
+            return False
+        lookups = [plan.node_lookup(level) for level in range(4)]
+        zone_of = plan.node_of[1]
+        live = np.nonzero(plan.targets > 0)[0]
+        zones, first = np.unique(zone_of[live], return_index=True)
+        sample = rng.permutation(len(rows))[:2000]
+        fits = zone_fits(table, rows[sample], parts[sample], live[first], plan, lookups)
+        good = np.zeros(len(plan.caps[1]) + 1, dtype=bool)
+        good[zones[fits.any(axis=0)]] = True
+        cand_rows, cand_parts = np.nonzero(fresh & good[zone_of_cells(table, zone_of)])
+        if not len(cand_rows):
+            return False
+        sources = table[cand_rows, cand_parts]
+        budget = np.zeros(self.dev_count, dtype=np.int64)
+        source_devs = np.unique(sources)
+        budget[source_devs] = -(-len(rows) // len(source_devs)) + 1
+        moved = pull(table, cand_rows, cand_parts, budget, plan, deficits, rng)
+        fresh[cand_rows, cand_parts] &= table[cand_rows, cand_parts] == sources
+        return len(moved) > 0
 
     def _balance(self, table: np.ndarray, movable: np.ndarray) -> None:
         """Move movable replicas from devices above target to devices below it."""

@@ -50,7 +50,7 @@ def check_invariants(builder: RingBuilder) -> None:
 
 
 def zones_per_part(builder: RingBuilder) -> np.ndarray:
-    zone_of = np.array([-1 if d is None else d["zone"] for d in builder.devs])
+    zone_of = np.array([-1 if d is None else d["region"] * 1000 + d["zone"] for d in builder.devs])
     zones = zone_of[builder.table]
     return np.array([len(set(col)) for col in zones.T])
 
@@ -373,3 +373,25 @@ def test_corrupt_builder_file_is_a_builder_error(tmp_path):
     path.write_bytes(gzip.compress(msgpack.packb(state)))
     with pytest.raises(RingBuilderError, match="corrupt builder file"):
         RingBuilder.load(str(path))
+
+
+def test_adding_a_replica_keeps_balance_and_spread():
+    layout = [(region, zone, 5) for region in (1, 2) for zone in range(5)]
+    builder = make_builder(part_power=10, layout=layout)
+    builder.rebalance(seed=1, now=NOW)
+    builder.set_replicas(4)
+    result = builder.rebalance(seed=2, now=NOW + 2 * HOUR)
+    check_invariants(builder)
+    assert result.slots_moved == 1024                  # only the new replicas
+    assert builder.get_balance() < 2
+    assert (zones_per_part(builder) == 4).all()
+
+
+def test_dropping_a_replica_thins_every_device_alike():
+    builder = four_zones(part_power=10)
+    builder.rebalance(seed=1, now=NOW)
+    before = builder.slot_counts()
+    builder.set_replicas(2)
+    after = builder.slot_counts()
+    ratio = after[before > 0] / before[before > 0]
+    assert ratio.min() > 0.5 and ratio.max() < 0.85    # about 2/3 each, no device emptied
