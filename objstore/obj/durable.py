@@ -57,6 +57,16 @@ def durable_rename(src: str, dst: str, fsync: bool = True) -> None:
             directory = os.path.dirname(directory)
 
 
+def fsync_close_rename(fd: int, src: str, dst: str) -> None:
+    """fsync and close the temp file ``fd`` (written at ``src``), then durably
+    rename it to ``dst``: the whole blocking part of a commit, for one thread hop."""
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    durable_rename(src, dst)
+
+
 def tmp_path(tmp_dir: str) -> str:
     """A fresh, unique temp file name inside ``tmp_dir`` (same device as the target)."""
     return os.path.join(tmp_dir, uuid.uuid4().hex)
