@@ -231,20 +231,21 @@ class Application:
 
     def parse_path(self, req: Request) -> Controller | Response:
         """The controller for ``/v1/<account>[/<container>[/<object>]]``; errors
-        as Swift: 404 for an empty first segment (``//v1/a``), 400 for an
-        unknown API version, 412 ``Bad URL`` for a missing or empty name."""
+        as Swift: 404 for an empty name before the last one (``//v1/a``,
+        ``/v1//c/o``, ``/v1/a//o``), 400 for an unknown API version, 412 ``Bad
+        URL`` without an account (``/v1``, ``/v1/``)."""
         decoded = wsgi_to_str(req.path)
         if decoded is None or "\x00" in decoded:
             return error_response(412, "Invalid UTF8 or contains NULL", newline=False)
         parts = req.path.split("/", 4)
-        if parts[0] or len(parts) < 2 or not parts[1]:
+        if parts[0] or len(parts) < 2 or not parts[1] or not all(parts[1:-1]):
             return error_response(404, "Not Found: the API is at /v1/<account>")
         raw = parts[2:]  # account[, container[, object]]
-        if len(raw) > 1 and not raw[-1]:
+        if raw and not raw[-1]:
             raw.pop()  # "/v1/a/" is the account, "/v1/a/c/" the container
-        if raw and raw[0] and parts[1] not in API_VERSIONS:
+        if raw and parts[1] not in API_VERSIONS:
             return error_response(400, f"Invalid API version {parts[1]!r}: the API is at /v1")
-        if not raw or not all(raw):
+        if not raw:
             return error_response(412, "Bad URL", newline=False)
         names = [wsgi_to_str(p) for p in raw]
         wsgi_path = "/" + "/".join(raw)

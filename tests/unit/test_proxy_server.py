@@ -174,8 +174,8 @@ def test_info(app):
 
 
 @pytest.mark.parametrize("path,status", [
-    ("/v2/AUTH_a", 400), ("/v1/", 412), ("/v1", 412), ("/v1/AUTH_a//o", 412), ("/nothing", 412),
-    ("//v1/AUTH_a", 404)])
+    ("/v2/AUTH_a", 400), ("/v1/", 412), ("/v1", 412), ("/v1/AUTH_a//o", 404), ("/nothing", 412),
+    ("//v1/AUTH_a", 404), ("/v1//c/o", 404), ("/v1///o", 404), ("/", 404)])
 def test_bad_paths(app, path, status):
     assert call(app, path).status_int == status
 
