@@ -183,7 +183,8 @@ class RingBuilder:
                 continue
             if (other["ip"].lower(), other["port"], other["device"]) == \
                     (dev["ip"].lower(), dev["port"], dev["device"]):
-                state = " (removal pending: rebalance first)" if other["id"] in self.pending_removal else ""
+                pending = other["id"] in self.pending_removal
+                state = " (removal pending: rebalance first)" if pending else ""
                 raise RingBuilderError(
                     f"device {devlib.format_address(dev['ip'], dev['port'])}/{dev['device']} "
                     f"already exists as d{other['id']}{state}")

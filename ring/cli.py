@@ -359,7 +359,8 @@ def cmd_dispersion(ctx: Context, argv: list[str]) -> int:
               "closer together than the tiers allow")
     ctx.print(f"{'Tier':<8} {'over limit':>10} {'sharing a node':>15}")
     for level in LEVELS:
-        ctx.print(f"{level:<8} {report['over'].get(level, 0):>10} {report['sharing'].get(level, 0):>15}")
+        over, sharing = report["over"].get(level, 0), report["sharing"].get(level, 0)
+        ctx.print(f"{level:<8} {over:>10} {sharing:>15}")
     return EXIT_OK
 
 

@@ -138,8 +138,8 @@ class Rebalance:
             budget = np.maximum(over, 0)
             cand_rows, cand_parts = self._candidates(table, budget, movable,
                                                      factor=4 ** min(attempt + 1, 4))
-            self.say(f"balancing: {int(deficits.sum())} replicas wanted, {len(cand_rows)} candidates"
-                + (f" (pass {attempt + 1})" if attempt else ""))
+            self.say(f"balancing: {int(deficits.sum())} replicas wanted, "
+                     f"{len(cand_rows)} candidates" + (f" (pass {attempt + 1})" if attempt else ""))
             moved = pull(table, cand_rows, cand_parts, budget, plan, deficits, rng)
             if not len(moved) and relays < _MAX_RELAYS:
                 # No direct move fits: move replicas from devices at target into the
@@ -170,10 +170,11 @@ class Rebalance:
         lookups = [plan.node_lookup(level) for level in range(4)]
 
         def fit_share(rows: np.ndarray, parts: np.ndarray, dests: np.ndarray) -> float:
+            if not len(rows):
+                return 0.0
             pick = rng.permutation(len(rows))[:1000]
-            rows, parts = rows[pick], parts[pick]
-            chosen = rng.choice(dests, size=len(rows))
-            return float(allowed(table, rows, parts, chosen, plan, lookups).mean()) if len(rows) else 0.0
+            chosen = rng.choice(dests, size=len(pick))
+            return float(allowed(table, rows[pick], parts[pick], chosen, plan, lookups).mean())
 
         zones = plan.node_of[1]
         score = np.zeros(len(plan.caps[1]))
