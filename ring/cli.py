@@ -340,11 +340,13 @@ def cmd_rebalance(ctx: Context, argv: list[str]) -> int:
         if not args.force:
             return EXIT_ERROR
     ctx.save()
+    builder.write_ring(ctx.ring_path)  # like swift-ring-builder: a rebalance ships a ring
     total = builder.partition_count
     ctx.print(f"Reassigned {result.slots_moved} replicas of {result.parts_moved} partitions "
               f"({100.0 * result.parts_moved / total:.2f}% of {total}) in {result.seconds:.2f}s. "
               f"Balance is now {result.balance:.2f} (was {before:.2f}). "
               f"Dispersion is now {result.dispersion:.2f}")
+    ctx.print(f"Wrote {ctx.ring_path} (version {builder.version})")
     errors, _ = builder.validate()
     for error in errors:
         ctx.warn(f"warning: {error}")
