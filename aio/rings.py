@@ -42,8 +42,7 @@ def builder_commands(layout: Layout, state: ClusterState, kind: str) -> list[lis
     for node, ports in enumerate(state.node_ports, start=1):
         device = f"r1z{node}-127.0.0.1:{ports.port(kind)}/{layout.device_name(node)}"
         commands.append([builder, "add", device, DEVICE_WEIGHT])
-    commands.append([builder, "rebalance"])
-    commands.append([builder, "write_ring"])
+    commands.append([builder, "rebalance"])  # also writes <kind>.ring.gz
     return commands
 
 
@@ -67,4 +66,4 @@ def build_rings(layout: Layout, state: ClusterState) -> None:
     missing = [ring_file(layout, kind) for kind in STORAGE_KINDS
                if not os.path.exists(ring_file(layout, kind))]
     if missing:
-        raise LayoutError(f"objstore-ring-builder write_ring did not write {', '.join(missing)}")
+        raise LayoutError(f"objstore-ring-builder rebalance did not write {', '.join(missing)}")
