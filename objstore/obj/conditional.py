@@ -1,7 +1,8 @@
 """HTTP conditional requests (RFC 7232) as Swift's object server applies them.
 
-Order: If-Match, else If-Unmodified-Since; then If-None-Match, else
-If-Modified-Since (GET/HEAD only).  ETags compare as unquoted MD5 hex;
+Order: If-Match, then If-Unmodified-Since (checked even when If-Match
+matched, as Swift does); then If-None-Match, else If-Modified-Since (GET/HEAD
+only).  ETags compare as unquoted MD5 hex;
 ``*`` matches any existing object.  Last-Modified is the object's
 timestamp rounded up to whole seconds (what ``Last-Modified`` shows).
 """
@@ -40,13 +41,12 @@ def evaluate(environ: dict, etag: str, last_modified: float) -> int | None:
     method = environ.get("REQUEST_METHOD")
     modified = math.ceil(last_modified)
     if_match = environ.get("HTTP_IF_MATCH")
-    if if_match is not None:
-        if not etag_matches(if_match, etag):
-            return 412
-    else:
-        since = _parse_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
-        if since is not None and modified > since:
-            return 412
+    if if_match is not None and not etag_matches(if_match, etag):
+        return 412
+    # Swift also checks If-Unmodified-Since when If-Match matched
+    since = _parse_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+    if since is not None and modified > since:
+        return 412
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
         if etag_matches(if_none_match, etag):

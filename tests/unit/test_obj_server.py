@@ -311,7 +311,7 @@ AT = "Tue, 14 Nov 2023 22:13:20 GMT"
     ({"If-Modified-Since": AT}, 304), ({"If-Modified-Since": BEFORE}, 200),
     ({"If-Modified-Since": "garbage"}, 200),
     ({"If-Unmodified-Since": BEFORE}, 412), ({"If-Unmodified-Since": AT}, 200),
-    ({"If-Match": ETAG, "If-Unmodified-Since": BEFORE}, 200),
+    ({"If-Match": ETAG, "If-Unmodified-Since": BEFORE}, 412),  # as Swift (swob)
     ({"If-None-Match": "x", "If-Modified-Since": AT}, 200),
     ({"If-Match": "nope", "Range": "bytes=0-1"}, 412),
     ({"If-None-Match": ETAG, "Range": "bytes=0-1"}, 304),
