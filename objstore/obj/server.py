@@ -42,7 +42,9 @@ _STORED_ENVIRON_PREFIXES = ("HTTP_X_OBJECT_META_", "HTTP_X_OBJECT_SYSMETA_",
 _OVERRIDE_PREFIXES = ("HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_",
                       "HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_")  # later wins
 # metadata keys that are not passed through as response headers as they are
-_NOT_PASSED_THROUGH = frozenset({"name", "Content-Length", "Content-Type", "ETag", "X-Timestamp"})
+_NOT_PASSED_THROUGH = frozenset({"name", "Content-Length", "Content-Type", "ETag", "X-Timestamp",
+                                 "Content-Type-Timestamp"})
+_OVERRIDE_METADATA_PREFIX = "X-Object-Sysmeta-Container-Update-Override-"
 
 
 class HTTPError(Exception):
@@ -77,6 +79,25 @@ def respond(start_response: Callable, status: int, body: str | bytes = b"",
 def header_name(environ_key: str) -> str:
     """``HTTP_X_OBJECT_META_FOO_BAR`` -> ``X-Object-Meta-Foo-Bar``."""
     return "-".join(word.capitalize() for word in environ_key[5:].split("_"))
+
+
+def _post_listing_update(data_metadata: dict[str, str], content_type: str, ctype_timestamp: str,
+                         meta_timestamp: Timestamp) -> dict[str, str]:
+    """What a POST sends the container (as a PUT of the record, like Swift):
+    the data's size and ETag (with the listing overrides stored at PUT), the
+    current content type (keeping an SLO's ``swift_bytes``) and when the type
+    and the metadata last changed."""
+    data_type = data_metadata.get("Content-Type", "")
+    if content_type != data_type and "swift_bytes=" in data_type:
+        content_type += ";swift_bytes=" + data_type.split("swift_bytes=", 1)[1].split(";")[0]
+    update = {"X-Size": data_metadata.get("Content-Length", "0"),
+              "X-Etag": data_metadata.get("ETag", ""), "X-Content-Type": content_type,
+              "X-Content-Type-Timestamp": ctype_timestamp,
+              "X-Meta-Timestamp": meta_timestamp.internal}
+    update.update(("X-" + key[len(_OVERRIDE_METADATA_PREFIX):], value)
+                  for key, value in data_metadata.items()
+                  if key.startswith(_OVERRIDE_METADATA_PREFIX) and value)
+    return update
 
 
 def _listing_overrides(environ: dict) -> dict[str, str]:
@@ -421,19 +442,16 @@ class ObjectServer:
         head = environ["REQUEST_METHOD"] == "HEAD"
         match_etag = metadata.get(environ.get("HTTP_X_BACKEND_ETAG_IS_AT", ""), etag)
         status = conditional.evaluate(environ, match_etag, timestamp.seconds)
-        if status is not None:
+        if status is not None:  # Swift answers 304 and 412 with the object's headers
             diskfile.close()
-            return respond(start_response, status, headers=headers if status == 304 else
-                           [("ETag", etag), ("X-Backend-Timestamp", timestamp.internal)],
-                           head=head or status == 304)
+            return respond(start_response, status, headers=headers, head=True)
         length = diskfile.size
         try:
             wanted = ranges.parse_range(environ.get("HTTP_RANGE"), length)
-        except ranges.Unsatisfiable:
+        except ranges.Unsatisfiable:  # with the object's headers (ETag...), as Swift
             diskfile.close()
-            raise HTTPError(416, "Requested Range Not Satisfiable",
-                            [("Content-Range", f"bytes */{length}"),
-                             ("X-Backend-Timestamp", timestamp.internal)]) from None
+            return respond(start_response, 416, b"Requested Range Not Satisfiable",
+                           headers + [("Content-Range", f"bytes */{length}")], head=head)
         status = 200
         if wanted is None:
             body: Iterable[bytes] = diskfile.read_verified() if not head else ()
@@ -463,6 +481,10 @@ class ObjectServer:
         timestamp = self._timestamp(environ)
         self._check_metadata(environ)
         delete_at = self._delete_at(environ, timestamp)
+        try:
+            targets = parse_targets(environ)
+        except ValueError as err:
+            raise HTTPError(400, str(err)) from None
         diskfile = self._open_existing(target)
         diskfile.close()
         if diskfile.meta_timestamp >= timestamp:
@@ -470,11 +492,22 @@ class ObjectServer:
                             [("X-Backend-Timestamp", diskfile.meta_timestamp.internal)])
         metadata = self._request_metadata(environ, sysmeta=False)
         metadata.update({"name": diskfile.name, "X-Timestamp": timestamp.internal})
+        data_timestamp = diskfile.timestamp.internal
         if environ.get("CONTENT_TYPE"):
-            metadata["Content-Type"] = environ["CONTENT_TYPE"]
+            content_type, ctype_timestamp = environ["CONTENT_TYPE"], timestamp.internal
+        else:  # a type set by an earlier POST stays (the .meta replaces the older one)
+            content_type = diskfile.metadata.get("Content-Type", "application/octet-stream")
+            ctype_timestamp = diskfile.metadata.get("Content-Type-Timestamp", data_timestamp)
+        if ctype_timestamp != data_timestamp:
+            metadata["Content-Type"] = content_type
+            metadata["Content-Type-Timestamp"] = ctype_timestamp
         if delete_at is not None:
             metadata["X-Delete-At"] = delete_at
         self._commit(diskfile.writer(), metadata, timestamp, ondisk.META)
+        if targets:
+            self._update_container("PUT", environ, target, diskfile, targets, diskfile.timestamp,
+                                   _post_listing_update(diskfile.data_metadata, content_type,
+                                                        ctype_timestamp, timestamp))
         return respond(start_response, 202, "Accepted",
                        [("X-Backend-Timestamp", timestamp.internal)])
 
