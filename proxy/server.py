@@ -19,7 +19,7 @@ from objstore.common.daemon import run_daemon
 from objstore.common.policies import load_policies
 from objstore.common.wsgi import WSGIApp
 from proxy import cors
-from proxy.backend import BackendConnection, ConnectionPool, Connector, backend_path
+from objstore.common.backend_http import BackendConnection, ConnectionPool, Connector, backend_path
 from proxy.controllers.account import AccountController
 from proxy.controllers.base import AuthRequest, Controller
 from proxy.controllers.container import ContainerController

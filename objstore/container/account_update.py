@@ -16,7 +16,6 @@ the container.
 """
 from __future__ import annotations
 
-import http.client
 import logging
 import os
 import time
@@ -27,6 +26,7 @@ import eventlet
 import eventlet.event
 import eventlet.greenthread
 
+from objstore.common.backend_http import ConnectionPool, request_status
 from objstore.common.timestamp import Timestamp
 from objstore.db.broker import unpack
 from objstore.db.maintenance import clear_dirty, dirty_entries
@@ -48,26 +48,18 @@ def report_headers(info: dict[str, Any]) -> dict[str, str]:
 
 
 class HTTPSender:
-    """PUT to an account server with connect/response timeouts."""
+    """PUT to an account server on keep-alive connections, with timeouts."""
 
-    def __init__(self, conn_timeout: float, node_timeout: float) -> None:
+    def __init__(self, conn_timeout: float, node_timeout: float, pool_size: int = 8) -> None:
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
+        self.pool = ConnectionPool(max_per_address=pool_size)
 
     def __call__(self, ip: str, port: int, device: str, partition: int, account: str,
                  container: str, headers: dict[str, str]) -> int:
         path = urllib.parse.quote(f"/{device}/{partition}/{account}/{container}")
-        conn = http.client.HTTPConnection(ip, port, timeout=self.conn_timeout)
-        try:
-            with eventlet.Timeout(self.node_timeout):
-                conn.connect()
-                conn.sock.settimeout(self.node_timeout)
-                conn.request("PUT", path, headers=dict(headers, **{"Content-Length": "0"}))
-                resp = conn.getresponse()
-                resp.read()
-                return resp.status
-        finally:
-            conn.close()
+        return request_status(self.pool, ip, port, "PUT", path, headers,
+                              self.conn_timeout, self.node_timeout)
 
 
 class AccountUpdater:
@@ -180,7 +172,7 @@ class AccountUpdater:
             try:
                 status = self.send(ip, port, device, partition, info["account"],
                                    info["container"], headers)
-            except (OSError, http.client.HTTPException, eventlet.Timeout) as err:
+            except (OSError, eventlet.Timeout) as err:
                 self.logger.warning("account update to %s:%s/%s failed: %s", ip, port, device, err)
                 return False
             if not 200 <= status < 300:

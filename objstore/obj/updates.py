@@ -36,7 +36,7 @@ import msgpack
 
 from objstore.obj import durable
 from objstore.obj.diskfile import DiskFileManager
-from proxy.backend import BackendConnection, ConnectionPool
+from objstore.common.backend_http import ConnectionPool, request_status
 
 Target = dict[str, str]
 
@@ -83,23 +83,16 @@ class ContainerUpdater:
         host, _, port = target["host"].rpartition(":")
         url = urllib.parse.quote(f"/{target['device']}/{partition}{path}")
         try:
-            node = {"ip": host.strip("[]"), "port": int(port)}
-            with eventlet.Timeout(self.conn_timeout + self.node_timeout):
-                conn = BackendConnection(node, self.conn_timeout, self.node_timeout, self.pool)
-                try:
-                    conn.send_request(op, url, {**headers, "Content-Length": "0"})
-                    response = conn.getresponse()
-                    response.close()  # drains a short body: the connection goes back to the pool
-                finally:
-                    conn.close()
+            status = request_status(self.pool, host.strip("[]"), int(port), op, url, headers,
+                                    self.conn_timeout, self.node_timeout)
         except (Exception, eventlet.Timeout) as err:
             self.logger.warning("container update %s %s to %s failed: %s",
                                 op, path, target["host"], err or type(err).__name__)
             return False
-        if 200 <= response.status < 300:
+        if 200 <= status < 300:
             return True
         self.logger.warning("container update %s %s to %s got %d",
-                            op, path, target["host"], response.status)
+                            op, path, target["host"], status)
         return False
 
     def update(self, op: str, dev_path: str, async_dir: str, obj_hash: str,

@@ -18,7 +18,7 @@ import eventlet.queue
 
 from objstore.common.logs import bind_txn_id
 
-from proxy.backend import BackendResponse
+from objstore.common.backend_http import BackendResponse
 from proxy.http import Request, Response, error_response
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import Iterator
 import eventlet
 
 from objstore.common.timestamp import Timestamp
-from proxy.backend import CHUNK_SIZE, BackendConnection
+from objstore.common.backend_http import CHUNK_SIZE, BackendConnection
 from proxy.checks import (check_metadata, content_length_error, delete_at_error,
                           if_delete_at_error, remove_headers_to_empty)
 from proxy.controllers.base import NET_ERRORS, BackendResult, Controller, best_result, quorum_size

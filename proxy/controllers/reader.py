@@ -13,7 +13,7 @@ import re
 from typing import Iterator, Mapping
 
 from objstore.common.timestamp import Timestamp
-from proxy.backend import CHUNK_SIZE, BackendResponse
+from objstore.common.backend_http import CHUNK_SIZE, BackendResponse
 from proxy.controllers.base import NET_ERRORS, Controller, is_server_error
 from proxy.http import Response, error_response
 

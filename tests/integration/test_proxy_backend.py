@@ -3,7 +3,7 @@ import eventlet
 import eventlet.wsgi
 import pytest
 
-from proxy.backend import BackendConnection, BackendError, ConnectionPool
+from objstore.common.backend_http import BackendConnection, BackendError, ConnectionPool
 
 
 META_A = "\u3705".encode().decode("latin-1")        # e3 9c 85

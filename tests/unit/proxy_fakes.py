@@ -285,7 +285,7 @@ class FakeResponse:
 
 
 class FakeConnection:
-    """Drop-in for proxy.backend.BackendConnection talking to a FakeNode."""
+    """Drop-in for objstore.common.backend_http.BackendConnection talking to a FakeNode."""
 
     def __init__(self, cluster: "FakeCluster", node: dict) -> None:
         self.cluster = cluster

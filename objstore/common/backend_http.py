@@ -1,4 +1,5 @@
-"""HTTP/1.1 to storage nodes on green sockets: one connection per request.
+"""HTTP/1.1 to storage nodes on green sockets, for the proxy and for storage
+nodes talking to each other (container updates): keep-alive, 100-continue.
 
 The stdlib ``http.client`` cannot wait for ``100 Continue`` before sending a
 body, and its response object cannot be shared between the interim and the
@@ -13,6 +14,7 @@ import time
 from typing import Callable, Mapping
 from urllib.parse import quote
 
+import eventlet
 from eventlet.green import socket as green_socket
 
 CHUNK_SIZE = 65536
@@ -163,6 +165,22 @@ class ConnectionPool:
     def connect(self, node: Mapping, conn_timeout: float, node_timeout: float) -> "BackendConnection":
         """A Connector that reuses pooled connections."""
         return BackendConnection(node, conn_timeout, node_timeout, pool=self)
+
+
+def request_status(pool: ConnectionPool | None, ip: str, port: int, method: str, path: str,
+                   headers: Mapping[str, str], conn_timeout: float, node_timeout: float) -> int:
+    """Send a bodiless request (an update between storage nodes) on a pooled
+    keep-alive connection and return the status; raises OSError or
+    eventlet.Timeout when the node cannot be reached in time."""
+    with eventlet.Timeout(conn_timeout + node_timeout):
+        conn = BackendConnection({"ip": ip, "port": port}, conn_timeout, node_timeout, pool)
+        try:
+            conn.send_request(method, path, {**headers, "Content-Length": "0"})
+            response = conn.getresponse()
+            response.close()  # drains a short body: the connection goes back to the pool
+            return response.status
+        finally:
+            conn.close()
 
 
 def _close_quietly(sock: socket.socket, fp) -> None:
