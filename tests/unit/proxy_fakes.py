@@ -16,6 +16,7 @@ from typing import Callable
 from urllib.parse import parse_qsl, unquote
 
 import eventlet
+from webob import Request, Response
 
 from objstore.common.logs import get_logger
 from objstore.common.timestamp import Timestamp
@@ -392,3 +393,12 @@ def make_app(conf: configparser.ConfigParser | None = None, replicas: int = 3,
                       connect=cluster.connect)
     app.rings = ring_set
     return app, cluster
+
+
+def call(app: Callable, path: str, method: str = "GET", body: bytes | None = None,
+         **headers: str) -> Response:
+    """One request through ``app`` (the proxy or a pipeline) and its response."""
+    req = Request.blank(path, method=method, headers=headers)
+    if body is not None:
+        req.body = body
+    return req.get_response(app)

@@ -6,14 +6,7 @@ import pytest
 from webob import Request
 
 from auth.tempauth import TempAuth
-from tests.unit.proxy_fakes import make_app
-
-
-def call(app, path, method="GET", body=None, **headers):
-    req = Request.blank(path, method=method, headers=headers)
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
+from tests.unit.proxy_fakes import call, make_app
 
 
 @pytest.fixture

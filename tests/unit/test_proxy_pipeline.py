@@ -8,14 +8,7 @@ from webob import Request
 from objstore.common.config import ConfigError
 from proxy.infocache import get_account_info, get_container_info
 from proxy.pipeline import load_pipeline, pipeline_names
-from tests.unit.proxy_fakes import make_app, make_conf
-
-
-def call(app, path, method="GET", body=None, **headers):
-    req = Request.blank(path, method=method, headers=headers)
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
+from tests.unit.proxy_fakes import call, make_app, make_conf
 
 
 def pipeline(line, **sections):

@@ -4,14 +4,7 @@ import json
 import pytest
 from webob import Request
 
-from tests.unit.proxy_fakes import make_app, make_conf
-
-
-def call(app, path, method="GET", body=None, **headers):
-    req = Request.blank(path, method=method, headers=headers)
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
+from tests.unit.proxy_fakes import call, make_app, make_conf
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 import json
 
 import pytest
-from webob import Request
 
 from proxy.pipeline import load_pipeline
-from tests.unit.proxy_fakes import make_app, make_conf
+from tests.unit.proxy_fakes import call, make_app, make_conf
 
 URL = "/v1/AUTH_test"
 
@@ -18,13 +17,6 @@ def app():
     conf["filter:tempauth"] = {"user_test_tester": "testing .admin", "user_test_tester3": "testing3"}
     proxy, _ = make_app(conf)
     return load_pipeline(conf, proxy)
-
-
-def call(app, path, method="GET", body=None, **headers):
-    req = Request.blank(path, method=method, headers=headers)
-    if body is not None:
-        req.body = body
-    return req.get_response(app)
 
 
 def token(app, user="test:tester", key="testing"):
