@@ -119,11 +119,21 @@ def _copy(source, sink: BinaryIO, verifier: Verifier, progress: Progress) -> Non
     verifier.finish()
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import, while single-threaded
+
+
 def _save(source, dest: str, verifier: Verifier, progress: Progress, mtime: str | None) -> None:
     directory = os.path.dirname(os.path.abspath(dest))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".objstore-", suffix=".part")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; a download gets the usual mode
         with os.fdopen(fd, "wb") as sink:
             _copy(source, sink, verifier, progress)
         os.replace(tmp, dest)
