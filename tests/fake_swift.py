@@ -18,6 +18,7 @@ from email.utils import formatdate
 
 from webob import Request
 
+from objstore.common.config import config_true_value
 from objstore.common.constraints import wsgi_to_str
 from proxy.middleware.segments import parse_range
 
@@ -188,7 +189,7 @@ class FakeSwift:
         end_marker = params.get("end_marker", "")
         delimiter = params.get("delimiter", "")
         limit = min(int(params.get("limit", self.listing_limit)), self.listing_limit)
-        names = sorted(cont.objects, reverse=params.get("reverse", "") in ("true", "1", "yes"))
+        names = sorted(cont.objects, reverse=config_true_value(params.get("reverse")))
         entries: list[dict] = []
         for name in names:
             if not name.startswith(prefix):

@@ -16,8 +16,9 @@ from typing import Iterator
 
 import eventlet
 
-from objstore.common.timestamp import Timestamp
 from objstore.common.backend_http import CHUNK_SIZE, BackendConnection
+from objstore.common.config import config_true_value
+from objstore.common.timestamp import Timestamp
 from proxy.checks import (check_metadata, content_length_error, delete_at_error,
                           if_delete_at_error, remove_headers_to_empty)
 from proxy.controllers.base import NET_ERRORS, BackendResult, Controller, best_result, quorum_size
@@ -214,7 +215,7 @@ class ObjectController(Controller):
 
     def _set_content_type(self, headers: dict[str, str]) -> None:
         """Guess from the name when not given (or when X-Detect-Content-Type says so)."""
-        detect = self.req.headers.get("x-detect-content-type", "").lower() in ("true", "1", "yes")
+        detect = config_true_value(self.req.headers.get("x-detect-content-type", ""))
         if detect or not headers.get("content-type"):
             guessed = mimetypes.guess_type(self.obj)[0]
             headers["content-type"] = guessed or "application/octet-stream"

@@ -17,7 +17,7 @@ import configparser
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
-from objstore.common.config import section
+from objstore.common.config import config_true_value, section
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.dlo import DynamicLargeObject
@@ -168,7 +168,7 @@ class ServerSideCopy:
         if (source.status_int == 200 and not etag.startswith('"') and not is_slo(source)
                 and source.header("x-object-manifest") is None):
             headers["ETag"] = etag  # a plain object: the object server verifies what it receives
-        if (environ.get("HTTP_X_FRESH_METADATA") or "").lower() in ("true", "1", "yes", "on"):
+        if config_true_value(environ.get("HTTP_X_FRESH_METADATA")):
             headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-object-meta-")}
         env = make_env(environ, "PUT", "/v1/%s/%s/%s" % dest, source=SOURCE, query=query,
                        headers=headers, body=reader)

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 
 import eventlet
 
-from objstore.common.config import get_int, section
+from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.segments import (
@@ -49,7 +49,7 @@ class ManifestInvalid(Exception):
 
 
 def is_slo(resp: SubResponse) -> bool:
-    return (resp.header("x-static-large-object") or "").lower() in ("true", "1", "yes", "on")
+    return config_true_value(resp.header("x-static-large-object"))
 
 
 def entry_span(entry: dict) -> tuple[int, int]:
