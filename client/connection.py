@@ -152,7 +152,7 @@ class Connection:
                 query["marker"] = marker
             resp = self.request("GET", container, query=query, ok=(404,) if container else ())
             if resp.status == 404:
-                raise ClientError(f"container {container!r} not found", 404)
+                raise ClientError(f"container {container} not found", 404)
             page = json.loads(resp.body or b"[]")
             if not page:
                 return
@@ -204,6 +204,8 @@ class Response:
     def error(self) -> ClientError:
         body = self.raw.read() if not self.raw.isclosed() else self.body
         detail = " ".join(body.decode("utf-8", "replace").split())[:300]
+        if detail == self.reason:
+            detail = ""  # "404 Not Found: Not Found" says it twice
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.url).path)
         return ClientError(f"{self.method} {path}: {self.status} {self.reason}"
                            + (f": {detail}" if detail else ""), self.status)

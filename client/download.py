@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from client.connection import BLOCK_SIZE, ClientError, Connection
 from client.progress import Progress
-from client.upload import dlo_segments, slo_manifest
+from client.upload import dlo_segments, is_slo, slo_manifest
 
 Part = tuple[int, "str | None"]  # (size, md5 or None when it cannot be known)
 
@@ -72,7 +72,7 @@ class Verifier:
 def expected_parts(conn: Connection, container: str, obj: str, headers: dict[str, str]) -> list[Part]:
     """What the body should be made of, as far as it can be known."""
     length = int(headers.get("content-length", "0"))
-    if headers.get("x-static-large-object", "").lower() == "true":
+    if is_slo(headers):
         parts = [(int(seg["bytes"]), None if seg.get("sub_slo") or seg.get("range") else seg["hash"])
                  for seg in slo_manifest(conn, container, obj)]
     elif "x-object-manifest" in headers:
@@ -88,7 +88,10 @@ def expected_parts(conn: Connection, container: str, obj: str, headers: dict[str
 def download_object(conn: Connection, container: str, obj: str, dest: str,
                     progress_enabled: bool = False) -> int:
     """Download to ``dest`` (``-`` for stdout); return the byte count."""
-    resp = conn.request("GET", container, obj, stream=True)
+    resp = conn.request("GET", container, obj, stream=True, ok=(404,))
+    if resp.status == 404:
+        resp.close()
+        raise ClientError(f"object {container}/{obj} not found", 404)
     try:
         # the body is still streaming on this thread's socket: look up the parts on another
         parts = expected_parts(conn.sibling(), container, obj, resp.headers)

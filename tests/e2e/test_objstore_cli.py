@@ -99,7 +99,9 @@ def test_small_commands(objstore_cli, conn, container, tmp_path):
 def test_errors_are_one_line(objstore_cli, cluster, container):
     missing = objstore_cli("download", container, "nope", check=False)
     assert missing.returncode == 1
-    assert missing.stderr.startswith("objstore: GET ") and "404" in missing.stderr
+    assert missing.stderr == f"objstore: object {container}/nope not found\n"
+    no_container = objstore_cli("list", container + "-nope", check=False)
+    assert no_container.stderr == f"objstore: container {container}-nope not found\n"
     bad_key = objstore_cli("stat", "-K", "wrong", check=False)
     assert bad_key.returncode == 1 and "auth failed" in bad_key.stderr
     assert bad_key.stderr.count("\n") == 1
