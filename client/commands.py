@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from client.connection import ClientError, Connection, quote
 from client.units import human_size
-from client.upload import dlo_segments
+from client.upload import dlo_segments, is_slo
 
 # headers that say nothing to a user of ``stat``
 _NOISE = {"date", "x-trans-id", "x-openstack-request-id", "connection", "content-length",
@@ -100,7 +100,7 @@ def delete_object(conn: Connection, container: str, obj: str, leave_segments: bo
         head = conn.request("HEAD", container, obj, ok=(404,))
         if head.status == 404:
             raise ClientError(f"object {container}/{obj} not found", 404)
-        if head.headers.get("x-static-large-object", "").lower() == "true":
+        if is_slo(head.headers):
             conn.request("DELETE", container, obj, query={"multipart-manifest": "delete"})
             return
         manifest = head.headers.get("x-object-manifest")

@@ -15,6 +15,7 @@ import mimetypes
 import os
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping
 
 from client.connection import BLOCK_SIZE, ClientError, Connection, quote
 from client.progress import Progress
@@ -197,7 +198,7 @@ def old_segments(conn: Connection, container: str, obj: str) -> list[tuple[str, 
     resp = conn.request("HEAD", container, obj, ok=(404,))
     if resp.status == 404:
         return []
-    if resp.headers.get("x-static-large-object", "").lower() == "true":
+    if is_slo(resp.headers):
         return [tuple(part["name"].lstrip("/").split("/", 1))
                 for part in slo_manifest(conn, container, obj)]
     manifest = resp.headers.get("x-object-manifest")
@@ -216,6 +217,11 @@ def dlo_segments(conn: Connection, manifest: str) -> tuple[str, list[dict]]:
         if err.status == 404:
             return seg_container, []
         raise
+
+
+def is_slo(headers: Mapping[str, str]) -> bool:
+    """Whether response headers (lower-case keys) describe a static large object."""
+    return headers.get("x-static-large-object", "").lower() == "true"
 
 
 def slo_manifest(conn: Connection, container: str, obj: str) -> list[dict]:
