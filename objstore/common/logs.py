@@ -25,10 +25,6 @@ def new_txn_id(extra: str = "") -> str:
     return f"tx{uuid.uuid4().hex[:21]}-{int(time.time()):010x}{extra}"
 
 
-def get_txn_id() -> str:
-    return _txn_id.get()
-
-
 def bind_txn_id(txn_id: str) -> contextvars.Token:
     return _txn_id.set(txn_id)
 
