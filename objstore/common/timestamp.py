@@ -8,6 +8,7 @@ equality are exact; floats never decide which write wins.
 """
 from __future__ import annotations
 
+import datetime
 import email.utils
 import functools
 import math
@@ -124,3 +125,18 @@ def _parse(text: str) -> tuple[int, int]:
 def normalize(value: "Timestamp | str | float | int") -> str:
     """Shorthand for ``Timestamp(value).internal``."""
     return Timestamp(value).internal
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """Seconds since the epoch of an HTTP date (If-Modified-Since...); None if
+    absent or unparseable, so that an invalid date makes a condition be ignored
+    (RFC 7232).  A date without a zone is taken as UTC."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()

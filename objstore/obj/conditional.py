@@ -8,9 +8,9 @@ timestamp rounded up to whole seconds (what ``Last-Modified`` shows).
 """
 from __future__ import annotations
 
-import datetime
-import email.utils
 import math
+
+from objstore.common.timestamp import parse_http_date
 
 
 def _etags(header: str) -> list[str]:
@@ -22,20 +22,6 @@ def etag_matches(header: str, etag: str | None) -> bool:
     return "*" in tags or (etag is not None and etag.strip('"') in tags)
 
 
-def _parse_date(header: str | None) -> float | None:
-    """Seconds since the epoch of an HTTP date; None if absent or unparseable
-    (an invalid date makes the condition be ignored, per RFC 7232)."""
-    if not header:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-    return parsed.timestamp()
-
-
 def evaluate(environ: dict, etag: str, last_modified: float) -> int | None:
     """Status (304 or 412) that the preconditions impose, or None to proceed."""
     method = environ.get("REQUEST_METHOD")
@@ -44,7 +30,7 @@ def evaluate(environ: dict, etag: str, last_modified: float) -> int | None:
     if if_match is not None and not etag_matches(if_match, etag):
         return 412
     # Swift also checks If-Unmodified-Since when If-Match matched
-    since = _parse_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+    since = parse_http_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
     if since is not None and modified > since:
         return 412
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
@@ -52,7 +38,7 @@ def evaluate(environ: dict, etag: str, last_modified: float) -> int | None:
         if etag_matches(if_none_match, etag):
             return 304 if method in ("GET", "HEAD") else 412
     elif method in ("GET", "HEAD"):
-        since = _parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
+        since = parse_http_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
         if since is not None and modified <= since:
             return 304
     return None

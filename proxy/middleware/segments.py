@@ -11,8 +11,6 @@ the stream stops (logged) so the client sees a truncated body, never wrong bytes
 from __future__ import annotations
 
 import contextlib
-import datetime
-import email.utils
 import logging
 import os
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import eventlet
 from eventlet.greenthread import GreenThread
 
 from proxy.middleware.sub_request import SubResponse, call_app, make_env, simple_response
+from objstore.common.timestamp import parse_http_date
 from objstore.common.wsgi import WSGIApp
 
 CONDITIONAL_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
@@ -307,26 +306,19 @@ def _conditional_status(environ: dict, etag: str, last_modified: str | None) -> 
         values = [v.strip().strip('"') for v in header.split(",")]
         return "*" in values or bare in values
 
-    modified = _http_date(last_modified)
+    modified = parse_http_date(last_modified)
     if_match = environ.get("HTTP_IF_MATCH")
     if if_match and not matches(if_match):
         return "412 Precondition Failed"
-    unmodified_since = _http_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
-    if not if_match and unmodified_since and modified and modified > unmodified_since:
+    unmodified_since = parse_http_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+    if (not if_match and unmodified_since is not None and modified is not None
+            and modified > unmodified_since):
         return "412 Precondition Failed"
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match and matches(if_none_match):
         return "304 Not Modified"
-    modified_since = _http_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
-    if not if_none_match and modified_since and modified and modified <= modified_since:
+    modified_since = parse_http_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
+    if (not if_none_match and modified_since is not None and modified is not None
+            and modified <= modified_since):
         return "304 Not Modified"
     return None
-
-
-def _http_date(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None

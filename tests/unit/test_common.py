@@ -6,7 +6,7 @@ from objstore.common.config import ConfigError, hash_path_affixes
 from objstore.common.constraints import name_error, wsgi_to_str
 from objstore.common.hashing import hash_path
 from objstore.common.policies import load_policies
-from objstore.common.timestamp import Timestamp
+from objstore.common.timestamp import Timestamp, parse_http_date
 
 
 def test_timestamp_formats_and_order():
@@ -69,3 +69,13 @@ def test_names():
     assert name_error("a/../b", "Object", 1024) is None
     assert wsgi_to_str("\xc3\xa9") == "é"
     assert wsgi_to_str("\xff") is None
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("Tue, 14 Nov 2023 22:13:20 GMT", 1700000000.0),
+    ("Tue, 14 Nov 2023 22:13:20 -0000", 1700000000.0),   # no zone: taken as UTC
+    ("Tue, 14 Nov 2023 23:13:20 +0100", 1700000000.0),
+    ("not a date", None), ("", None), (None, None),
+])
+def test_parse_http_date(value, expected):
+    assert parse_http_date(value) == expected
