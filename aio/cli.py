@@ -132,7 +132,8 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
         print(f"objstore-aio: not healthy after {args.timeout:.0f}s: {names} "
               f"(logs in {layout.logs})", file=sys.stderr)
         return 1
-    summary = "started " + ", ".join(d.name for d in to_start) if to_start else "already running"
+    summary = ("started " + ", ".join(d.name for d in to_start) if to_start
+               else "already running ('objstore-aio restart' applies config changes)")
     print(f"objstore all-in-one cluster in {layout.base}: {summary}")
     print(usage_text(layout, state))
     return 0
@@ -171,7 +172,7 @@ boto3 (the S3 API comes with a later release of objstore; this is how it will lo
                     aws_access_key_id="test:tester", aws_secret_access_key="testing")
   s3.list_buckets()
 
-objstore-aio status | stop | reset   (logs: {layout.logs})"""
+objstore-aio status | stop | restart | reset   (logs: {layout.logs})"""
 
 
 def cmd_status(layout: Layout) -> int:

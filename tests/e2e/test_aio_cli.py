@@ -11,7 +11,8 @@ def test_status_and_second_start(cluster):
     assert len(lines) == 4 * 3 + 1
     assert all(line.endswith("healthy") for line in lines), status.stdout
     again = cluster.aio("start")
-    assert "already running" in again.stdout
+    assert "already running ('objstore-aio restart' applies config changes)" in again.stdout
+    assert "objstore-aio status | stop | restart | reset" in again.stdout
     assert cluster.auth_url in again.stdout
 
 
