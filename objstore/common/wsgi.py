@@ -17,6 +17,8 @@ import time
 from typing import Callable, Iterable, Iterator, Mapping
 
 import eventlet
+import eventlet.event
+import eventlet.hubs
 import eventlet.wsgi
 
 from objstore.common.config import get_float, get_int
@@ -139,17 +141,45 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
 
 
 def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[str, str]) -> None:
-    def stop(signum, frame):
-        raise SystemExit(0)
+    """Serve until SIGTERM/SIGINT, then stop accepting, close idle keep-alive
+    connections and give in-flight requests ``graceful_shutdown_timeout``
+    seconds to finish.
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    The signal handler itself does nothing: a handler that raised would raise
+    in whichever greenthread happened to run (often a request's, which it
+    would kill instead of the server).  The signal reaches the hub through a
+    wake-up pipe, and a greenthread stops the server in order.
+    """
+    signal_fd = _stop_signal_pipe()
     pool = eventlet.GreenPool(get_int(options, "max_clients", 1024))
-    eventlet.wsgi.server(
-        sock, app, custom_pool=pool, log_output=False,
+    server = eventlet.spawn(
+        eventlet.wsgi.server, sock, app, custom_pool=pool, log_output=False,
         socket_timeout=get_float(options, "client_timeout", 60.0),
         keepalive=True, minimum_chunk_size=65536, protocol=_Protocol,
         debug=False)  # never send a traceback to a client
+    stopping = eventlet.event.Event()
+    server.link(lambda _: stopping.ready() or stopping.send())
+    eventlet.spawn_n(_wait_for_stop_signal, signal_fd, stopping)
+    stopping.wait()
+    server.kill()  # GreenletExit at accept(): eventlet closes idle connections, waits for busy ones
+    with eventlet.Timeout(get_float(options, "graceful_shutdown_timeout", 30.0), False):
+        server.wait()
+
+
+def _stop_signal_pipe() -> int:
+    """Route SIGTERM/SIGINT to a pipe; returns its read end."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    return read_fd
+
+
+def _wait_for_stop_signal(signal_fd: int, stopping: eventlet.event.Event) -> None:
+    eventlet.hubs.trampoline(signal_fd, read=True)
+    if not stopping.ready():
+        stopping.send()
 
 
 def _supervise(children: list[int]) -> None:
