@@ -23,9 +23,10 @@ from objstore.common.config import (config_true_value, get_float, get_int, hash_
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
 from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
+from objstore.common import ranges
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
-from objstore.obj import conditional, ondisk, ranges
+from objstore.obj import conditional, ondisk
 from objstore.obj.diskfile import CHUNK_SIZE, DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.updates import ContainerUpdater, parse_targets
 

@@ -20,6 +20,7 @@ import eventlet
 from eventlet.greenthread import GreenThread
 
 from proxy.middleware.sub_request import SubResponse, call_app, make_env, simple_response
+from objstore.common import ranges as http_ranges
 from objstore.common.timestamp import parse_http_date
 from objstore.common.wsgi import WSGIApp
 
@@ -50,27 +51,13 @@ class SegmentPart:
 
 def parse_range(value: str | None, size: int) -> list[tuple[int, int]] | None:
     """Satisfiable (first, last) ranges of a ``Range`` header; [] when none is
-    satisfiable; None when absent or malformed (the header is then ignored)."""
-    if not value or not value.strip().lower().startswith("bytes="):
-        return None
-    ranges = []
-    for spec in value.strip()[6:].split(","):
-        first, sep, last = spec.strip().partition("-")
-        try:
-            if not sep or (not first and not last):
-                return None
-            if not first:
-                if int(last) > 0:
-                    ranges.append((max(0, size - int(last)), size - 1))
-                continue
-            start, end = int(first), (int(last) if last else size - 1)
-        except ValueError:
-            return None
-        if last and end < start:
-            return None
-        if start < size:
-            ranges.append((start, min(end, size - 1)))
-    return [r for r in ranges if r[0] <= r[1]]
+    satisfiable; None when absent or malformed (the header is then ignored).
+    The inclusive form of ``objstore.common.ranges.parse_range``."""
+    try:
+        spans = http_ranges.parse_range(value, size)
+    except http_ranges.Unsatisfiable:
+        return []
+    return None if spans is None else [(start, stop - 1) for start, stop in spans]
 
 
 def stream_segments(app: WSGIApp, environ: dict, parts: Iterable[SegmentPart], *,

@@ -1,4 +1,5 @@
-"""Byte ranges (RFC 7233): parsing ``Range`` and multipart/byteranges bodies.
+"""Byte ranges (RFC 7233): parsing ``Range`` and multipart/byteranges bodies;
+used by the object server and (parsing only) the large-object middleware.
 
 A syntactically invalid Range header is ignored (the whole object is
 served, 200), as RFC 7233 and Swift do; a valid one none of whose ranges
