@@ -161,7 +161,9 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     server.link(lambda _: stopping.ready() or stopping.send())
     eventlet.spawn_n(_wait_for_stop_signal, signal_fd, stopping)
     stopping.wait()
-    server.kill()  # GreenletExit at accept(): eventlet closes idle connections, waits for busy ones
+    # SystemExit at accept() is eventlet's own way out: it closes idle
+    # connections, waits for busy ones and returns
+    server.kill(SystemExit)
     with eventlet.Timeout(get_float(options, "graceful_shutdown_timeout", 30.0), False):
         server.wait()
 
