@@ -31,7 +31,7 @@ def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None
     for spec in parts:
         first, dash, last = spec.partition("-")
         first, last = first.strip(), last.strip()
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) \
+        if not dash or (first and not _is_number(first)) or (last and not _is_number(last)) \
                 or not (first or last):
             return None
         if first:
@@ -48,6 +48,11 @@ def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None
     if not ranges:
         raise Unsatisfiable()
     return ranges
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` alone also accepts '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def content_range(start: int, stop: int, length: int) -> str:

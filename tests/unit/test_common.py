@@ -6,6 +6,7 @@ from objstore.common.config import ConfigError, hash_path_affixes
 from objstore.common.constraints import name_error, wsgi_to_str
 from objstore.common.hashing import hash_path
 from objstore.common.policies import load_policies
+from objstore.common.ranges import parse_range
 from objstore.common.timestamp import Timestamp, parse_http_date
 
 
@@ -79,3 +80,8 @@ def test_names():
 ])
 def test_parse_http_date(value, expected):
     assert parse_http_date(value) == expected
+
+
+@pytest.mark.parametrize("header", ["bytes=\xb2-5", "bytes=0-\xb9", "bytes=+1-2", "bytes=1_0-20"])
+def test_range_with_a_non_ascii_digit_number_is_ignored(header):
+    assert parse_range(header, 100) is None
