@@ -26,7 +26,6 @@ class Constraints:
     account_listing_limit: int = 10000
     max_account_name_length: int = 256
     max_container_name_length: int = 256
-    valid_ratelimit: bool = False
 
     @property
     def max_header_count(self) -> int:
@@ -36,9 +35,7 @@ class Constraints:
 
     def as_info(self) -> dict[str, int]:
         """The ``swift`` section of ``/info``."""
-        info = dataclasses.asdict(self)
-        info.pop("valid_ratelimit")
-        return info
+        return dataclasses.asdict(self)
 
 
 def load_constraints(conf: configparser.ConfigParser) -> Constraints:

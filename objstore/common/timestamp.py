@@ -122,11 +122,6 @@ def _parse(text: str) -> tuple[int, int]:
     return ticks, offset
 
 
-def normalize(value: "Timestamp | str | float | int") -> str:
-    """Shorthand for ``Timestamp(value).internal``."""
-    return Timestamp(value).internal
-
-
 def parse_http_date(value: str | None) -> float | None:
     """Seconds since the epoch of an HTTP date (If-Modified-Since...); None if
     absent or unparseable, so that an invalid date makes a condition be ignored
