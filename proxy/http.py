@@ -7,14 +7,12 @@ carrying the raw bytes) so metadata bytes pass through unchanged.
 """
 from __future__ import annotations
 
-import http
 from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.wsgi import REASONS, status_line
 
-REASONS = {s.value: s.phrase for s in http.HTTPStatus}
-REASONS[499] = "Client Disconnect"
 
 _ENVIRON_HEADERS = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
 
@@ -81,7 +79,7 @@ class Response:
         self.app_iter = body
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        start_response(f"{self.status} {REASONS.get(self.status, 'Unknown')}",
+        start_response(status_line(self.status),
                        [(_wire_name(k), v) for k, v in self.headers.items()])
         if environ["REQUEST_METHOD"] == "HEAD":
             close = getattr(self.app_iter, "close", None)

@@ -7,6 +7,7 @@ exits.
 """
 from __future__ import annotations
 
+import http
 import logging
 import os
 import re
@@ -25,8 +26,16 @@ from objstore.common.config import get_float, get_int
 from objstore.common.logs import bind_txn_id, new_txn_id
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+# reason phrases for status lines; 499 is Swift's "the client went away"
+REASONS = {s.value: s.phrase for s in http.HTTPStatus}
+REASONS[499] = "Client Disconnect"
 # bytes str.split() may treat as whitespace besides " \t": controls, 0x85, 0xa0 (not CR/LF)
 _UNSAFE_REQUEST_LINE_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
+
+
+def status_line(status: int) -> str:
+    """``404`` -> ``404 Not Found``, the form ``start_response`` takes."""
+    return f"{status} {REASONS.get(status, 'Unknown')}"
 
 
 class AccessLog:

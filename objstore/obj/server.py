@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import configparser
 import errno
-import http
 import logging
 import socket
 import time
@@ -18,14 +17,15 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import msgpack
 
+from objstore.common import ranges
 from objstore.common.config import (config_true_value, get_float, get_int, hash_path_affixes,
                                     section)
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
 from objstore.common.daemon import run_daemon
 from objstore.common.healthcheck import HealthCheck
-from objstore.common import ranges
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
+from objstore.common.wsgi import status_line
 from objstore.obj import conditional, ondisk
 from objstore.obj.diskfile import CHUNK_SIZE, DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.updates import ContainerUpdater, parse_targets
@@ -56,12 +56,6 @@ class HTTPError(Exception):
         self.status = status
         self.body = body
         self.headers = headers or []
-
-
-def status_line(status: int) -> str:
-    if status == 499:
-        return "499 Client Disconnect"
-    return f"{status} {http.HTTPStatus(status).phrase}"
 
 
 def respond(start_response: Callable, status: int, body: str | bytes = b"",
