@@ -301,11 +301,6 @@ def test_property_invariants_hold(layout, replicas, seed, changes):
         if had_parts and not removed:
             assert ((builder.table != before).sum(axis=0) <= 1).all()
         zones = {(d["region"], d["zone"]) for d in weighted}
-        weights = {}
-        for dev in weighted:
-            weights[(dev["region"], dev["zone"])] = weights.get((dev["region"], dev["zone"]), 0) \
-                + dev["weight"]
-        total = sum(weights.values())
         even = len({d["weight"] for d in weighted}) == 1 and len(
             {sum(1 for d in weighted if (d["region"], d["zone"]) == z) for z in zones}) == 1
         if even and len(zones) >= builder.row_count and step == 0:
