@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "start":
             return cmd_start(layout, args)
         if args.command == "restart":
+            check_start_options(layout, args)  # refuse before stopping anything
             cmd_stop(layout)
             return cmd_start(layout, args)
         if args.command == "status":
@@ -71,16 +72,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def check_start_options(layout: Layout, args: argparse.Namespace) -> None:
+    """Raise LayoutError for an unreadable --config or a layout option the cluster cannot change."""
+    if args.config:
+        lay.read_extra(args.config)
+    if not layout.exists():
+        return
+    state = layout.load_state()
+    for option in ("nodes", "replicas", "part_power"):
+        wanted = getattr(args, option)
+        if wanted is not None and wanted != getattr(state, option):
+            raise LayoutError(
+                f"{layout.base} was created with --{option.replace('_', '-')} "
+                f"{getattr(state, option)}; 'objstore-aio reset' first to change it")
+
+
 def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
     """Create the cluster on first use, or check the options against the existing one."""
+    check_start_options(layout, args)
     if layout.exists():
         state = layout.load_state()
-        for option in ("nodes", "replicas", "part_power"):
-            wanted = getattr(args, option)
-            if wanted is not None and wanted != getattr(state, option):
-                raise LayoutError(
-                    f"{layout.base} was created with --{option.replace('_', '-')} "
-                    f"{getattr(state, option)}; 'objstore-aio reset' first to change it")
         if args.port is not None and args.port != state.proxy_port:
             proxy = next(d for d in layout.daemons(state) if d.kind == "proxy")
             if processes.read_pid(layout, proxy) is not None:
@@ -101,7 +112,6 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
                               proxy_port, node_ports)
     layout.make_dirs(state)
     if args.config:
-        lay.read_extra(args.config)  # fail early on a bad file
         if not (os.path.exists(layout.extra_config)
                 and os.path.samefile(args.config, layout.extra_config)):
             shutil.copyfile(args.config, layout.extra_config)

@@ -13,6 +13,12 @@ def test_status_and_second_start(cluster):
     again = cluster.aio("start")
     assert "already running ('objstore-aio restart' applies config changes)" in again.stdout
     assert "objstore-aio status | stop | restart | reset" in again.stdout
+    refused = cluster.aio("restart", "--part-power", "12", check=False)
+    assert refused.returncode == 1 and "reset' first" in refused.stderr
+    bad_config = cluster.aio("restart", "--config", "/nonexistent.conf", check=False)
+    assert bad_config.returncode == 1 and "cannot read extra config" in bad_config.stderr
+    # refused before stopping anything: the cluster still serves
+    assert all(line.endswith("healthy") for line in cluster.aio("status").stdout.splitlines()[1:])
     assert cluster.auth_url in again.stdout
 
 
