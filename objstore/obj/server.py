@@ -28,7 +28,7 @@ from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
 from objstore.obj import conditional, ondisk
 from objstore.obj.diskfile import CHUNK_SIZE, DiskFile, DiskFileManager, DiskFileWriter
-from objstore.obj.updates import ContainerUpdater, parse_targets
+from objstore.obj.updates import ContainerUpdater, Target, parse_targets
 
 SECTION = "object-server"
 DEFAULT_PORT = 6200
@@ -228,6 +228,15 @@ class ObjectServer:
         except (TypeError, ValueError):
             raise HTTPError(400, f"Invalid X-Timestamp {raw!r}") from None
 
+    @staticmethod
+    def _update_targets(environ: dict) -> tuple[str, list[Target]] | None:
+        """(partition, container servers) the proxy named for this write's
+        listing update; 400 if the headers are malformed."""
+        try:
+            return parse_targets(environ)
+        except ValueError as err:
+            raise HTTPError(400, str(err)) from None
+
     def _diskfile(self, target: ObjectPath) -> DiskFile:
         return self.manager.diskfile(target.dev_path, target.policy.data_dir, target.partition,
                                      target.account, target.container, target.obj)
@@ -297,10 +306,7 @@ class ObjectServer:
             raise HTTPError(400, "No content type")
         self._check_metadata(environ)
         delete_at = self._delete_at(environ, timestamp)
-        try:
-            targets = parse_targets(environ)
-        except ValueError as err:
-            raise HTTPError(400, str(err)) from None
+        targets = self._update_targets(environ)
         diskfile = self._diskfile(target).list()
         if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
             raise HTTPError(409, "An equal or newer object already exists",
@@ -476,10 +482,7 @@ class ObjectServer:
         timestamp = self._timestamp(environ)
         self._check_metadata(environ)
         delete_at = self._delete_at(environ, timestamp)
-        try:
-            targets = parse_targets(environ)
-        except ValueError as err:
-            raise HTTPError(400, str(err)) from None
+        targets = self._update_targets(environ)
         diskfile = self._open_existing(target)
         diskfile.close()
         if diskfile.meta_timestamp >= timestamp:
@@ -509,10 +512,7 @@ class ObjectServer:
     def delete(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         target = self._object_path(environ)
         timestamp = self._timestamp(environ)
-        try:
-            targets = parse_targets(environ)
-        except ValueError as err:
-            raise HTTPError(400, str(err)) from None
+        targets = self._update_targets(environ)
         diskfile = self._diskfile(target).open()
         diskfile.close()
         if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
