@@ -28,6 +28,17 @@ user_e2e_alice = alicekey .admin
 """
 
 
+def run_command(what: str, argv: list[str], *, check: bool, timeout: float,
+                cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run a CLI; with ``check``, a non-zero exit fails the test with its output."""
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                            check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{what} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
 @dataclasses.dataclass(frozen=True)
 class Cluster:
     dir: str
@@ -38,12 +49,9 @@ class Cluster:
         return f"http://127.0.0.1:{self.port}/auth/v1.0"
 
     def aio(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run(program("objstore-aio") + [args[0], "--dir", self.dir, *args[1:]],
-                                capture_output=True, text=True, timeout=120, check=False)
-        if check and result.returncode != 0:
-            raise AssertionError(f"objstore-aio {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
-        return result
+        return run_command(f"objstore-aio {' '.join(args)}",
+                           program("objstore-aio") + [args[0], "--dir", self.dir, *args[1:]],
+                           check=check, timeout=120)
 
     def auth_args(self, user: str = "test:tester", key: str = "testing") -> list[str]:
         return ["-A", self.auth_url, "-U", user, "-K", key]
@@ -73,12 +81,8 @@ def swift_cli(cluster):
         pytest.fail("the swift CLI (python-swiftclient) is not installed; pip install -e '.[test]'")
 
     def run(*args: str, check: bool = True, cwd: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run([swift, *cluster.auth_args(), *args], capture_output=True,
-                                text=True, timeout=60, cwd=cwd, check=False)
-        if check and result.returncode != 0:
-            raise AssertionError(f"swift {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
-        return result
+        return run_command(f"swift {' '.join(args)}", [swift, *cluster.auth_args(), *args],
+                           check=check, timeout=60, cwd=cwd)
     return run
 
 
@@ -86,12 +90,9 @@ def swift_cli(cluster):
 def objstore_cli(cluster):
     """Run the ``objstore`` CLI against the cluster."""
     def run(*args: str, check: bool = True, cwd: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(program("objstore") + [args[0], *cluster.auth_args(), *args[1:]],
-                                capture_output=True, text=True, timeout=60, cwd=cwd, check=False)
-        if check and result.returncode != 0:
-            raise AssertionError(f"objstore {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
-        return result
+        return run_command(f"objstore {' '.join(args)}",
+                           program("objstore") + [args[0], *cluster.auth_args(), *args[1:]],
+                           check=check, timeout=60, cwd=cwd)
     return run
 
 

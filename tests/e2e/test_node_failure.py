@@ -18,15 +18,21 @@ def nodes_holding(layout, state, digest: str) -> set[int]:
     return found
 
 
-def test_write_goes_to_handoff_and_reads_survive_with_a_node_down(cluster, conn, container):
-    conn.put_object(container, "before", b"written with every node up")
+def object_primaries(cluster, conn, container: str, name: str):
+    """(layout, state, account, [object daemon of each primary node of ``name``])."""
     layout = Layout(cluster.dir)
     state = layout.load_state()
     account = conn.url.rstrip("/").rsplit("/", 1)[-1]
     ring = load_ring(load_config(layout.node_config(1)), "object")
-    _, primaries = ring.get_nodes(account, container, "after")
+    _, primaries = ring.get_nodes(account, container, name)
     by_port = {d.port: d for d in layout.daemons(state) if d.kind == "object"}
-    down = by_port[primaries[0]["port"]]
+    return layout, state, account, [by_port[node["port"]] for node in primaries]
+
+
+def test_write_goes_to_handoff_and_reads_survive_with_a_node_down(cluster, conn, container):
+    conn.put_object(container, "before", b"written with every node up")
+    layout, state, account, primaries = object_primaries(cluster, conn, container, "after")
+    down = primaries[0]
     assert processes.stop(layout, [down]) == [down.name]
     try:
         conn.put_object(container, "after", b"written with a node down")
@@ -45,13 +51,8 @@ def test_write_goes_to_handoff_and_reads_survive_with_a_node_down(cluster, conn,
 
 
 def test_write_survives_a_node_dying_mid_upload(cluster, conn, container):
-    layout = Layout(cluster.dir)
-    state = layout.load_state()
-    account = conn.url.rstrip("/").rsplit("/", 1)[-1]
-    ring = load_ring(load_config(layout.node_config(1)), "object")
-    _, primaries = ring.get_nodes(account, container, "mid")
-    by_port = {d.port: d for d in layout.daemons(state) if d.kind == "object"}
-    victim = by_port[primaries[1]["port"]]
+    layout, state, account, primaries = object_primaries(cluster, conn, container, "mid")
+    victim = primaries[1]
     chunk = os.urandom(64 * 1024)
 
     def body():
