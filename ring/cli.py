@@ -104,6 +104,17 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, dest=dest, type=kind)
 
 
+def _device_change_parser(prog: str, positional: str) -> _Parser:
+    """Parser of a command that changes the devices it finds: search values (or
+    value/change pairs) as ``positional``, search options, and --yes to allow
+    several matches."""
+    parser = _parser(prog)
+    parser.add_argument(positional, nargs="*")
+    parser.add_argument("--yes", "-y", action="store_true")
+    _add_search_options(parser)
+    return parser
+
+
 def _criteria_from(args: argparse.Namespace, value: str | None) -> dict[str, Any]:
     criteria = devlib.parse_search_value(value) if value else {}
     for key in devlib.DEV_KEYS:
@@ -218,10 +229,7 @@ def cmd_search(ctx: Context, argv: list[str]) -> int:
 
 @command("remove", "remove <search-value> [<search-value> ...] [--yes]")
 def cmd_remove(ctx: Context, argv: list[str]) -> int:
-    parser = _parser("remove")
-    parser.add_argument("values", nargs="*")
-    parser.add_argument("--yes", "-y", action="store_true")
-    _add_search_options(parser)
+    parser = _device_change_parser("remove", "values")
     args = parser.parse_args(argv)
     for value in args.values or [None]:
         for dev in _find(ctx, _criteria_from(args, value), args.yes):
@@ -235,10 +243,7 @@ def cmd_remove(ctx: Context, argv: list[str]) -> int:
 @command("set_weight", "set_weight <search-value> <weight> [<search-value> <weight> ...] [--yes] | "
                        "set_weight --id N <weight>")
 def cmd_set_weight(ctx: Context, argv: list[str]) -> int:
-    parser = _parser("set_weight")
-    parser.add_argument("pairs", nargs="*")
-    parser.add_argument("--yes", "-y", action="store_true")
-    _add_search_options(parser)
+    parser = _device_change_parser("set_weight", "pairs")
     args = parser.parse_args(argv)
     searched = any(getattr(args, key, None) is not None for key in devlib.DEV_KEYS)
     if len(args.pairs) == 1 and searched:   # options name the devices, the value is the weight
@@ -260,10 +265,7 @@ def cmd_set_weight(ctx: Context, argv: list[str]) -> int:
 @command("set_info", "set_info <search-value> <ip>:<port>[R<ip>:<port>]/<device>_<meta> | "
                      "set_info <search-value> --change-ip IP --change-port N ...")
 def cmd_set_info(ctx: Context, argv: list[str]) -> int:
-    parser = _parser("set_info")
-    parser.add_argument("pairs", nargs="*")
-    parser.add_argument("--yes", "-y", action="store_true")
-    _add_search_options(parser)
+    parser = _device_change_parser("set_info", "pairs")
     changes_opts = (("--change-ip", "ip"), ("--change-port", "port"),
                     ("--change-replication-ip", "replication_ip"),
                     ("--change-replication-port", "replication_port"),
