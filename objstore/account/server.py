@@ -17,9 +17,8 @@ from webob import Request, Response
 from webob import exc
 
 from objstore.common import listing
-from objstore.common.config import section
 from objstore.common.daemon import run_daemon
-from objstore.common.healthcheck import HealthCheck
+from objstore.common.healthcheck import HealthCheck, server_healthcheck
 from objstore.db.broker import Info
 from objstore.db.responses import fail, ok
 from objstore.db.schema import CONTAINERS, ZERO_TS
@@ -103,8 +102,7 @@ class AccountServer(DBServer):
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:
-    options = section(conf, AccountServer.section_name)
-    return HealthCheck(AccountServer(conf, logger), options.get("disable_path", ""))
+    return server_healthcheck(AccountServer(conf, logger), conf, AccountServer.section_name)
 
 
 def main(argv: list[str] | None = None) -> int:

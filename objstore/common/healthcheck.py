@@ -5,9 +5,11 @@ to an existing file makes it answer 503 so an operator can drain a node.
 """
 from __future__ import annotations
 
+import configparser
 import os
 from typing import Callable, Iterable
 
+from objstore.common.config import section
 from objstore.common.wsgi import WSGIApp
 
 
@@ -26,6 +28,13 @@ class HealthCheck:
         start_response(status, [("Content-Type", "text/plain"),
                                 ("Content-Length", str(len(body)))])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def server_healthcheck(app: WSGIApp, conf: configparser.ConfigParser,
+                       section_name: str) -> HealthCheck:
+    """A storage server's ``app`` behind /healthcheck, drained by the
+    ``disable_path`` of its own config section."""
+    return HealthCheck(app, section(conf, section_name).get("disable_path", ""))
 
 
 def filter_factory(conf, options: dict) -> Callable[[WSGIApp], WSGIApp]:

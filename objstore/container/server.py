@@ -19,7 +19,7 @@ from objstore.common import listing
 from objstore.common.config import get_float, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.daemon import run_daemon
-from objstore.common.healthcheck import HealthCheck
+from objstore.common.healthcheck import HealthCheck, server_healthcheck
 from objstore.container.account_update import AccountUpdater, HTTPSender, parse_account_hosts
 from objstore.db.broker import Broker, Info
 from objstore.db.responses import fail, ok
@@ -165,8 +165,7 @@ class ContainerServer(DBServer):
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:
-    options = section(conf, ContainerServer.section_name)
-    return HealthCheck(ContainerServer(conf, logger), options.get("disable_path", ""))
+    return server_healthcheck(ContainerServer(conf, logger), conf, ContainerServer.section_name)
 
 
 def main(argv: list[str] | None = None) -> int:

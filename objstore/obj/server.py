@@ -22,7 +22,7 @@ from objstore.common.config import (config_true_value, get_float, get_int, hash_
                                     section)
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
 from objstore.common.daemon import run_daemon
-from objstore.common.healthcheck import HealthCheck
+from objstore.common.healthcheck import server_healthcheck
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
@@ -549,8 +549,7 @@ class ObjectServer:
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Callable:
     """The object server app wrapped in /healthcheck."""
-    options = section(conf, SECTION)
-    return HealthCheck(ObjectServer(conf, logger), options.get("disable_path", ""))
+    return server_healthcheck(ObjectServer(conf, logger), conf, SECTION)
 
 
 def main(argv: list[str] | None = None) -> int:
