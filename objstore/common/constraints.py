@@ -54,6 +54,12 @@ def wsgi_to_str(value: str) -> str | None:
         return None
 
 
+def str_to_wsgi(text: str) -> str:
+    """The inverse of ``wsgi_to_str``: a decoded string as WSGI wants it, its
+    UTF-8 bytes one latin-1 character each."""
+    return text.encode("utf-8").decode("latin-1")
+
+
 def name_error(name: str, kind: str, max_length: int) -> str | None:
     """Why ``name`` (already UTF-8 decoded) is not a valid account/container/object
     name, or None when it is valid.  Lengths count UTF-8 bytes, like Swift."""

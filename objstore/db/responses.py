@@ -14,8 +14,3 @@ def fail(status: type[exc.HTTPException], text: str, headers: dict | None = None
 def ok(status: int) -> Response:
     """A success response with an empty body."""
     return Response(status=status, body=b"", content_type="text/plain", charset="utf-8")
-
-
-def str_to_wsgi(value: str) -> str:
-    """A header value as WSGI wants it: the UTF-8 bytes, one latin-1 char each."""
-    return value.encode("utf-8").decode("latin-1")

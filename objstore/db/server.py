@@ -24,7 +24,7 @@ from webob import exc
 
 from objstore.common import listing
 from objstore.common.config import config_true_value, get_float, get_int, hash_path_affixes, section
-from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
+from objstore.common.constraints import load_constraints, name_error, str_to_wsgi, wsgi_to_str
 from objstore.common.hashing import hash_path
 from objstore.common.policies import load_policies
 from objstore.common.timestamp import Timestamp
@@ -32,7 +32,7 @@ from objstore.db import replication
 from objstore.db.broker import Broker, Info
 from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, reclaim
 from objstore.db.query import ListingParams
-from objstore.db.responses import fail, ok, str_to_wsgi
+from objstore.db.responses import fail, ok
 from objstore.db.schema import RecordKind
 from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
 

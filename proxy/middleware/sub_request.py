@@ -13,6 +13,7 @@ import logging
 from typing import Callable, Iterable, Iterator
 from urllib.parse import parse_qs, urlencode
 
+from objstore.common.constraints import str_to_wsgi
 from objstore.common.logs import bind_txn_id
 from objstore.common.wsgi import WSGIApp
 
@@ -31,11 +32,6 @@ CHUNK_SIZE = 65536
 def proxy_logger() -> logging.Logger:
     """The proxy daemon's logger (configured by run_daemon before the pipeline is built)."""
     return logging.getLogger("objstore.proxy-server")
-
-
-def str_to_wsgi(text: str) -> str:
-    """A decoded (UTF-8) string as a WSGI string (latin-1 carrying the raw bytes)."""
-    return text.encode("utf-8").decode("latin-1")
 
 
 def environ_key(header: str) -> str:
