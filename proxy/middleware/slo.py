@@ -13,18 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import configparser
-import datetime
 import hashlib
 import io
 import json
 import mimetypes
-from email.utils import parsedate_to_datetime
 from typing import Callable, Iterable, Iterator
 
 import eventlet
 
 from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.timestamp import Timestamp, parse_http_date
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.segments import (
     MANIFEST_ONLY_HEADERS, SegmentError, SegmentPart, fetch_object, large_object_response,
@@ -521,17 +520,14 @@ def _in_account(path: str) -> str:
 
 def _iso_time(timestamp: str | None, http_date: str | None) -> str:
     """A segment's modification time as listings show it, from its X-Timestamp
-    (microseconds) or else its Last-Modified (seconds)."""
-    try:
-        if timestamp:
-            when = datetime.datetime.fromtimestamp(float(timestamp), datetime.timezone.utc)
-        elif http_date:
-            when = parsedate_to_datetime(http_date)
-        else:
-            return ""
-    except (TypeError, ValueError, OverflowError):
+    (5 decimals) or else its Last-Modified (seconds), via Timestamp.isoformat."""
+    when = timestamp or parse_http_date(http_date)
+    if when is None:
         return ""
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    try:
+        return Timestamp(when).isoformat
+    except (TypeError, ValueError):
+        return ""
 
 
 def _read_limited(stream, limit: int, declared: int | None) -> bytes | None:
