@@ -66,21 +66,20 @@ def ring_dir(conf: configparser.ConfigParser) -> str:
     return section(conf, CLUSTER_SECTION).get("ring_dir", DEFAULT_RING_DIR)
 
 
-def get_int(options: Mapping[str, str], key: str, default: int) -> int:
+def _get_number(options: Mapping[str, str], key: str, default, convert, what: str):
+    """``options[key]`` through ``convert``; ``default`` when unset or empty."""
     raw = options.get(key)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return convert(raw)
     except ValueError:
-        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+        raise ConfigError(f"{key} must be {what}, got {raw!r}") from None
+
+
+def get_int(options: Mapping[str, str], key: str, default: int) -> int:
+    return _get_number(options, key, default, int, "an integer")
 
 
 def get_float(options: Mapping[str, str], key: str, default: float) -> float:
-    raw = options.get(key)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+    return _get_number(options, key, default, float, "a number")
