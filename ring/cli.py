@@ -24,7 +24,8 @@ from ring.tiers import LEVELS
 EXIT_OK = 0
 EXIT_ERROR = 1
 
-COMMANDS: dict[str, Callable[["Context", list[str]], int]] = {}
+CommandFunc = Callable[["Context", list[str]], int]
+COMMANDS: dict[str, CommandFunc] = {}
 
 
 class UsageError(RingBuilderError):
@@ -38,8 +39,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def command(name: str, usage: str):
-    def register(func):
+def command(name: str, usage: str) -> Callable[[CommandFunc], CommandFunc]:
+    """Register ``func`` as the ``name`` command, shown in help with ``usage``."""
+    def register(func: CommandFunc) -> CommandFunc:
         func.usage = usage
         COMMANDS[name] = func
         return func
