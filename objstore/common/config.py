@@ -25,6 +25,7 @@ class ConfigError(Exception):
 
 
 def config_true_value(value: object) -> bool:
+    """Swift's reading of a boolean option or header: true/1/yes/on/t/y, any case."""
     return value is True or (isinstance(value, str) and value.strip().lower() in TRUE_VALUES)
 
 
