@@ -15,8 +15,9 @@ import json
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from typing import Callable
 
-from webob import Request
+from webob import Request, Response
 
 from objstore.common.config import config_true_value
 from objstore.common.constraints import wsgi_to_str
@@ -277,6 +278,13 @@ class FakeSwift:
                 status = "206 Partial Content"
         return _respond(start_response, req, status, b"" if req.method == "HEAD" else data, headers,
                         content_length=len(data))
+
+
+def req(app: Callable, path: str, method: str = "GET", body: bytes | None = None,
+        **headers: str) -> Response:
+    """One request through a middleware over FakeSwift (Request.blank: even
+    without a body the request says Content-Length: 0)."""
+    return Request.blank(path, method=method, body=body, headers=headers).get_response(app)
 
 
 def _read_body(environ: dict) -> bytes:

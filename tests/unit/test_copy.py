@@ -1,13 +1,12 @@
 import json
 
 import pytest
-from webob import Request
 
 from auth.tempauth import TempAuth
 from proxy.middleware.copy import ServerSideCopy, filter_factory
 from proxy.middleware.dlo import DynamicLargeObject
 from proxy.middleware.slo import StaticLargeObject
-from tests.fake_swift import FakeSwift
+from tests.fake_swift import FakeSwift, req
 
 A = "AUTH_test"
 
@@ -27,10 +26,6 @@ def pipelines(swift):
     """copy left of the large-object filters (Swift's order) and right of them."""
     return [ServerSideCopy(StaticLargeObject(DynamicLargeObject(swift), {}), 1 << 30),
             StaticLargeObject(DynamicLargeObject(ServerSideCopy(swift, 1 << 30)), {})]
-
-
-def req(app, path, method="GET", body=None, **headers):
-    return Request.blank(path, method=method, body=body, headers=headers).get_response(app)
 
 
 @pytest.mark.parametrize("order", [0, 1])

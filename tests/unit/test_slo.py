@@ -7,7 +7,7 @@ from webob import Request
 
 from auth.tempauth import TempAuth
 from proxy.middleware.slo import StaticLargeObject, filter_factory, slo_etag
-from tests.fake_swift import FakeSwift
+from tests.fake_swift import FakeSwift, req
 
 A = "AUTH_test"
 
@@ -27,10 +27,6 @@ def swift():
 @pytest.fixture
 def slo(swift):
     return StaticLargeObject(swift, {"min_segment_size": "1"})
-
-
-def req(app, path, method="GET", body=None, **headers):
-    return Request.blank(path, method=method, body=body, headers=headers).get_response(app)
 
 
 def upload_segments(swift, sizes, prefix="s"):
