@@ -1,14 +1,13 @@
 """SIGTERM stops a daemon in order: idle keep-alive connections are closed at
 once, a request in flight still completes, and every worker exits."""
+import http.client
 import os
 import signal
 import socket
-import subprocess
-import sys
+import threading
 
-from tests.support import free_port, port_open, wait_for
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.integration.object_daemon import start_object_server, stop_object_server, write_object_conf
+from tests.support import wait_for
 
 
 def _read_status(sock: socket.socket) -> bytes:
@@ -22,27 +21,10 @@ def _read_status(sock: socket.socket) -> bytes:
 
 
 def test_sigterm_finishes_in_flight_requests_and_drops_idle_connections(tmp_path):
-    port = free_port()
-    (tmp_path / "sda").mkdir()
-    conf = tmp_path / "objstore.conf"
-    conf.write_text(f"""
-[objstore]
-hash_path_suffix = graceful
-
-[object-server]
-bind_ip = 127.0.0.1
-bind_port = {port}
-workers = 2
-devices = {tmp_path}
-mount_check = false
-log_file = {tmp_path / "object.log"}
-""")
-    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "objstore-object-server"),
-                             "--config", str(conf)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf, port = write_object_conf(tmp_path, workers=2)
+    proc = start_object_server(conf, port)
     idle = busy = None
     try:
-        wait_for(lambda: port_open(port), what="object server port")
         idle = socket.create_connection(("127.0.0.1", port), timeout=10)
         idle.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _read_status(idle).endswith(b"200 OK")  # now an idle keep-alive connection
@@ -60,33 +42,14 @@ log_file = {tmp_path / "object.log"}
         for sock in (idle, busy):
             if sock:
                 sock.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_object_server(proc)
 
 
 def test_sigterm_under_load_stops_every_worker(tmp_path):
     """The signal arrives while requests are being processed: it must stop the
     server, not just kill whichever request happened to be running."""
-    import threading
-    import http.client
-
-    port = free_port()
-    conf = tmp_path / "objstore.conf"
-    conf.write_text(f"""
-[objstore]
-hash_path_suffix = graceful
-
-[object-server]
-bind_ip = 127.0.0.1
-bind_port = {port}
-devices = {tmp_path}
-mount_check = false
-log_file = {tmp_path / "object.log"}
-""")
-    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "objstore-object-server"),
-                             "--config", str(conf)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf, port = write_object_conf(tmp_path)
+    proc = start_object_server(conf, port)
     done = threading.Event()
     served = []
 
@@ -102,7 +65,6 @@ log_file = {tmp_path / "object.log"}
 
     threads = [threading.Thread(target=hammer) for _ in range(8)]
     try:
-        wait_for(lambda: port_open(port), what="object server port")
         for thread in threads:
             thread.start()
         wait_for(lambda: len(served) > 500, what="server under load")
@@ -112,6 +74,4 @@ log_file = {tmp_path / "object.log"}
         done.set()
         for thread in threads:
             thread.join(timeout=10)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_object_server(proc)

@@ -5,55 +5,22 @@ import http.server
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 
 import pytest
 
-from tests.support import free_port, port_open, wait_for
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _start(conf, port):
-    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "objstore-object-server"),
-                             "--config", str(conf)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    wait_for(lambda: port_open(port) or proc.poll() is not None, what="object server port")
-    assert proc.poll() is None, proc.stdout.read().decode()
-    return proc
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-    proc.stdout.close()
-
+from tests.integration.object_daemon import start_object_server, stop_object_server, write_object_conf
+from tests.support import free_port, wait_for
 
 @pytest.fixture
 def object_server(tmp_path):
-    port = free_port()
-    (tmp_path / "sda").mkdir()
-    conf = tmp_path / "objstore.conf"
-    conf.write_text(f"""
-[objstore]
-hash_path_suffix = integration
-
-[object-server]
-bind_ip = 127.0.0.1
-bind_port = {port}
-devices = {tmp_path}
-mount_check = false
-log_file = {tmp_path / "object.log"}
-""")
-    procs = [_start(conf, port)]
+    conf, port = write_object_conf(tmp_path)
+    procs = [start_object_server(conf, port)]
     try:
         yield procs, port, tmp_path, conf
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_object_server(proc)
 
 
 def _request(port, method, path, body=None, headers=None):
@@ -146,7 +113,7 @@ def test_kill_midway_leaves_no_visible_object(object_server):
     procs[0].kill()
     procs[0].wait(timeout=10)
     sock.close()
-    procs.append(_start(conf, port))
+    procs.append(start_object_server(conf, port))
     status, _, _ = _request(port, "GET", "/sda/3/a/c/crash")
     assert status == 404
     assert list((root / "sda").glob("objects/*/*/*/*.data")) == []
