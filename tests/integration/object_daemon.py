@@ -1,4 +1,7 @@
-"""Start and stop a real object-server daemon for integration tests."""
+"""A real object-server daemon for integration tests: config, start, stop,
+requests, and a fake container server that records container updates."""
+import http.client
+import http.server
 import os
 import subprocess
 import sys
@@ -44,3 +47,36 @@ def stop_object_server(proc: subprocess.Popen) -> None:
         proc.kill()
     proc.wait(timeout=10)
     proc.stdout.close()
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None,
+            headers: dict | None = None) -> tuple[int, object, bytes]:
+    """One HTTP request to 127.0.0.1:port: (status, headers, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+class FakeContainerServer(http.server.ThreadingHTTPServer):
+    """Records the container updates it receives."""
+
+    def __init__(self):
+        self.received = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _record(self):
+                owner.received.append((self.command, self.path, dict(self.headers)))
+                self.send_response(201 if self.command == "PUT" else 204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_PUT = do_DELETE = _record
+
+            def log_message(self, *args):
+                pass
+        super().__init__(("127.0.0.1", 0), Handler)

@@ -5,11 +5,10 @@ import threading
 
 import pytest
 
-from tests.integration.test_object_server import (  # noqa: F401 (pytest fixture)
-    _FakeContainerServer, _request, object_server)
+from tests.integration.object_daemon import FakeContainerServer, request
 
 
-class _KeepAliveContainerServer(_FakeContainerServer):
+class _KeepAliveContainerServer(FakeContainerServer):
     """HTTP/1.1 fake container server recording each update's client address;
     with ``drop_idle`` it closes every connection after answering (silently,
     as a restarted server or an idle timeout would)."""
@@ -48,7 +47,7 @@ def _put_three(object_server, container):
         headers = {"X-Timestamp": f"170000000{n}.00000", "Content-Type": "text/plain",
                    "X-Container-Host": f"127.0.0.1:{container.server_address[1]}",
                    "X-Container-Device": "sdc", "X-Container-Partition": "9"}
-        status, _, _ = _request(port, "PUT", f"/sda/3/a/c/o{n}", b"abc", headers)
+        status, _, _ = request(port, "PUT", f"/sda/3/a/c/o{n}", b"abc", headers)
         assert status == 201
     assert [path for path in root.glob("sda/async_pending/*/*")] == []
 
