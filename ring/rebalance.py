@@ -3,7 +3,9 @@
 Three steps, all in bulk (ring.placement):
 
 1. free what must move: replicas on removed devices and unassigned replicas
-   (new replica rows); they move whatever min_part_hours says;
+   (new replica rows) whatever min_part_hours says, and one replica of each
+   movable partition on a device with no target (weight 0): drained, never
+   put back, so a weight-0 device keeps only what min_part_hours pins there;
 2. free one replica of each movable partition that crowds a tier beyond its
    cap, preferably one on a device above its target, and place the freed
    replicas on devices below target (a crowded replica that fits nowhere
@@ -53,6 +55,8 @@ class Rebalance:
         live[live_ids] = True
         must = valid & ~live[table]
         movable = movable & ~must.any(axis=0)
+        must |= self._drained(table, movable)
+        movable &= ~must.any(axis=0)
         must_rows, must_parts = np.nonzero(must)
         table[must] = -1
         disp_rows, disp_parts = self._dispersion_excess(table, movable)
@@ -67,6 +71,19 @@ class Rebalance:
             self._place_freed(table, rows, parts, origin, movable)
         self._balance(table, movable)
         return table
+
+    def _drained(self, table: np.ndarray, movable: np.ndarray) -> np.ndarray:
+        """One replica of each movable partition that sits on a live device with no target.
+
+        Such a device (weight 0) must end up empty, so these replicas have no
+        origin to go back to: they are placed like replicas of removed devices.
+        """
+        targets = np.append(self.plan.targets, 1)        # index -1 (unassigned) -> kept
+        empty = self.valid & (targets[table] == 0) & movable[None, :]
+        parts = np.nonzero(empty.any(axis=0))[0]
+        drained = np.zeros(table.shape, dtype=bool)
+        drained[np.argmax(empty[:, parts], axis=0), parts] = True
+        return drained
 
     def _place_freed(self, table: np.ndarray, rows: np.ndarray, parts: np.ndarray,
                      origin: np.ndarray, movable: np.ndarray) -> None:

@@ -141,6 +141,38 @@ def test_zero_weight_device_is_drained():
     check_invariants(builder)
 
 
+def test_zero_weight_device_is_drained_when_the_rest_are_full():
+    """Found by hypothesis: 2.5 replicas, four devices in one zone, one zeroed.
+
+    The full-row partitions that lose d0 need the one device they lack, often
+    already at target; the replica must still leave d0 (never go back there).
+    """
+    builder = RingBuilder(7, 2.5, 1)
+    for server, count in enumerate((1, 3)):
+        for disk in range(count):
+            builder.add_dev({"region": 1, "zone": 0, "ip": f"10.0.{server}.1", "port": 6200,
+                             "device": f"d{disk}", "weight": 50.0})
+    builder.rebalance(seed=0, now=NOW)
+    before = builder.table.copy()
+    builder.set_dev_weight(0, 0)
+    builder.rebalance(seed=0, now=NOW + 2 * HOUR)
+    assert builder.slot_counts()[0] == 0
+    check_invariants(builder)
+    assert ((builder.table != before).sum(axis=0) <= 1).all()
+    assert builder.get_balance() < 1.0
+
+
+def test_zero_weight_device_keeps_only_what_min_part_hours_pins():
+    builder = four_zones(min_part_hours=2)
+    builder.rebalance(seed=1, now=NOW)
+    builder.set_dev_weight(2, 0)
+    assert builder.rebalance(seed=2, now=NOW + HOUR).parts_moved == 0
+    assert builder.slot_counts()[2] > 0
+    builder.rebalance(seed=2, now=NOW + 2 * HOUR)
+    assert builder.slot_counts()[2] == 0
+    check_invariants(builder)
+
+
 @pytest.mark.parametrize("replicas", [1, 2, 2.5, 3, 3.25])
 def test_fractional_replicas(replicas):
     builder = make_builder(replicas=replicas, layout=[(1, zone, 2) for zone in range(5)])
