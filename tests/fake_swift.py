@@ -72,6 +72,13 @@ class FakeSwift:
         self.calls: list[Call] = []
 
     # ---- helpers for tests -------------------------------------------------------
+    @classmethod
+    def with_containers(cls, account: str, *containers: str) -> "FakeSwift":
+        fake = cls()
+        for container in containers:
+            fake.put_container(account, container)
+        return fake
+
     def put_container(self, account: str, container: str, **headers: str) -> None:
         cont = self.accounts.setdefault(account, {}).setdefault(container, FakeContainer())
         cont.headers.update({k.lower().replace("_", "-"): v for k, v in headers.items()})
@@ -278,6 +285,11 @@ class FakeSwift:
                 status = "206 Partial Content"
         return _respond(start_response, req, status, b"" if req.method == "HEAD" else data, headers,
                         content_length=len(data))
+
+
+def pattern(seed: int, size: int) -> bytes:
+    """Deterministic bytes that differ per seed, so a misplaced segment shows."""
+    return bytes((seed * 7 + j) % 251 for j in range(size))
 
 
 def req(app: Callable, path: str, method: str = "GET", body: bytes | None = None,

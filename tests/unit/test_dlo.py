@@ -5,27 +5,20 @@ from webob import Request
 
 from auth.tempauth import TempAuth
 from proxy.middleware.dlo import DynamicLargeObject, filter_factory, parse_manifest_header, ManifestError
-from tests.fake_swift import FakeSwift
+from tests.fake_swift import FakeSwift, pattern
 
 A = "AUTH_test"
 
 
-def segment_data(i: int, size: int) -> bytes:
-    return bytes((i * 7 + j) % 251 for j in range(size))
-
-
 @pytest.fixture
 def swift():
-    fake = FakeSwift()
-    fake.put_container(A, "segs")
-    fake.put_container(A, "c")
-    return fake
+    return FakeSwift.with_containers(A, "segs", "c")
 
 
 def make_dlo(swift, sizes, prefix="big/", name="manifest"):
     etags, body = [], b""
     for i, size in enumerate(sizes):
-        data = segment_data(i, size)
+        data = pattern(i, size)
         etags.append(swift.put_object(A, "segs", f"{prefix}{i:04d}", data))
         body += data
     swift.put_object(A, "c", name, b"", {"X-Object-Manifest": f"segs/{prefix}", "Content-Type": "text/x-big",

@@ -7,21 +7,14 @@ from webob import Request
 
 from auth.tempauth import TempAuth
 from proxy.middleware.slo import StaticLargeObject, filter_factory, slo_etag
-from tests.fake_swift import FakeSwift, req
+from tests.fake_swift import FakeSwift, pattern, req
 
 A = "AUTH_test"
 
 
-def data_for(i: int, size: int) -> bytes:
-    return bytes((i * 13 + j) % 253 for j in range(size))
-
-
 @pytest.fixture
 def swift():
-    fake = FakeSwift()
-    fake.put_container(A, "segs")
-    fake.put_container(A, "c")
-    return fake
+    return FakeSwift.with_containers(A, "segs", "c")
 
 
 @pytest.fixture
@@ -32,7 +25,7 @@ def slo(swift):
 def upload_segments(swift, sizes, prefix="s"):
     segs, content = [], b""
     for i, size in enumerate(sizes):
-        data = data_for(i, size)
+        data = pattern(i, size)
         etag = swift.put_object(A, "segs", f"{prefix}{i}", data)
         segs.append({"path": f"/segs/{prefix}{i}", "etag": etag, "size_bytes": size})
         content += data
