@@ -70,21 +70,24 @@ def _port(value: int, text: str) -> int:
     return value
 
 
+def _ip_port(scan: _Scanner, result: dict[str, Any], ip_key: str, port_key: str) -> None:
+    """``[<ip>][:<port>]`` into ``result[ip_key]`` and ``result[port_key]``."""
+    ip = scan.address()
+    if ip:
+        result[ip_key] = ip
+    if scan.take(":"):
+        result[port_key] = _port(scan.number(port_key.replace("_", " ")), scan.text)
+
+
 def _address_tail(scan: _Scanner, result: dict[str, Any], require: bool) -> None:
     """``<ip>:<port>[R<ip>:<port>][/<device>[_<meta>]]`` into ``result``."""
     text = scan.text
     if scan.peek() not in (":", "R", "/", "_", ""):
-        ip = scan.address()
-        if ip:
-            result["ip"] = ip
-    if scan.take(":"):
+        _ip_port(scan, result, "ip", "port")
+    elif scan.take(":"):
         result["port"] = _port(scan.number("port"), text)
     if scan.take("R"):
-        ip = scan.address()
-        if ip:
-            result["replication_ip"] = ip
-        if scan.take(":"):
-            result["replication_port"] = _port(scan.number("replication port"), text)
+        _ip_port(scan, result, "replication_ip", "replication_port")
     if scan.take("/"):
         name = scan.rest_until("_")
         if not name:
