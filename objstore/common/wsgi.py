@@ -25,6 +25,8 @@ import eventlet.wsgi
 from objstore.common.config import get_float, get_int
 from objstore.common.logs import bind_txn_id, new_txn_id
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 # reason phrases for status lines; 499 is Swift's "the client went away"
 REASONS = {s.value: s.phrase for s in http.HTTPStatus}
@@ -108,6 +110,10 @@ def serve(app: WSGIApp, options: Mapping[str, str], logger: logging.Logger, *,
     if workers <= 0:
         _serve_in_this_process(sock, wrapped, options)
         return
+    # Stop signals wait (blocked) until each process has its handler: a
+    # SIGTERM that reached the parent before it could forward it would leave
+    # the workers running as orphans.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     children = []
     for _ in range(workers):
         pid = os.fork()
@@ -182,8 +188,9 @@ def _stop_signal_pipe() -> int:
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd)
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, lambda *_: None)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     return read_fd
 
 
@@ -202,8 +209,9 @@ def _supervise(children: list[int]) -> None:
             except ProcessLookupError:
                 pass
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     for pid in children:
         while True:
             try:

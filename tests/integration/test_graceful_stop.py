@@ -4,9 +4,11 @@ import http.client
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 
-from tests.integration.object_daemon import start_object_server, stop_object_server, write_object_conf
+from tests.integration.object_daemon import REPO, start_object_server, stop_object_server, write_object_conf
 from tests.support import wait_for
 
 
@@ -75,3 +77,40 @@ def test_sigterm_under_load_stops_every_worker(tmp_path):
         for thread in threads:
             thread.join(timeout=10)
         stop_object_server(proc)
+
+
+def _processes_running(config: str) -> list[int]:
+    """Pids whose command line names ``config``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if config.encode() in handle.read():
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def test_sigterm_right_after_start_leaves_no_orphan_workers(tmp_path):
+    """SIGTERM just as the workers are being forked (the moment `objstore-aio
+    stop` after a failed start hits) must stop the workers too."""
+    conf, port = write_object_conf(tmp_path, workers=2)
+    log = tmp_path / "object.log"
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, os.path.join(REPO, "bin", "objstore-object-server"),
+                                 "--config", str(conf)], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: log.exists() and "listening" in log.read_text(), what="daemon start")
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+            wait_for(lambda: not _processes_running(str(conf)), timeout=15, what="workers gone")
+        finally:
+            for pid in _processes_running(str(conf)):
+                os.kill(pid, signal.SIGKILL)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+        log.unlink()
