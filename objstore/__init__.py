@@ -3,7 +3,7 @@
 This package holds the storage nodes (object, container and account servers)
 and, under ``objstore.common``, the small pieces every daemon shares:
 timestamps, configuration, path hashing, storage policies, constraints,
-logging and the WSGI server runner.
+logging, the WSGI server runner and the background daemon runner.
 """
 
 import warnings

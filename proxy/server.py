@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 from objstore.common.config import ConfigError, config_true_value, get_float, get_int, section
 from objstore.common.constraints import load_constraints, wsgi_to_str
-from objstore.common.daemon import run_daemon
+from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.policies import load_policies
 from objstore.common.wsgi import WSGIApp
 from proxy import cors
@@ -278,4 +278,4 @@ def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> WSGI
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_daemon(SECTION, app_factory, 8080, trust_txn_id=False, argv=argv)
+    run_wsgi_daemon(SECTION, app_factory, 8080, trust_txn_id=False, argv=argv)

@@ -17,7 +17,7 @@ from webob import Request, Response
 from webob import exc
 
 from objstore.common import listing
-from objstore.common.daemon import run_daemon
+from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import HealthCheck, server_healthcheck
 from objstore.db.broker import Info
 from objstore.db.responses import fail, ok
@@ -106,5 +106,5 @@ def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Heal
 
 
 def main(argv: list[str] | None = None) -> int:
-    run_daemon("account-server", app_factory, DEFAULT_PORT, argv=argv)
+    run_wsgi_daemon("account-server", app_factory, DEFAULT_PORT, argv=argv)
     return 0

@@ -24,8 +24,7 @@ import eventlet.wsgi
 
 from objstore.common.config import get_float, get_int
 from objstore.common.logs import bind_txn_id, new_txn_id
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+from objstore.common.stop_signals import STOP_SIGNALS, stop_signal_pipe
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 # reason phrases for status lines; 499 is Swift's "the client went away"
@@ -165,7 +164,7 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     would kill instead of the server).  The signal reaches the hub through a
     wake-up pipe, and a greenthread stops the server in order.
     """
-    signal_fd = _stop_signal_pipe()
+    signal_fd = stop_signal_pipe()
     pool = eventlet.GreenPool(get_int(options, "max_clients", 1024))
     server = eventlet.spawn(
         eventlet.wsgi.server, sock, app, custom_pool=pool, log_output=False,
@@ -181,17 +180,6 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     server.kill(SystemExit)
     with eventlet.Timeout(get_float(options, "graceful_shutdown_timeout", 30.0), False):
         server.wait()
-
-
-def _stop_signal_pipe() -> int:
-    """Route SIGTERM/SIGINT to a pipe; returns its read end."""
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-    signal.set_wakeup_fd(write_fd)
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda *_: None)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-    return read_fd
 
 
 def _wait_for_stop_signal(signal_fd: int, stopping: eventlet.event.Event) -> None:

@@ -18,7 +18,7 @@ from webob import exc
 from objstore.common import listing
 from objstore.common.config import get_float, section
 from objstore.common.constraints import wsgi_to_str
-from objstore.common.daemon import run_daemon
+from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import HealthCheck, server_healthcheck
 from objstore.container.account_update import AccountUpdater, HTTPSender, parse_account_hosts
 from objstore.db.broker import Broker, Info
@@ -169,5 +169,5 @@ def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Heal
 
 
 def main(argv: list[str] | None = None) -> int:
-    run_daemon("container-server", app_factory, DEFAULT_PORT, argv=argv)
+    run_wsgi_daemon("container-server", app_factory, DEFAULT_PORT, argv=argv)
     return 0

@@ -21,7 +21,7 @@ from objstore.common import ranges
 from objstore.common.config import (config_true_value, get_float, get_int, hash_path_affixes,
                                     section)
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
-from objstore.common.daemon import run_daemon
+from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import server_healthcheck
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
@@ -553,5 +553,5 @@ def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Call
 
 
 def main(argv: list[str] | None = None) -> int:
-    run_daemon(SECTION, app_factory, DEFAULT_PORT, argv=argv)
+    run_wsgi_daemon(SECTION, app_factory, DEFAULT_PORT, argv=argv)
     return 0

@@ -30,7 +30,7 @@ CHUNK_SIZE = 65536
 
 
 def proxy_logger() -> logging.Logger:
-    """The proxy daemon's logger (configured by run_daemon before the pipeline is built)."""
+    """The proxy daemon's logger (configured by run_wsgi_daemon before the pipeline is built)."""
     return logging.getLogger("objstore.proxy-server")
 
 

@@ -54,7 +54,7 @@ def test_daemons_parse_requests_with_every_metadata_header():
     import io
 
     from objstore.common.constraints import Constraints
-    from objstore.common.daemon import allow_header_count
+    from objstore.common.wsgi_daemon import allow_header_count
 
     lines = b"".join(b"X-Object-Meta-%d: v\r\n" % i for i in range(Constraints().max_meta_count + 30))
     saved = http.client._MAXHEADERS
