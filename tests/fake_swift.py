@@ -21,7 +21,7 @@ from webob import Request, Response
 
 from objstore.common.config import config_true_value
 from objstore.common.constraints import wsgi_to_str
-from proxy.middleware.segments import parse_range
+from proxy.internal.segments import parse_range
 
 OBJECT_HEADER_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-transient-sysmeta-")
 STORED_OBJECT_HEADERS = ("content-type", "content-encoding", "content-disposition",

@@ -22,7 +22,7 @@ from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.dlo import DynamicLargeObject
 from proxy.middleware.slo import StaticLargeObject, is_slo
-from proxy.middleware.sub_request import (
+from proxy.internal.subrequest import (
     IterReader, SourceReadError, SubResponse, call_app, make_env, query_param, simple_response,
     split_object_path)
 

@@ -18,8 +18,8 @@ from urllib.parse import unquote
 
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.wsgi import WSGIApp
-from proxy.middleware.segments import SegmentPart, fetch_object, large_object_response
-from proxy.middleware.sub_request import (
+from proxy.internal.segments import SegmentPart, fetch_object, large_object_response
+from proxy.internal.subrequest import (
     call_app, make_env, proxy_logger, query_param, simple_response, split_object_path)
 
 SOURCE = "DLO"

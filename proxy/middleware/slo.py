@@ -25,10 +25,10 @@ from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.timestamp import Timestamp, parse_http_date
 from objstore.common.wsgi import WSGIApp
-from proxy.middleware.segments import (
+from proxy.internal.segments import (
     MANIFEST_ONLY_HEADERS, SegmentError, SegmentPart, fetch_object, large_object_response,
     parse_range)
-from proxy.middleware.sub_request import (
+from proxy.internal.subrequest import (
     SubResponse, call_app, make_env, proxy_logger, query_param, simple_response,
     split_object_path)
 

@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 import eventlet
 from eventlet.greenthread import GreenThread
 
-from proxy.middleware.sub_request import SubResponse, call_app, make_env, simple_response
+from proxy.internal.subrequest import SubResponse, call_app, make_env, simple_response
 from objstore.common import ranges as http_ranges
 from objstore.common.timestamp import parse_http_date
 from objstore.common.wsgi import WSGIApp
