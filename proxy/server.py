@@ -10,11 +10,12 @@ from __future__ import annotations
 import configparser
 import json
 import logging
-import random
 from typing import Callable, Iterable
 
 from objstore.common.config import ConfigError, config_true_value, get_float, get_int, section
 from objstore.common.constraints import load_constraints, wsgi_to_str
+from objstore.common.error_limiter import ErrorLimiter
+from objstore.common.fanout import FanOut
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.policies import load_policies
 from objstore.common.wsgi import WSGIApp
@@ -25,7 +26,6 @@ from proxy.controllers.base import AuthRequest, Controller
 from proxy.controllers.container import ContainerController
 from proxy.controllers.obj import ObjectController
 from proxy.controllers.reader import Reader
-from proxy.error_limiter import ErrorLimiter
 from proxy.http import Request, Response, error_response
 from proxy.info import capabilities
 from proxy.infocache import (INFOCACHE, Generations, TTLCache, account_info_from, account_key,
@@ -57,24 +57,11 @@ class Application:
                  connect: Connector | None = None) -> None:
         options = section(conf, SECTION)
         self.logger = logger
-        pool_size = get_int(options, "backend_pool_size", 32)
-        self.connect = connect or (ConnectionPool(pool_size).connect if pool_size > 0
-                                   else BackendConnection)
         self.constraints = load_constraints(conf)
         self.policies = load_policies(conf)
-        self.conn_timeout = get_float(options, "conn_timeout", 0.5)
-        self.node_timeout = get_float(options, "node_timeout", 10.0)
-        self.recoverable_node_timeout = get_float(options, "recoverable_node_timeout",
-                                                  self.node_timeout)
-        self.post_quorum_timeout = get_float(options, "post_quorum_timeout", 0.5)
         self.cors_allow_origin = frozenset(options.get("cors_allow_origin", "").replace(",", " ").split())
-        self.error_limiter = ErrorLimiter(get_int(options, "error_suppression_limit", 10),
-                                          get_float(options, "error_suppression_interval", 60.0),
-                                          logger)
+        self.fanout = self._fanout(options, logger, connect)
         self.account_autocreate = config_true_value(options.get("account_autocreate", "true"))
-        self.sorting_method = options.get("sorting_method", "shuffle").lower()
-        if self.sorting_method not in ("shuffle", "none"):
-            raise ConfigError("[proxy-server] sorting_method must be 'shuffle' or 'none'")
         self.allow_account_management = config_true_value(
             options.get("allow_account_management", "false"))
         generations = Generations()  # made before the workers fork: shared by them
@@ -89,17 +76,29 @@ class Application:
         self.container_ring = ring_loader(conf, "container", 0)
         self.object_rings = {p.index: ring_loader(conf, "object", p.index) for p in self.policies}
 
+    @staticmethod
+    def _fanout(options: dict[str, str], logger: logging.Logger, connect: Connector | None) -> FanOut:
+        """The one FanOut of this worker: connection pool, timeouts, error limiter."""
+        pool_size = get_int(options, "backend_pool_size", 32)
+        sorting_method = options.get("sorting_method", "shuffle").lower()
+        if sorting_method not in ("shuffle", "none"):
+            raise ConfigError("[proxy-server] sorting_method must be 'shuffle' or 'none'")
+        node_timeout = get_float(options, "node_timeout", 10.0)
+        return FanOut(
+            connect or (ConnectionPool(pool_size).connect if pool_size > 0 else BackendConnection),
+            ErrorLimiter(get_int(options, "error_suppression_limit", 10),
+                         get_float(options, "error_suppression_interval", 60.0), logger),
+            logger,
+            conn_timeout=get_float(options, "conn_timeout", 0.5),
+            node_timeout=node_timeout,
+            recoverable_node_timeout=get_float(options, "recoverable_node_timeout", node_timeout),
+            post_quorum_timeout=get_float(options, "post_quorum_timeout", 0.5),
+            shuffle_reads=sorting_method == "shuffle")
+
     # ---- helpers the controllers use ----------------------------------------------
     @staticmethod
     def backend_path(part: int, wsgi_path: str) -> str:
         return backend_path(part, wsgi_path)
-
-    def read_order(self, primaries: list[dict]) -> list[dict]:
-        """Primaries in the order reads try them: shuffled by default so that
-        reads spread over every replica instead of always hitting replica 0."""
-        if self.sorting_method == "shuffle":
-            primaries = random.sample(primaries, len(primaries))
-        return primaries
 
     @staticmethod
     def wants_newest(req: Request) -> bool:
@@ -139,8 +138,8 @@ class Application:
         generation = self.info_generation(key)
         part = ring.get_part(*names)
         wsgi_path = "/".join(ctrl.wsgi_path.split("/", len(names) + 1)[:len(names) + 1])
-        reader = Reader(ctrl, ring, part, backend_path(part, wsgi_path),
-                        {"X-Trans-Id": ctrl.req.txn_id}, method="HEAD", query_string="")
+        reader = Reader(self.fanout, self.fanout.read_nodes(ring, part), backend_path(part, wsgi_path),
+                        {"X-Trans-Id": ctrl.req.txn_id}, "HEAD", "")
         resp, status = reader.fetch()
         if resp is not None:
             resp.close()

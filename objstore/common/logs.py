@@ -29,6 +29,11 @@ def bind_txn_id(txn_id: str) -> contextvars.Token:
     return _txn_id.set(txn_id)
 
 
+def current_txn_id() -> str:
+    """The id bound in this greenthread, for helpers it spawns to bind."""
+    return _txn_id.get()
+
+
 class _TxnFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.txn_id = _txn_id.get()

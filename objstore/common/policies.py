@@ -30,6 +30,12 @@ _SECTION = re.compile(r"^storage-policy:(\d+)$")
 _VALID_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 
 
+def majority(replicas: int) -> int:
+    """Copies that must agree when every node holds a whole copy (and for
+    account and container records)."""
+    return replicas // 2 + 1
+
+
 @dataclasses.dataclass(frozen=True)
 class StoragePolicy:
     index: int
@@ -41,6 +47,14 @@ class StoragePolicy:
     ec_ndata: int = 0
     ec_nparity: int = 0
     ec_segment_size: int = 1048576
+
+    def quorum(self, replicas: int) -> int:
+        """Nodes whose success makes a write of this policy durable: a majority
+        of whole replicas; for erasure coding, enough fragments to decode plus
+        one (``ec_num_data_fragments + 1``; the EC issue may refine it)."""
+        if self.policy_type == ERASURE_CODING:
+            return self.ec_ndata + 1
+        return majority(replicas)
 
     @property
     def ring_name(self) -> str:

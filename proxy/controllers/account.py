@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 
+from objstore.common.fanout import BackendResult
+from objstore.common.policies import majority
 from objstore.common.timestamp import Timestamp
 from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
-from proxy.controllers.base import BackendResult, Controller
-from proxy.controllers.reader import Reader
+from proxy.controllers.base import Controller
 from proxy.http import Response, error_response
 from proxy.infocache import INFO_REQUEST, account_info_from, account_key
 from ring import Ring
@@ -48,7 +49,7 @@ class AccountController(Controller):
         part = self.ring.get_part(self.account)
         headers = {"X-Trans-Id": self.req.txn_id}
         headers.update(self.pass_through(("x-backend-",), frozenset({"accept"})))
-        reader = Reader(self, self.ring, part, self.app.backend_path(part, self.wsgi_path), headers)
+        reader = self.reader(self.ring, part, headers)
         key = account_key(self.account)
         generation = self.app.info_generation(key)
         resp, status = reader.fetch(self.app.wants_newest(self.req))
@@ -140,8 +141,8 @@ class AccountController(Controller):
         part, nodes = self.ring.get_nodes(self.account)
         headers = self.write_headers(Timestamp.now().internal)
         headers.update(extra)
-        result = self.make_requests(method, self.ring, part,
-                                    self.app.backend_path(part, self.wsgi_path),
-                                    [headers] * len(nodes))
+        result = self.app.fanout.make_requests(method, self.ring, part,
+                                               self.app.backend_path(part, self.wsgi_path),
+                                               [headers] * len(nodes), majority(len(nodes)))
         self.app.forget_info(self.req.environ, account_key(self.account))
         return result

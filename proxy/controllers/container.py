@@ -1,10 +1,11 @@
 """Containers: listing, create (with storage policy), metadata, delete."""
 from __future__ import annotations
 
+from objstore.common.fanout import BackendResult
+from objstore.common.policies import majority
 from objstore.common.timestamp import Timestamp
 from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
-from proxy.controllers.base import BackendResult, Controller
-from proxy.controllers.reader import Reader
+from proxy.controllers.base import Controller
 from proxy.http import Response, error_response
 from proxy.infocache import INFO_REQUEST, container_info_from, container_key
 from ring import Ring
@@ -46,7 +47,7 @@ class ContainerController(Controller):
         part = self.ring.get_part(self.account, self.container)
         headers = {"X-Trans-Id": self.req.txn_id}
         headers.update(self.pass_through(("x-backend-",), frozenset({"accept"})))
-        reader = Reader(self, self.ring, part, self.app.backend_path(part, self.wsgi_path), headers)
+        reader = self.reader(self.ring, part, headers)
         key = container_key(self.account, self.container)
         generation = self.app.info_generation(key)
         resp, status = reader.fetch(self.app.wants_newest(self.req))
@@ -145,7 +146,9 @@ class ContainerController(Controller):
     def _fan_out(self, method: str, base: dict[str, str]) -> BackendResult:
         part, nodes = self.ring.get_nodes(self.account, self.container)
         targets = self.update_targets(self.app.account_ring, "Account", (self.account,), len(nodes))
-        result = self.make_requests(method, self.ring, part, self.app.backend_path(part, self.wsgi_path),
-                                    [{**base, **target} for target in targets])
+        result = self.app.fanout.make_requests(method, self.ring, part,
+                                               self.app.backend_path(part, self.wsgi_path),
+                                               [{**base, **target} for target in targets],
+                                               majority(len(nodes)))
         self.app.forget_info(self.req.environ, container_key(self.account, self.container))
         return result

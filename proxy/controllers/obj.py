@@ -18,11 +18,12 @@ import eventlet
 
 from objstore.common.backend_http import CHUNK_SIZE, BackendConnection
 from objstore.common.config import config_true_value
+from objstore.common.fanout import NET_ERRORS, BackendResult, best_result
+from objstore.common.policies import majority
 from objstore.common.timestamp import Timestamp
 from proxy.checks import (check_metadata, content_length_error, delete_at_error,
                           if_delete_at_error, remove_headers_to_empty)
-from proxy.controllers.base import NET_ERRORS, BackendResult, Controller, best_result, quorum_size
-from proxy.controllers.reader import Reader
+from proxy.controllers.base import Controller
 from proxy.http import Response, empty_response, error_response
 from ring import Ring
 
@@ -89,8 +90,7 @@ class ObjectController(Controller):
         ring = self.object_ring(info)
         part = ring.get_part(self.account, self.container, self.obj)
         headers = self.backend_headers(info, (), _READ_NAMES)
-        reader = Reader(self, ring, part, self.app.backend_path(part, self.wsgi_path), headers,
-                        resumable=True)
+        reader = self.reader(ring, part, headers, resumable=True)
         response = reader.response(*reader.fetch(self.app.wants_newest(self.req)))
         if response.status < 300 or response.status == 416:
             response.headers.setdefault("accept-ranges", "bytes")
@@ -145,8 +145,10 @@ class ObjectController(Controller):
     def _fan_out(self, method: str, info: dict, base: dict[str, str]) -> Response:
         ring = self.object_ring(info)
         part, nodes = ring.get_nodes(self.account, self.container, self.obj)
-        result = self.make_requests(method, ring, part, self.app.backend_path(part, self.wsgi_path),
-                                    self._update_headers(base, len(nodes)))
+        result = self.app.fanout.make_requests(method, ring, part,
+                                               self.app.backend_path(part, self.wsgi_path),
+                                               self._update_headers(base, len(nodes)),
+                                               majority(len(nodes)))
         return self.result_response(result)
 
     def PUT(self) -> Response:
@@ -186,7 +188,8 @@ class ObjectController(Controller):
         """A body of at most one chunk goes in the same packet as the head (no
         100-continue round trip); a failed node's replica is re-sent to a handoff."""
         body = b"".join(self._client_chunks(length))
-        result = self.make_requests("PUT", ring, part, path, headers_list, body=body)
+        result = self.app.fanout.make_requests("PUT", ring, part, path, headers_list,
+                                               majority(len(headers_list)), body=body)
         return self._put_response(result, timestamp)
 
     def _put_streaming(self, ring, part: int, primaries: list[dict], path: str,
@@ -195,12 +198,12 @@ class ObjectController(Controller):
         for headers in headers_list:
             headers["Expect"] = "100-continue"
         putters, refusals = self._connect_all(ring, part, primaries, path, headers_list)
-        quorum = quorum_size(len(primaries))
+        quorum = majority(len(primaries))
         if len(putters) < quorum:
             self._close(putters)
             self.app.logger.error("PUT %s: only %d of %d replicas connected", self.req.path,
                                   len(putters), len(primaries))
-            refused = best_result(refusals, len(primaries))
+            refused = best_result(refusals, quorum)
             if refused.status < 500:
                 return self._put_response(refused, timestamp)
             return error_response(503, "Not enough storage nodes available for the upload")
@@ -209,8 +212,8 @@ class ObjectController(Controller):
         except UploadError:
             self._close(putters)
             raise
-        results = self._responses(putters, len(primaries)) + refusals
-        return self._put_response(best_result(results, len(primaries)), timestamp,
+        results = self._responses(putters, quorum) + refusals
+        return self._put_response(best_result(results, quorum), timestamp,
                                   {r.headers.get("etag") for r in results if r.status // 100 == 2})
 
     def _set_content_type(self, headers: dict[str, str]) -> None:
@@ -222,19 +225,20 @@ class ObjectController(Controller):
 
     def _connect_all(self, ring, part: int, primaries: list[dict], path: str,
                      headers_list: list[dict[str, str]]) -> tuple[list[Putter], list[BackendResult]]:
-        outcomes = self.gather([functools.partial(self._connect_one, nodes, path, headers)
-                                for nodes, headers in zip(self.replica_nodes(ring, part, primaries),
-                                                          headers_list)])
+        fanout = self.app.fanout
+        outcomes = fanout.gather([functools.partial(self._connect_one, nodes, path, headers)
+                                  for nodes, headers in zip(fanout.nodes(ring, part, primaries).per_replica(),
+                                                            headers_list)])
         putters = [o for o in outcomes if isinstance(o, Putter)]
         return putters, [o for o in outcomes if isinstance(o, BackendResult)]
 
     def _connect_one(self, nodes, path: str, headers: dict[str, str]) -> Putter | BackendResult | None:
         """A connection that said 100 Continue (a handoff if need be), or the
         node's refusal (e.g. 409, 412, 422), or None when no node could take it."""
-        limiter = self.app.error_limiter
+        limiter = self.app.fanout.error_limiter
         for node in nodes:
             try:
-                conn = self.app.connect(node, self.app.conn_timeout, self.app.node_timeout)
+                conn = self.app.fanout.open(node)
             except NET_ERRORS as err:
                 limiter.error(node, f"connect for PUT: {err!r}")
                 continue
@@ -295,23 +299,23 @@ class ObjectController(Controller):
             try:
                 action(putter.conn)
             except NET_ERRORS as err:
-                self.app.error_limiter.error(putter.node, f"PUT send: {err!r}")
+                self.app.fanout.error_limiter.error(putter.node, f"PUT send: {err!r}")
                 putter.conn.close()
                 putters.remove(putter)
 
-    def _responses(self, putters: list[Putter], replicas: int) -> list[BackendResult]:
+    def _responses(self, putters: list[Putter], quorum: int) -> list[BackendResult]:
         def get(putter: Putter) -> BackendResult | None:
             try:
                 resp = putter.conn.getresponse()
                 body = resp.read_all(65536)
             except NET_ERRORS as err:
                 putter.conn.close()
-                self.app.error_limiter.error(putter.node, f"PUT response: {err!r}")
+                self.app.fanout.error_limiter.error(putter.node, f"PUT response: {err!r}")
                 return None
             resp.close()
             return BackendResult(resp.status, resp.headers, body)
 
-        return self.gather([functools.partial(get, p) for p in putters], replicas)
+        return self.app.fanout.gather([functools.partial(get, p) for p in putters], quorum)
 
     @staticmethod
     def _close(putters: list[Putter]) -> None:

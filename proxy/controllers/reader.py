@@ -12,9 +12,9 @@ import functools
 import re
 from typing import Iterator, Mapping
 
-from objstore.common.timestamp import Timestamp
 from objstore.common.backend_http import CHUNK_SIZE, BackendResponse
-from proxy.controllers.base import NET_ERRORS, Controller, is_server_error
+from objstore.common.fanout import NET_ERRORS, FanOut, NodeIter
+from objstore.common.timestamp import Timestamp
 from proxy.http import Response, error_response
 
 _RESPONSE_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te",
@@ -43,29 +43,26 @@ def backend_timestamp(headers: Mapping[str, str]) -> Timestamp:
 class Reader:
     """One client GET/HEAD against the replicas of one item."""
 
-    def __init__(self, ctrl: Controller, ring, part: int, path: str, headers: dict[str, str],
-                 method: str | None = None, query_string: str | None = None,
-                 resumable: bool = False) -> None:
-        """``path`` is the quoted ``/<part>/<account>...`` tail (backend_path)."""
-        self.ctrl = ctrl
-        self.app = ctrl.app
-        self.ring = ring
-        self.part = part
+    def __init__(self, fanout: FanOut, nodes: NodeIter, path: str, headers: dict[str, str],
+                 method: str, query_string: str, resumable: bool = False) -> None:
+        """``nodes`` in read order (``FanOut.read_nodes``); ``path`` is the
+        quoted ``/<part>/<account>...`` tail (backend_path)."""
+        self.fanout = fanout
+        self.node_iter = nodes
         self.path = path
         self.headers = headers
-        self.method = method or ctrl.req.method
-        self.query_string = ctrl.req.query_string if query_string is None else query_string
-        self.resumable = resumable and self.method == "GET"
+        self.method = method
+        self.query_string = query_string
+        self.resumable = resumable and method == "GET"
         self.errors = 0
         self.nodes = self._nodes()
 
     def _nodes(self) -> Iterator[dict]:
         """Primaries; handoffs only once some node erred (when every primary
         says "not found", that is the answer)."""
-        primaries = self.app.read_order(self.ring.get_part_nodes(self.part))
-        yield from self.ctrl.node_iter(self.ring, self.part, primaries, handoffs=False)
+        yield from self.node_iter.primary_nodes()
         if self.errors:
-            yield from self.ctrl.handoff_iter(self.ring, self.part, len(primaries))
+            yield from self.node_iter.handoff_nodes()
 
     def fetch(self, newest: bool = False) -> tuple[BackendResponse | None, int]:
         """The first usable answer (newest of all primaries' with X-Newest)
@@ -86,8 +83,8 @@ class Reader:
 
     def fetch_newest(self) -> tuple[BackendResponse | None, int]:
         """Ask all primaries at once; the answer with the newest timestamp."""
-        answers = self.ctrl.gather([functools.partial(self._try, node) for node in
-                                    self.ctrl.node_iter(self.ring, self.part, handoffs=False)])
+        answers = self.fanout.gather([functools.partial(self._try, node)
+                                      for node in self.node_iter.primary_nodes()])
         good = [r for r in answers if r.status != 404]
         best = max(good or answers, key=lambda r: backend_timestamp(r.headers), default=None)
         for resp in answers:
@@ -96,26 +93,11 @@ class Reader:
         return best, best.status if best else 503
 
     def _try(self, node: dict, headers: Mapping[str, str] | None = None) -> BackendResponse | None:
-        try:
-            resp = self.ctrl.send_to_node(node, self.method, f"/{node['device']}{self.path}",
-                                          headers or self.headers, self.query_string)
-        except NET_ERRORS as err:
-            self._error(node, repr(err))
-            return None
-        if resp.status == 507:
-            resp.close()
+        resp = self.fanout.try_node(node, self.method, self.path, headers or self.headers,
+                                    self.query_string)
+        if resp is None:
             self.errors += 1
-            self.app.error_limiter.limit_now(node, "507 Insufficient Storage")
-            return None
-        if is_server_error(resp.status):
-            resp.close()
-            self._error(node, f"status {resp.status}")
-            return None
         return resp
-
-    def _error(self, node: dict, why: str) -> None:
-        self.errors += 1
-        self.app.error_limiter.error(node, f"{self.method} {self.path}: {why}")
 
     def response(self, resp: BackendResponse | None, status: int) -> Response:
         """The client's response from ``fetch()``'s answer: the backend's
@@ -138,14 +120,16 @@ class Reader:
     def _stream(self, resp: BackendResponse) -> Iterator[bytes]:
         sent = 0
         if self.resumable:
-            resp.conn.set_timeout(self.app.recoverable_node_timeout)
+            resp.conn.set_timeout(self.fanout.recoverable_node_timeout)
         try:
             while True:
                 try:
                     chunk = resp.read(CHUNK_SIZE)
                 except NET_ERRORS as err:
                     resp.close()
-                    self._error(resp.conn.node, f"mid-body: {err!r}")
+                    self.errors += 1
+                    self.fanout.error_limiter.error(resp.conn.node,
+                                                    f"{self.method} {self.path} mid-body: {err!r}")
                     resp = self._resume(resp, sent, err)
                     continue
                 if not chunk:
@@ -169,8 +153,8 @@ class Reader:
             if resp is None:
                 continue
             if resp.status == 206 and resp.headers.get("etag") == etag:
-                self.app.logger.info("resumed GET %s at byte %d from %s:%s", self.path,
-                                     byte_range[0], node["ip"], node["port"])
+                self.fanout.logger.info("resumed GET %s at byte %d from %s:%s", self.path,
+                                        byte_range[0], node["ip"], node["port"])
                 return resp
             resp.close()
         raise err

@@ -3,7 +3,8 @@ import time
 
 import pytest
 
-from proxy.controllers.base import BackendResult, best_result, quorum_size
+from objstore.common.fanout import BackendResult, best_result
+from objstore.common.policies import majority
 from tests.unit.proxy_fakes import call, make_app, make_conf
 
 
@@ -30,15 +31,16 @@ def stored_on(cluster, node, name="o"):
 
 
 def test_quorum_size():
-    assert [quorum_size(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+    assert [majority(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
 
 
 def test_best_result_needs_a_quorum_of_one_class():
     ok, missing, err = BackendResult(201, {}), BackendResult(404, {}), BackendResult(503, {})
-    assert best_result([ok, ok, err], 3).status == 201
-    assert best_result([ok, missing, err], 3).status == 503
-    assert best_result([missing, missing, ok], 3).status == 404
-    assert best_result([ok], 3).status == 503
+    quorum = majority(3)
+    assert best_result([ok, ok, err], quorum).status == 201
+    assert best_result([ok, missing, err], quorum).status == 503
+    assert best_result([missing, missing, ok], quorum).status == 404
+    assert best_result([ok], quorum).status == 503
 
 
 SMALL, LARGE = b"data", b"x" * 200000  # one packet / streamed with 100-continue
@@ -119,7 +121,7 @@ def test_object_on_a_handoff_is_found_after_primary_errors(proxy):
     cluster.faults[key(primaries[0])] = 507
     call(app, "/v1/AUTH_a/c/o", "PUT", b"data")
     cluster.faults.clear()
-    app.error_limiter._stats.clear()
+    app.fanout.error_limiter._stats.clear()
     for node in primaries[1:]:
         cluster.node(key(node)).records.clear()
     cluster.faults[key(primaries[1])] = 503
@@ -159,7 +161,7 @@ def test_x_newest_returns_the_newest_replica(proxy):
     cluster.faults[key(primaries[0])] = "refuse"
     call(app, "/v1/AUTH_a/c/o", "PUT", b"new")  # primary 0 still has "old"
     cluster.faults.clear()
-    app.error_limiter._stats.clear()
+    app.fanout.error_limiter._stats.clear()
     assert call(app, "/v1/AUTH_a/c/o").body == b"old"
     assert call(app, "/v1/AUTH_a/c/o", **{"X-Newest": "true"}).body == b"new"
 
@@ -173,7 +175,7 @@ def test_error_limited_node_is_skipped():
     cluster.faults[key(primaries[0])] = "timeout"
     for _ in range(3):
         assert call(app, "/v1/AUTH_a/c/o").status_int == 200
-    assert app.error_limiter.is_limited(primaries[0])
+    assert app.fanout.error_limiter.is_limited(primaries[0])
     before = len([r for r in cluster.requests_log if r[1] == key(primaries[0])])
     assert call(app, "/v1/AUTH_a/c/o").status_int == 200
     after = len([r for r in cluster.requests_log if r[1] == key(primaries[0])])
@@ -185,7 +187,7 @@ def test_507_error_limits_at_once(proxy):
     primaries, _ = object_nodes(app)
     cluster.faults[key(primaries[2])] = 507
     call(app, "/v1/AUTH_a/c/o", "PUT", b"data")
-    assert app.error_limiter.is_limited(primaries[2])
+    assert app.fanout.error_limiter.is_limited(primaries[2])
 
 
 def test_container_put_fails_over_to_handoff(proxy):

@@ -1,0 +1,236 @@
+"""Talking to every replica of one partition: node order, handoffs, quorum.
+
+Any daemon that must reach the replicas of an item uses this: the proxy's
+controllers for client requests, and (later) the replicators, the EC
+reconstructor and the internal client, which have a ring, a partition and a
+policy but no client request.  It knows nothing of the Swift API: a caller
+gives the method, the backend path and the headers; the fan-out picks nodes,
+retries failed ones on handoffs, and says what a quorum of them answered.
+
+The nodes of a partition are its primaries, then as many handoffs as there
+are primaries; nodes the error limiter has put aside are skipped.  A node
+fails when it cannot be reached, times out, or answers 5xx (507, a bad disk,
+error-limits it at once).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import logging
+import random
+import time
+from collections import Counter
+from typing import Callable, Iterator, Mapping, Protocol, TypeVar
+
+import eventlet
+import eventlet.queue
+
+from objstore.common.backend_http import BackendResponse, Connector
+from objstore.common.error_limiter import ErrorLimiter
+from objstore.common.logs import bind_txn_id, current_txn_id
+
+NET_ERRORS = (OSError, eventlet.Timeout)
+T = TypeVar("T")
+
+
+class RingLike(Protocol):
+    """What the fan-out needs of a ring (objstore.common sits below ring/)."""
+
+    def get_part_nodes(self, part: int) -> list[dict]: ...
+
+    def get_more_nodes(self, part: int) -> Iterator[dict]: ...
+
+
+@dataclasses.dataclass
+class BackendResult:
+    """One node's (or the quorum's) answer to a small request, body read."""
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+def is_server_error(status: int) -> bool:
+    return status >= 500
+
+
+def best_result(results: list[BackendResult], quorum: int) -> BackendResult:
+    """The answer of the status class at least ``quorum`` results share (most
+    common status in it, ties to the highest), else 503."""
+    for hundred in (200, 300, 400):
+        in_class = [r for r in results if hundred <= r.status < hundred + 100]
+        if len(in_class) >= quorum:
+            counts = Counter(r.status for r in in_class)
+            status = max(counts, key=lambda s: (counts[s], s))
+            return next(r for r in in_class if r.status == status)
+    return BackendResult(503, {}, b"")
+
+
+class NodeIter:
+    """The nodes to try for one partition: primaries (in the order given),
+    then, lazily, as many handoffs as there are primaries.  A node is checked
+    against the error limiter when its turn comes, not up front."""
+
+    def __init__(self, ring: RingLike, part: int, limiter: ErrorLimiter,
+                 primaries: list[dict]) -> None:
+        self.ring = ring
+        self.part = part
+        self.limiter = limiter
+        self.primaries = primaries
+
+    def __iter__(self) -> Iterator[dict]:
+        return itertools.chain(self.primary_nodes(), self.handoff_nodes())
+
+    def primary_nodes(self) -> Iterator[dict]:
+        return (node for node in self.primaries if not self.limiter.is_limited(node))
+
+    def handoff_nodes(self) -> Iterator[dict]:
+        return (node for node in itertools.islice(self.ring.get_more_nodes(self.part),
+                                                  len(self.primaries))
+                if not self.limiter.is_limited(node))
+
+    def per_replica(self) -> list[Iterator[dict]]:
+        """Per replica: its primary (unless error-limited), then handoffs drawn
+        from one iterator shared by all replicas, so replica i keeps its own
+        headers (e.g. which container replica to update) on a handoff."""
+        handoffs = self.handoff_nodes()
+        return [itertools.chain(() if self.limiter.is_limited(node) else (node,), handoffs)
+                for node in self.primaries]
+
+
+class FanOut:
+    """Connections, timeouts and the error limiter of one daemon process,
+    built once and shared by every request it makes to storage nodes."""
+
+    def __init__(self, connect: Connector, error_limiter: ErrorLimiter, logger: logging.Logger, *,
+                 conn_timeout: float = 0.5, node_timeout: float = 10.0,
+                 recoverable_node_timeout: float | None = None,
+                 post_quorum_timeout: float = 0.5, shuffle_reads: bool = False) -> None:
+        """``shuffle_reads``: reads try primaries in random order, so that they
+        spread over every replica instead of always hitting replica 0."""
+        self.connect = connect
+        self.error_limiter = error_limiter
+        self.logger = logger
+        self.conn_timeout = conn_timeout
+        self.node_timeout = node_timeout
+        self.recoverable_node_timeout = (node_timeout if recoverable_node_timeout is None
+                                         else recoverable_node_timeout)
+        self.post_quorum_timeout = post_quorum_timeout
+        self.shuffle_reads = shuffle_reads
+
+    # ---- which nodes -------------------------------------------------------------
+    def nodes(self, ring: RingLike, part: int, primaries: list[dict] | None = None) -> NodeIter:
+        """The partition's nodes in ring order (writes: replica i is primary i);
+        ``primaries``: the caller's ``ring.get_part_nodes(part)``, if it has it."""
+        if primaries is None:
+            primaries = ring.get_part_nodes(part)
+        return NodeIter(ring, part, self.error_limiter, primaries)
+
+    def read_nodes(self, ring: RingLike, part: int) -> NodeIter:
+        """The partition's nodes in the order reads try them."""
+        primaries = ring.get_part_nodes(part)
+        if self.shuffle_reads:
+            primaries = random.sample(primaries, len(primaries))
+        return NodeIter(ring, part, self.error_limiter, primaries)
+
+    # ---- one node ----------------------------------------------------------------
+    def open(self, node: Mapping):
+        """A connection to ``node`` with this daemon's timeouts."""
+        return self.connect(node, self.conn_timeout, self.node_timeout)
+
+    def send_to_node(self, node: Mapping, method: str, path: str, headers: Mapping[str, str],
+                     query_string: str = "", body: bytes = b"") -> BackendResponse:
+        """Open a connection, send a request (with a small body, if any, in the
+        same packet) and read the answer's head."""
+        conn = self.open(node)
+        try:
+            conn.send_request(method, path, headers, query_string, body)
+            return conn.getresponse()
+        except BaseException:
+            conn.close()
+            raise
+
+    def try_node(self, node: Mapping, method: str, path: str, headers: Mapping[str, str],
+                 query_string: str = "", body: bytes = b"") -> BackendResponse | None:
+        """``node``'s answer (head read, body still to read), or None when the
+        node failed (the error limiter hears of it).  ``path`` is the backend
+        path after the device (``/<part>/<account>...``)."""
+        try:
+            resp = self.send_to_node(node, method, f"/{node['device']}{path}", headers,
+                                     query_string, body)
+        except NET_ERRORS as err:
+            self.error_limiter.error(node, f"{method} {path}: {err!r}")
+            return None
+        if resp.status == 507:
+            resp.close()
+            self.error_limiter.limit_now(node, "507 Insufficient Storage")
+            return None
+        if is_server_error(resp.status):
+            resp.close()
+            self.error_limiter.error(node, f"{method} {path}: status {resp.status}")
+            return None
+        return resp
+
+    def request_one(self, nodes: Iterator[dict], method: str, path: str,
+                    headers: Mapping[str, str], query_string: str = "",
+                    body: bytes = b"") -> BackendResult | None:
+        """Try nodes from the (shared) iterator until one answers without a
+        server error; its answer with the body read, None if they all failed."""
+        for node in nodes:
+            resp = self.try_node(node, method, path, headers, query_string, body)
+            if resp is None:
+                continue
+            try:
+                answer = resp.read_all()
+            except NET_ERRORS as err:
+                self.error_limiter.error(node, f"{method} {path}: {err!r}")
+                continue
+            finally:
+                resp.close()
+            return BackendResult(resp.status, resp.headers, answer)
+        return None
+
+    # ---- every replica -----------------------------------------------------------
+    def make_requests(self, method: str, ring: RingLike, part: int, path: str,
+                      headers_list: list[dict[str, str]], quorum: int, query_string: str = "",
+                      body: bytes = b"") -> BackendResult:
+        """The same request to every replica in parallel (replica i with
+        ``headers_list[i]``), handoffs taking over for failed nodes; the answer
+        ``quorum`` of them agree on (503 if none)."""
+        calls = [functools.partial(self.request_one, nodes, method, path, headers, query_string, body)
+                 for nodes, headers in zip(self.nodes(ring, part).per_replica(), headers_list)]
+        return best_result(self.gather(calls, quorum), quorum)
+
+    def gather(self, calls: list[Callable[[], T | None]], quorum: int | None = None) -> list[T]:
+        """Run ``calls`` in parallel greenthreads; their non-None results.
+        With ``quorum``, stop waiting ``post_quorum_timeout`` seconds after that
+        many results agree (the rest finish in the background)."""
+        queue: eventlet.queue.LightQueue = eventlet.queue.LightQueue()
+        txn_id = current_txn_id()
+
+        def run(call: Callable[[], T | None]) -> None:
+            bind_txn_id(txn_id)
+            try:
+                result = call()
+            except Exception:  # a bug: log it, count the replica as failed
+                self.logger.exception("backend request failed")
+                result = None
+            queue.put(result)
+
+        for call in calls:
+            eventlet.spawn_n(run, call)
+        results: list[T] = []
+        deadline = None
+        for _ in calls:
+            try:
+                result = queue.get(timeout=None if deadline is None
+                                   else max(0.0, deadline - time.monotonic()))
+            except eventlet.queue.Empty:
+                break
+            if result is None:
+                continue
+            results.append(result)
+            if (quorum is not None and deadline is None
+                    and best_result(results, quorum).status < 500):  # type: ignore[arg-type]
+                deadline = time.monotonic() + self.post_quorum_timeout
+        return results
