@@ -53,7 +53,8 @@ class ObjstoreImpl:
     name = "objstore"
 
     def __init__(self) -> None:
-        from ring import Ring, RingBuilder
+        from ring.builder import RingBuilder
+        from ring.ring import Ring
         self.Ring, self.RingBuilder = Ring, RingBuilder
 
     def builder(self, part_power: int, replicas: float):

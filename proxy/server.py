@@ -31,7 +31,8 @@ from proxy.info import capabilities
 from proxy.infocache import (INFOCACHE, Generations, TTLCache, account_info_from, account_key,
                              container_info_from, container_key)
 from proxy.pipeline import load_pipeline
-from ring import Ring, RingError, load_ring
+from ring.errors import RingError
+from ring.ring import Ring, load_ring
 
 SECTION = "proxy-server"
 API_VERSIONS = ("v1", "v1.0")

@@ -1,10 +1,8 @@
 """The consistent-hashing ring: which devices hold each account, container and object.
 
-``Ring``/``load_ring`` are the read side used by every daemon; ``RingBuilder``
-is the admin side behind ``objstore-ring-builder``.
+``ring.ring`` (``Ring``, ``load_ring``) is the read side used by every daemon;
+``ring.builder`` (``RingBuilder``) is the admin side behind
+``objstore-ring-builder``.  This package imports none of them, so a daemon
+that reads rings never loads the builder, and the builder's own imports of
+``ring`` do not loop back into it.
 """
-from ring.builder import RebalanceResult, RingBuilder
-from ring.errors import RingBuilderError, RingError
-from ring.ring import Ring, load_ring
-
-__all__ = ["Ring", "RingBuilder", "RebalanceResult", "RingError", "RingBuilderError", "load_ring"]

@@ -2,7 +2,7 @@
 
 ``Cluster`` writes one config per storage node (object, container and account
 server on their own free ports, one device each) and one for the proxy,
-builds the three rings with ``ring.RingBuilder``, starts every daemon with its
+builds the three rings with ``ring.builder.RingBuilder``, starts every daemon with its
 ``bin/`` script and waits for ``/healthcheck``.  ``stop()`` terminates and
 reaps them and removes the temporary directory::
 
@@ -21,7 +21,7 @@ import sys
 import tempfile
 from typing import Mapping
 
-from ring import RingBuilder
+from ring.builder import RingBuilder
 from tests.support import free_port, wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

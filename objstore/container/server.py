@@ -93,7 +93,7 @@ class ContainerServer(DBServer):
     def account_ring(self) -> Any:
         """The account ring, loaded on first use (it reloads itself)."""
         if self._account_ring is None:
-            from ring import load_ring
+            from ring.ring import load_ring
             self._account_ring = load_ring(self.conf, "account")
         return self._account_ring
 

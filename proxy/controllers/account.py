@@ -15,7 +15,7 @@ from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
 from proxy.controllers.base import Controller
 from proxy.http import Response, error_response
 from proxy.infocache import INFO_REQUEST, account_info_from, account_key
-from ring import Ring
+from ring.ring import Ring
 
 _PREFIXES = ("x-account-meta-", "x-account-sysmeta-")
 OWNER_HEADERS = ("x-account-access-control", "x-account-meta-temp-url-key",

@@ -8,7 +8,7 @@ from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
 from proxy.controllers.base import Controller
 from proxy.http import Response, error_response
 from proxy.infocache import INFO_REQUEST, container_info_from, container_key
-from ring import Ring
+from ring.ring import Ring
 
 _PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
 # (no X-Versions-Location / X-History-Location: without object versioning they

@@ -25,7 +25,7 @@ from proxy.checks import (check_metadata, content_length_error, delete_at_error,
                           if_delete_at_error, remove_headers_to_empty)
 from proxy.controllers.base import Controller
 from proxy.http import Response, empty_response, error_response
-from ring import Ring
+from ring.ring import Ring
 
 _READ_NAMES = frozenset({"range", "if-match", "if-none-match", "if-modified-since",
                          "if-unmodified-since"})

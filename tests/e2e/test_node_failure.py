@@ -5,7 +5,7 @@ from aio import processes
 from aio.layout import Layout
 from objstore.common.config import load_config
 from objstore.common.hashing import hash_path
-from ring import load_ring
+from ring.ring import load_ring
 
 
 def nodes_holding(layout, state, digest: str) -> set[int]:

@@ -11,7 +11,7 @@ import urllib.parse
 
 import pytest
 
-from ring import RingBuilder
+from ring.builder import RingBuilder
 from tests.support import free_port, port_open, wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ring import Ring
+from ring.ring import Ring
 from tests.cluster import Cluster
 from tests.support import wait_for
 

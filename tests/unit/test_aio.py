@@ -179,7 +179,7 @@ def test_status_and_reset_of_missing_cluster(tmp_path, capsys):
 
 
 def test_rings_built_with_the_ring_builder_place_replicas_on_distinct_nodes(tmp_path):
-    from ring import Ring
+    from ring.ring import Ring
     layout = Layout(str(tmp_path))
     state = lay.new_state(4, 3, 4, 8080, [NodePorts(7000 + 3 * i, 7001 + 3 * i, 7002 + 3 * i)
                                           for i in range(4)])

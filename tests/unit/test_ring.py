@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from objstore.common.hashing import hash_path
-from ring import Ring, RingBuilder, RingError, load_ring
+from ring.builder import RingBuilder
+from ring.errors import RingError
+from ring.ring import Ring, load_ring
 from ring.ringfile import encode_ring, read_ring_file
 
 NOW = 1_800_000_000.0

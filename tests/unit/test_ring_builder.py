@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ring import RingBuilder, RingBuilderError
+from ring.builder import RingBuilder
+
+from ring.errors import RingBuilderError
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0

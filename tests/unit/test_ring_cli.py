@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from ring import Ring, RingBuilder
+from ring.builder import RingBuilder
+
+from ring.ring import Ring
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "bin", "objstore-ring-builder")
 
