@@ -21,6 +21,7 @@ from webob import Request, Response
 
 from objstore.common.config import config_true_value
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.http import CHUNK_SIZE
 from proxy.internal.segments import parse_range
 
 OBJECT_HEADER_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-transient-sysmeta-")
@@ -29,7 +30,6 @@ STORED_OBJECT_HEADERS = ("content-type", "content-encoding", "content-dispositio
 CONTAINER_HEADER_PREFIXES = ("x-container-meta-", "x-container-sysmeta-")
 ACCOUNT_HEADER_PREFIXES = ("x-account-meta-", "x-account-sysmeta-")
 CONTAINER_ACL_HEADERS = ("x-container-read", "x-container-write")
-CHUNK = 65536
 _clock = itertools.count(1)
 
 
@@ -305,7 +305,7 @@ def _read_body(environ: dict) -> bytes:
         return stream.read(int(environ["CONTENT_LENGTH"]))
     chunks = []
     while True:
-        chunk = stream.read(CHUNK)
+        chunk = stream.read(CHUNK_SIZE)
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
@@ -319,4 +319,4 @@ def _respond(start_response, req, status: str, body: bytes, headers: dict | None
     if req.method == "HEAD":
         body = b""
     start_response(status, list(out.items()))
-    return [body[i:i + CHUNK] for i in range(0, len(body), CHUNK)] or [b""]
+    return [body[i:i + CHUNK_SIZE] for i in range(0, len(body), CHUNK_SIZE)] or [b""]

@@ -17,7 +17,8 @@ from urllib.parse import quote
 import eventlet
 from eventlet.green import socket as green_socket
 
-CHUNK_SIZE = 65536
+from objstore.common.http import CHUNK_SIZE
+
 _MAX_LINE = 65536
 _HTTP_WS = " \t\r\n"
 _NO_BODY_STATUSES = (204, 304)

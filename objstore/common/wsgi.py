@@ -23,6 +23,7 @@ import eventlet.hubs
 import eventlet.wsgi
 
 from objstore.common.config import get_float, get_int
+from objstore.common.http import CHUNK_SIZE
 from objstore.common.logs import bind_txn_id, new_txn_id
 from objstore.common.stop_signals import STOP_SIGNALS, stop_signal_pipe
 
@@ -169,7 +170,7 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     server = eventlet.spawn(
         eventlet.wsgi.server, sock, app, custom_pool=pool, log_output=False,
         socket_timeout=get_float(options, "client_timeout", 60.0),
-        keepalive=True, minimum_chunk_size=65536, protocol=_Protocol,
+        keepalive=True, minimum_chunk_size=CHUNK_SIZE, protocol=_Protocol,
         debug=False)  # never send a traceback to a client
     stopping = eventlet.event.Event()
     server.link(lambda _: stopping.ready() or stopping.send())

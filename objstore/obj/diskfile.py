@@ -31,10 +31,10 @@ from typing import Callable, Iterator, TypeVar
 from eventlet import tpool
 
 from objstore.common.hashing import hash_path
+from objstore.common.http import CHUNK_SIZE
 from objstore.common.timestamp import Timestamp
 from objstore.obj import durable, hashes, metadata as md, ondisk
 
-CHUNK_SIZE = 65536
 T = TypeVar("T")
 
 # Keys of the .data metadata that a POST (.meta) cannot replace.

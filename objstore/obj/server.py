@@ -23,11 +23,12 @@ from objstore.common.config import (config_true_value, get_float, get_int, hash_
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import server_healthcheck
+from objstore.common.http import CHUNK_SIZE
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
 from objstore.obj import conditional, ondisk
-from objstore.obj.diskfile import CHUNK_SIZE, DiskFile, DiskFileManager, DiskFileWriter
+from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.updates import ContainerUpdater, Target, parse_targets
 
 SECTION = "object-server"

@@ -16,7 +16,8 @@ from typing import Iterator
 
 import eventlet
 
-from objstore.common.backend_http import CHUNK_SIZE, BackendConnection
+from objstore.common.backend_http import BackendConnection
+from objstore.common.http import CHUNK_SIZE
 from objstore.common.config import config_true_value
 from objstore.common.fanout import NET_ERRORS, BackendResult, best_result
 from objstore.common.policies import majority

@@ -12,8 +12,9 @@ import functools
 import re
 from typing import Iterator, Mapping
 
-from objstore.common.backend_http import CHUNK_SIZE, BackendResponse
+from objstore.common.backend_http import BackendResponse
 from objstore.common.fanout import NET_ERRORS, FanOut, NodeIter
+from objstore.common.http import CHUNK_SIZE
 from objstore.common.timestamp import Timestamp
 from proxy.http import Response, error_response
 

@@ -26,7 +26,6 @@ INHERITED_KEYS = (
     "swift.clean_acl", "objstore.identity", "swift.cache", "swift.infocache",
 )
 _SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
-CHUNK_SIZE = 65536
 
 
 def proxy_logger() -> logging.Logger:

@@ -23,6 +23,7 @@ import eventlet
 
 from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.http import CHUNK_SIZE
 from objstore.common.timestamp import Timestamp, parse_http_date
 from objstore.common.wsgi import WSGIApp
 from proxy.internal.segments import (
@@ -534,7 +535,7 @@ def _read_limited(stream, limit: int, declared: int | None) -> bytes | None:
     """Read a request body of at most ``limit`` bytes; None if it is longer."""
     chunks, size = [], 0
     while declared is None or size < declared:
-        chunk = stream.read(min(65536, declared - size) if declared is not None else 65536)
+        chunk = stream.read(min(CHUNK_SIZE, declared - size) if declared is not None else CHUNK_SIZE)
         if not chunk:
             break
         size += len(chunk)
