@@ -17,14 +17,14 @@ from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.error_limiter import ErrorLimiter
 from objstore.common.fanout import FanOut
 from objstore.common.wsgi_daemon import run_wsgi_daemon
-from objstore.common.policies import load_policies
+from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.wsgi import WSGIApp
 from proxy import cors
 from objstore.common.backend_http import BackendConnection, ConnectionPool, Connector, backend_path
 from proxy.controllers.account import AccountController
 from proxy.controllers.base import AuthRequest, Controller
 from proxy.controllers.container import ContainerController
-from proxy.controllers.obj import ObjectController
+from proxy.controllers.obj import object_controller
 from proxy.controllers.reader import Reader
 from proxy.http import Request, Response, error_response
 from proxy.info import capabilities
@@ -105,6 +105,13 @@ class Application:
     def wants_newest(req: Request) -> bool:
         return config_true_value(req.headers.get("x-newest", ""))
 
+    def storage_policy(self, policy_index: str | int) -> StoragePolicy:
+        """The policy a container names; UnknownPolicy (a 503) if this proxy has none."""
+        policy = self.policies.get_by_index(policy_index)
+        if policy is None:
+            raise UnknownPolicy(policy_index)
+        return policy
+
     def object_ring(self, policy_index: str | int) -> Ring:
         try:
             return self.object_rings[int(policy_index)]
@@ -129,8 +136,10 @@ class Application:
         env.setdefault(INFOCACHE, {}).pop(key, None)
         self._cache_for(key).pop(key)
 
-    def _info(self, env: dict, key: str, ctrl: Controller, ring, names: tuple[str, ...],
+    def _info(self, req: Request, wsgi_path: str, key: str, ring, names: tuple[str, ...],
               from_headers) -> dict:
+        """``wsgi_path``: the raw path of the item or of something in it."""
+        env = req.environ
         infocache = env.setdefault(INFOCACHE, {})
         info = infocache.get(key) or self._cache_for(key).get(key)
         if info is not None:
@@ -138,9 +147,9 @@ class Application:
             return info
         generation = self.info_generation(key)
         part = ring.get_part(*names)
-        wsgi_path = "/".join(ctrl.wsgi_path.split("/", len(names) + 1)[:len(names) + 1])
+        wsgi_path = "/".join(wsgi_path.split("/", len(names) + 1)[:len(names) + 1])
         reader = Reader(self.fanout, self.fanout.read_nodes(ring, part), backend_path(part, wsgi_path),
-                        {"X-Trans-Id": ctrl.req.txn_id}, "HEAD", "")
+                        {"X-Trans-Id": req.txn_id}, "HEAD", "")
         resp, status = reader.fetch()
         if resp is not None:
             resp.close()
@@ -148,25 +157,25 @@ class Application:
         self.remember_info(env, key, info, generation)
         return info
 
-    def container_info(self, env: dict, ctrl: Controller, account: str, container: str) -> dict:
-        return self._info(env, container_key(account, container), ctrl, self.container_ring,
+    def container_info(self, req: Request, wsgi_path: str, account: str, container: str) -> dict:
+        return self._info(req, wsgi_path, container_key(account, container), self.container_ring,
                           (account, container), container_info_from)
 
-    def account_info(self, env: dict, ctrl: Controller, account: str) -> dict:
-        return self._info(env, account_key(account), ctrl, self.account_ring, (account,),
+    def account_info(self, req: Request, wsgi_path: str, account: str) -> dict:
+        return self._info(req, wsgi_path, account_key(account), self.account_ring, (account,),
                           account_info_from)
 
-    def ensure_account(self, env: dict, ctrl: Controller, account: str) -> Response | None:
+    def ensure_account(self, req: Request, wsgi_path: str, account: str) -> Response | None:
         """None if the account exists (auto-creating it if allowed), else the error."""
-        status = self.account_info(env, ctrl, account)["status"]
+        status = self.account_info(req, wsgi_path, account)["status"]
         if status // 100 == 2:
             return None
         if status != 404:
             return error_response(503, "Account info unavailable")
         if not self.account_autocreate:
             return error_response(404, "Account not found")
-        account_path = "/".join(ctrl.wsgi_path.split("/", 2)[:2])
-        created = AccountController(self, ctrl.req, account_path, account).fan_out("PUT", {})
+        account_path = "/".join(wsgi_path.split("/", 2)[:2])
+        created = AccountController(self, req, account_path, account).fan_out("PUT", {})
         if created.status // 100 != 2:
             return error_response(503 if created.status >= 500 else created.status,
                                   "Could not create the account")
@@ -227,7 +236,7 @@ class Application:
         """The container info holding the CORS rules (None at account level)."""
         if ctrl.container is None:
             return None
-        return self.container_info(ctrl.req.environ, ctrl, ctrl.account, ctrl.container)
+        return self.container_info(ctrl.req, ctrl.wsgi_path, ctrl.account, ctrl.container)
 
     def parse_path(self, req: Request) -> Controller | Response:
         """The controller for ``/v1/<account>[/<container>[/<object>]]``; errors
@@ -249,7 +258,7 @@ class Application:
             return error_response(412, "Bad URL", newline=False)
         names = [wsgi_to_str(p) for p in raw]
         wsgi_path = "/" + "/".join(raw)
-        controller = (AccountController, ContainerController, ObjectController)[len(names) - 1]
+        controller = (AccountController, ContainerController, object_controller)[len(names) - 1]
         return controller(self, req, wsgi_path, *names)
 
     def info(self, req: Request) -> Response:

@@ -82,12 +82,14 @@ class NodeIter:
         return itertools.chain(self.primary_nodes(), self.handoff_nodes())
 
     def primary_nodes(self) -> Iterator[dict]:
-        return (node for node in self.primaries if not self.limiter.is_limited(node))
+        for node in self.primaries:
+            if not self.limiter.is_limited(node):
+                yield node
 
     def handoff_nodes(self) -> Iterator[dict]:
-        return (node for node in itertools.islice(self.ring.get_more_nodes(self.part),
-                                                  len(self.primaries))
-                if not self.limiter.is_limited(node))
+        for node in itertools.islice(self.ring.get_more_nodes(self.part), len(self.primaries)):
+            if not self.limiter.is_limited(node):
+                yield node
 
     def per_replica(self) -> list[Iterator[dict]]:
         """Per replica: its primary (unless error-limited), then handoffs drawn

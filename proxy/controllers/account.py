@@ -41,7 +41,7 @@ class AccountController(Controller):
 
     def HEAD(self) -> Response:
         if self.req.environ.get(INFO_REQUEST):
-            info = self.app.account_info(self.req.environ, self, self.account)
+            info = self.app.account_info(self.req, self.wsgi_path, self.account)
             return Response(info["status"], {"content-length": "0"}, [])
         return self.name_error() or self._get_or_head()
 

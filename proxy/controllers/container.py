@@ -34,13 +34,13 @@ class ContainerController(Controller):
 
     def HEAD(self) -> Response:
         if self.req.environ.get(INFO_REQUEST):
-            info = self.app.container_info(self.req.environ, self, self.account, self.container)
+            info = self.app.container_info(self.req, self.wsgi_path, self.account, self.container)
             return Response(info["status"], {"content-length": "0"}, [])
         return self._get_or_head()
 
     def _get_or_head(self) -> Response:
         if "swift.authorize" in self.req.environ:  # not the owner: the read ACL decides
-            info = self.app.container_info(self.req.environ, self, self.account, self.container)
+            info = self.app.container_info(self.req, self.wsgi_path, self.account, self.container)
             denial = self.authorize(info["read_acl"])
             if denial is not None:
                 return denial
@@ -102,7 +102,7 @@ class ContainerController(Controller):
         policy_index, err = self._policy_index()
         if err:
             return err
-        err = self.app.ensure_account(self.req.environ, self, self.account)
+        err = self.app.ensure_account(self.req, self.wsgi_path, self.account)
         if err:
             return err
         base = self.write_headers(Timestamp.now().internal)
@@ -123,7 +123,7 @@ class ContainerController(Controller):
             if policy.is_deprecated:
                 return 0, error_response(400, f"Storage Policy {name!r} is deprecated")
             return policy.index, None
-        info = self.app.container_info(self.req.environ, self, self.account, self.container)
+        info = self.app.container_info(self.req, self.wsgi_path, self.account, self.container)
         if info["status"] // 100 == 2:
             return int(info["storage_policy"]), None
         return self.app.policies.default.index, None

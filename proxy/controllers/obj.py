@@ -1,32 +1,36 @@
 """Objects: streaming GET/HEAD with failover, quorum PUT, POST, DELETE.
 
-A PUT opens a connection to every replica's node at once with ``Expect:
+The object controller is chosen by the container's storage policy type
+(``OBJECT_CONTROLLERS``).  ``ReplicatedObjectController`` stores whole copies:
+a PUT opens a connection to every replica's node at once with ``Expect:
 100-continue`` (a handoff replaces a node that fails to connect, times out or
-answers 507), streams the client's body to all of them in 64 KiB chunks and
-succeeds when a quorum answers 201.  Every backend write of one client request
-carries the same ``X-Timestamp``; replica i names container replica i as the
-one to update.
+answers 507), streams the client's body to all of them in 64 KiB chunks (see
+``putters``) and succeeds when a quorum answers 201.  Every backend write of
+one client request carries the same ``X-Timestamp``; replica i names container
+replica i as the one to update.
 """
 from __future__ import annotations
 
-import functools
 import mimetypes
 import socket
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import eventlet
 
-from objstore.common.backend_http import BackendConnection
 from objstore.common.http import CHUNK_SIZE
 from objstore.common.config import config_true_value
-from objstore.common.fanout import NET_ERRORS, BackendResult, best_result
-from objstore.common.policies import majority
+from objstore.common.fanout import BackendResult, best_result
+from objstore.common.policies import ERASURE_CODING, REPLICATION, majority
 from objstore.common.timestamp import Timestamp
 from proxy.checks import (check_metadata, content_length_error, delete_at_error,
                           if_delete_at_error, remove_headers_to_empty)
 from proxy.controllers.base import Controller
-from proxy.http import Response, empty_response, error_response
+from proxy.controllers.putters import ReplicaPutters, UploadError
+from proxy.http import Request, Response, empty_response, error_response
 from ring.ring import Ring
+
+if TYPE_CHECKING:
+    from proxy.server import Application
 
 _READ_NAMES = frozenset({"range", "if-match", "if-none-match", "if-modified-since",
                          "if-unmodified-since"})
@@ -37,24 +41,12 @@ _WRITE_NAMES = frozenset({"content-type", "etag", "content-encoding", "content-d
                           "x-object-manifest", "if-none-match"})
 
 
-class UploadError(Exception):
-    """The upload cannot complete; ``response`` says why to the client."""
+class ReplicatedObjectController(Controller):
+    """Objects of a policy whose every node holds a whole copy."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.response = error_response(status, message)
-
-
-class Putter:
-    """One replica's open upload connection."""
-
-    def __init__(self, conn: BackendConnection, node: dict) -> None:
-        self.conn = conn
-        self.node = node
-
-
-class ObjectController(Controller):
     delay_denial = frozenset({"GET", "HEAD", "PUT", "POST", "DELETE"})
+    # how the client's body becomes what each node receives
+    putter_set = ReplicaPutters
 
     def name_error(self) -> Response | None:
         limit = self.app.constraints.max_object_name_length
@@ -63,8 +55,11 @@ class ObjectController(Controller):
             return error_response(400, f"Object name length of {size} longer than {limit}")
         return None
 
-    def container_info(self) -> dict:
-        return self.app.container_info(self.req.environ, self, self.account, self.container)
+    def __init__(self, app: "Application", req: Request, wsgi_path: str, account: str,
+                 container: str, obj: str, container_info: dict) -> None:
+        """``container_info``: what the router read to choose this controller."""
+        super().__init__(app, req, wsgi_path, account, container, obj)
+        self.container_info = container_info
 
     def object_ring(self, info: dict) -> Ring:
         return self.app.object_ring(info["storage_policy"])
@@ -84,7 +79,7 @@ class ObjectController(Controller):
         return self._get_or_head()
 
     def _get_or_head(self) -> Response:
-        info = self.container_info()
+        info = self.container_info
         denial = self.authorize(info["read_acl"])
         if denial is not None:
             return denial
@@ -100,7 +95,7 @@ class ObjectController(Controller):
     # ---- writes ------------------------------------------------------------------
     def _writable(self) -> tuple[dict, Response | None]:
         """Container info if the client may write here, else the error."""
-        info = self.container_info()
+        info = self.container_info
         denial = self.authorize(info["write_acl"])
         if denial is not None:
             return info, denial
@@ -143,13 +138,20 @@ class ObjectController(Controller):
         headers["X-Timestamp"] = Timestamp.now().internal
         return self._fan_out("DELETE", info, headers)
 
+    @staticmethod
+    def quorum(replicas: int) -> int:
+        """Whole copies that must succeed: a majority.  (An erasure-coded
+        policy's own quorum counts fragments; until EC lands its objects are
+        stored as whole replicas too.)"""
+        return majority(replicas)
+
     def _fan_out(self, method: str, info: dict, base: dict[str, str]) -> Response:
         ring = self.object_ring(info)
         part, nodes = ring.get_nodes(self.account, self.container, self.obj)
         result = self.app.fanout.make_requests(method, ring, part,
                                                self.app.backend_path(part, self.wsgi_path),
                                                self._update_headers(base, len(nodes)),
-                                               majority(len(nodes)))
+                                               self.quorum(len(nodes)))
         return self.result_response(result)
 
     def PUT(self) -> Response:
@@ -190,7 +192,7 @@ class ObjectController(Controller):
         100-continue round trip); a failed node's replica is re-sent to a handoff."""
         body = b"".join(self._client_chunks(length))
         result = self.app.fanout.make_requests("PUT", ring, part, path, headers_list,
-                                               majority(len(headers_list)), body=body)
+                                               self.quorum(len(headers_list)), body=body)
         return self._put_response(result, timestamp)
 
     def _put_streaming(self, ring, part: int, primaries: list[dict], path: str,
@@ -198,10 +200,12 @@ class ObjectController(Controller):
                        timestamp: str) -> Response:
         for headers in headers_list:
             headers["Expect"] = "100-continue"
-        putters, refusals = self._connect_all(ring, part, primaries, path, headers_list)
-        quorum = majority(len(primaries))
+        quorum = self.quorum(len(primaries))
+        fanout = self.app.fanout
+        putters, refusals = self.putter_set.connect(
+            fanout, fanout.nodes(ring, part, primaries).per_replica(), path, headers_list, quorum)
         if len(putters) < quorum:
-            self._close(putters)
+            putters.close()
             self.app.logger.error("PUT %s: only %d of %d replicas connected", self.req.path,
                                   len(putters), len(primaries))
             refused = best_result(refusals, quorum)
@@ -209,11 +213,13 @@ class ObjectController(Controller):
                 return self._put_response(refused, timestamp)
             return error_response(503, "Not enough storage nodes available for the upload")
         try:
-            self._send_body(putters, quorum, length)
+            for chunk in self._client_chunks(length):
+                putters.send_chunk(chunk)
+            putters.finish()
         except UploadError:
-            self._close(putters)
+            putters.close()
             raise
-        results = self._responses(putters, quorum) + refusals
+        results = putters.responses() + refusals
         return self._put_response(best_result(results, quorum), timestamp,
                                   {r.headers.get("etag") for r in results if r.status // 100 == 2})
 
@@ -223,44 +229,6 @@ class ObjectController(Controller):
         if detect or not headers.get("content-type"):
             guessed = mimetypes.guess_type(self.obj)[0]
             headers["content-type"] = guessed or "application/octet-stream"
-
-    def _connect_all(self, ring, part: int, primaries: list[dict], path: str,
-                     headers_list: list[dict[str, str]]) -> tuple[list[Putter], list[BackendResult]]:
-        fanout = self.app.fanout
-        outcomes = fanout.gather([functools.partial(self._connect_one, nodes, path, headers)
-                                  for nodes, headers in zip(fanout.nodes(ring, part, primaries).per_replica(),
-                                                            headers_list)])
-        putters = [o for o in outcomes if isinstance(o, Putter)]
-        return putters, [o for o in outcomes if isinstance(o, BackendResult)]
-
-    def _connect_one(self, nodes, path: str, headers: dict[str, str]) -> Putter | BackendResult | None:
-        """A connection that said 100 Continue (a handoff if need be), or the
-        node's refusal (e.g. 409, 412, 422), or None when no node could take it."""
-        limiter = self.app.fanout.error_limiter
-        for node in nodes:
-            try:
-                conn = self.app.fanout.open(node)
-            except NET_ERRORS as err:
-                limiter.error(node, f"connect for PUT: {err!r}")
-                continue
-            try:
-                conn.send_request("PUT", f"/{node['device']}{path}", headers)
-                resp = conn.expect_continue()
-                if resp is None:
-                    return Putter(conn, node)
-                body = resp.read_all(65536)
-            except NET_ERRORS as err:
-                conn.close()
-                limiter.error(node, f"PUT expect: {err!r}")
-                continue
-            conn.close()
-            if resp.status == 507:
-                limiter.limit_now(node, "507 Insufficient Storage")
-            elif resp.status >= 500:
-                limiter.error(node, f"PUT expect: {resp.status}")
-            else:
-                return BackendResult(resp.status, resp.headers, body)
-        return None
 
     def _client_chunks(self, length: int | None) -> Iterator[bytes]:
         """The client's body in chunks of at most CHUNK_SIZE; UploadError with
@@ -285,44 +253,6 @@ class ObjectController(Controller):
                 raise UploadError(413, f"Your request is too large; max object size is {max_size}")
             yield chunk
 
-    def _send_body(self, putters: list[Putter], quorum: int, length: int | None) -> None:
-        """Stream the client's body to every putter, dropping putters that fail."""
-        for chunk in self._client_chunks(length):
-            self._to_all(putters, lambda conn: conn.send(chunk))
-            if len(putters) < quorum:
-                raise UploadError(503, "Too many storage nodes failed during the upload")
-        self._to_all(putters, lambda conn: conn.finish_body())
-        if len(putters) < quorum:
-            raise UploadError(503, "Too many storage nodes failed during the upload")
-
-    def _to_all(self, putters: list[Putter], action) -> None:
-        for putter in list(putters):
-            try:
-                action(putter.conn)
-            except NET_ERRORS as err:
-                self.app.fanout.error_limiter.error(putter.node, f"PUT send: {err!r}")
-                putter.conn.close()
-                putters.remove(putter)
-
-    def _responses(self, putters: list[Putter], quorum: int) -> list[BackendResult]:
-        def get(putter: Putter) -> BackendResult | None:
-            try:
-                resp = putter.conn.getresponse()
-                body = resp.read_all(65536)
-            except NET_ERRORS as err:
-                putter.conn.close()
-                self.app.fanout.error_limiter.error(putter.node, f"PUT response: {err!r}")
-                return None
-            resp.close()
-            return BackendResult(resp.status, resp.headers, body)
-
-        return self.app.fanout.gather([functools.partial(get, p) for p in putters], quorum)
-
-    @staticmethod
-    def _close(putters: list[Putter]) -> None:
-        for putter in putters:
-            putter.conn.close()
-
     def _put_response(self, result: BackendResult, timestamp: str,
                       etags: set | None = None) -> Response:
         if result.status == 409:
@@ -335,3 +265,19 @@ class ObjectController(Controller):
             return error_response(500, "Storage nodes disagreed about the object's ETag")
         return empty_response(201, {"etag": result.headers.get("etag", ""),
                                     "last-modified": Timestamp(timestamp).http_date})
+
+
+# the object controller for each storage policy type
+OBJECT_CONTROLLERS: dict[str, type[Controller]] = {
+    REPLICATION: ReplicatedObjectController,
+    ERASURE_CODING: ReplicatedObjectController,  # stored as whole replicas until EC lands
+}
+
+
+def object_controller(app: "Application", req: Request, wsgi_path: str, account: str,
+                      container: str, obj: str) -> Controller:
+    """The controller for the type of the container's storage policy."""
+    info = app.container_info(req, wsgi_path, account, container)
+    policy = app.storage_policy(info["storage_policy"])
+    return OBJECT_CONTROLLERS[policy.policy_type](app, req, wsgi_path, account, container, obj,
+                                                  info)
