@@ -1,6 +1,8 @@
-"""Helpers for tests that start real daemons: free ports and condition waits.
+"""Helpers for tests: free ports and condition waits for real daemons, a fake
+clock for code that paces itself.
 
-Tests never sleep blindly: they wait on a condition with a timeout.
+Tests never sleep blindly: they wait on a condition with a timeout, or give
+rate-limited code a ``FakeClock`` whose ``sleep`` only moves time forward.
 """
 from __future__ import annotations
 
@@ -40,3 +42,19 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+class FakeClock:
+    """``clock()`` and ``sleep()`` for code that takes both: sleeping only
+    advances the time, and every sleep is recorded."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

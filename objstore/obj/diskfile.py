@@ -94,7 +94,20 @@ class DiskFileManager:
 
     def diskfile(self, dev_path: str, data_dir: str, partition: str, account: str,
                  container: str, obj: str) -> "DiskFile":
-        return DiskFile(self, dev_path, data_dir, partition, account, container, obj)
+        name = f"/{account}/{container}/{obj}"
+        return DiskFile(self, dev_path, data_dir, partition, self.name_hash(name), name)
+
+    def diskfile_by_hash(self, dev_path: str, data_dir: str, partition: str,
+                         obj_hash: str) -> "DiskFile":
+        """An object found by walking the disk (auditor): its name is learnt
+        from its metadata on open(), which must hash to ``obj_hash``."""
+        return DiskFile(self, dev_path, data_dir, partition, obj_hash, None)
+
+    def name_hash(self, name: str) -> str:
+        """Hash directory name of the object ``/<account>/<container>/<object>``."""
+        account, container, obj = name[1:].split("/", 2)
+        return hash_path(account, container, obj, prefix=self.hash_prefix,
+                         suffix=self.hash_suffix).hex()
 
     def get_hashes(self, dev_path: str, data_dir: str, partition: str,
                    recalculate: list[str]) -> dict[str, str]:
@@ -106,13 +119,12 @@ class DiskFile:
     """One object's hash directory: open() to read state, writer() to change it."""
 
     def __init__(self, manager: DiskFileManager, dev_path: str, data_dir: str, partition: str,
-                 account: str, container: str, obj: str) -> None:
+                 obj_hash: str, name: str | None) -> None:
         self.manager = manager
         self.dev_path = dev_path
         self.data_dir = data_dir
-        self.name = f"/{account}/{container}/{obj}"
-        self.hash = hash_path(account, container, obj, prefix=manager.hash_prefix,
-                              suffix=manager.hash_suffix).hex()
+        self.name = name  # None until open() reads it (found by hash)
+        self.hash = obj_hash
         self.suffix_dir = os.path.join(dev_path, data_dir, partition, self.hash[-3:])
         self.hash_dir = os.path.join(self.suffix_dir, self.hash)
         self.listing: list[str] = []
@@ -121,6 +133,7 @@ class DiskFile:
         self.data_metadata: md.Metadata = {}
         self.file: io.FileIO | None = None  # a file object: closed even if a body is dropped
         self.size = 0
+        self.quarantined: str | None = None  # why, once quarantine() moved it aside
 
     # -- reading ---------------------------------------------------------
     def open(self) -> "DiskFile":
@@ -163,8 +176,7 @@ class DiskFile:
             raise _SizeMismatch(f"data file is {self.size} bytes, metadata says {expected}")
         if "ETag" not in self.data_metadata or "X-Timestamp" not in self.data_metadata:
             raise md.MetadataError("metadata lacks ETag or X-Timestamp")
-        if self.data_metadata.get("name") != self.name:
-            raise md.MetadataError(f"metadata is for {self.data_metadata.get('name')!r}")
+        self._check_name(self.data_metadata.get("name"))
         self.metadata = dict(self.data_metadata)
         if self.fileset.meta:
             meta_path = os.path.join(self.hash_dir, self.fileset.meta)
@@ -174,6 +186,14 @@ class DiskFile:
                                                     md.read_metadata(fd, meta_path))
             finally:
                 os.close(fd)
+
+    def _check_name(self, name: object) -> None:
+        """The metadata must be this object's (or, found by hash, hash to its directory)."""
+        if self.name is None and isinstance(name, str) and name.count("/") >= 3 \
+                and self.manager.name_hash(name) == self.hash:
+            self.name = name
+        elif name != self.name or name is None:
+            raise md.MetadataError(f"metadata is for {name!r}")
 
     @property
     def exists(self) -> bool:
@@ -249,6 +269,7 @@ class DiskFile:
         self.manager.logger.warning("quarantined %s (%s) to %s: %s",
                                     self.name, self.hash_dir, target, reason)
         hashes.invalidate_hash(self.suffix_dir)
+        self.quarantined = reason
         self.fileset = ondisk.FileSet()
         self.metadata = {}
         self.data_metadata = {}
