@@ -25,6 +25,7 @@ from typing import Callable
 import lmdb
 
 from objstore.account.server import AccountServer
+from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
 from objstore.common.config import get_float, get_int, section
 from objstore.common.timestamp import Timestamp
 from objstore.container.server import ContainerServer
@@ -38,7 +39,7 @@ DEFAULT_DATABASES_PER_SECOND = 200.0
 STORE_DIR = "lmdb"
 
 
-class DBAuditor:
+class DBAuditor(BackgroundDaemon):
     """One pass over every container (or account) database of this node."""
 
     unit = "databases"
@@ -59,7 +60,7 @@ class DBAuditor:
             get_float(options, "databases_per_second", DEFAULT_DATABASES_PER_SECOND),
             clock=clock, sleep=sleep)
 
-    def run_once(self, progress) -> dict[str, int]:
+    def run_once(self, progress: PassProgress) -> dict[str, int]:
         stats = {"checked": 0, "quarantined": 0, "quarantined_stores": 0}
         for _, dev_path in local_devices(self.devices, self.mount_check, self.logger):
             if progress.stopping:
@@ -74,7 +75,7 @@ class DBAuditor:
         return stats
 
     def audit_store(self, dev_path: str, store_dir: str, stats: dict[str, int],
-                    progress) -> None:
+                    progress: PassProgress) -> None:
         """Check each database of one device's environment (LMDB errors propagate)."""
         store = ListingStore(store_dir, self.map_size, use_tpool=False)
         try:
@@ -116,3 +117,11 @@ def container_auditor(conf: configparser.ConfigParser, logger: logging.Logger) -
 
 def account_auditor(conf: configparser.ConfigParser, logger: logging.Logger) -> DBAuditor:
     return DBAuditor(conf, logger, AccountServer)
+
+
+def main_container_auditor(argv: list[str] | None = None) -> int:
+    return run_background_daemon("container-auditor", container_auditor, argv)
+
+
+def main_account_auditor(argv: list[str] | None = None) -> int:
+    return run_background_daemon("account-auditor", account_auditor, argv)

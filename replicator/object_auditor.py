@@ -25,6 +25,7 @@ import os
 import time
 from typing import Callable, Iterator, NamedTuple
 
+from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
 from objstore.common.config import ConfigError, get_float, hash_path_affixes, section
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.obj.diskfile import DiskFile, DiskFileManager
@@ -74,7 +75,7 @@ def object_locations(dev_path: str, policy: StoragePolicy) -> Iterator[ObjectLoc
                     yield ObjectLocation(dev_path, policy, partition, obj_hash)
 
 
-class ObjectAuditor:
+class ObjectAuditor(BackgroundDaemon):
     """One pass over every object of this node (see the module docstring)."""
 
     unit = "objects"
@@ -107,7 +108,7 @@ class ObjectAuditor:
             for policy in self.policies:
                 yield from object_locations(dev_path, policy)
 
-    def run_once(self, progress) -> dict[str, float]:
+    def run_once(self, progress: PassProgress) -> dict[str, float]:
         """Audit every object once; the pass's counters and rates."""
         started = self._clock()
         stats = {"checked": 0, "bytes": 0, "quarantined": 0, "errors": 0}
@@ -154,3 +155,7 @@ class ObjectAuditor:
             total += len(chunk)
             self.bytes_limiter.spend(len(chunk))
         return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_background_daemon(SECTION, ObjectAuditor, argv)

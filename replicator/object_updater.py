@@ -30,6 +30,7 @@ from typing import Callable, Iterator, NamedTuple
 import eventlet
 import msgpack
 
+from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
 from objstore.common.config import ConfigError, get_float, get_int, hash_path_affixes, section
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
@@ -38,7 +39,8 @@ from objstore.obj.diskfile import DiskFileManager
 from objstore.obj.updates import ContainerUpdater
 from replicator.devices import device_settings, local_devices
 from replicator.rate_limit import RateLimiter
-from ring import RingError, load_ring
+from ring.errors import RingError
+from ring.ring import load_ring
 
 SECTION = "object-updater"
 SERVER_SECTION = "object-server"
@@ -92,7 +94,7 @@ def _host(node: dict) -> str:
     return f"[{ip}]:{node['port']}" if ":" in ip else f"{ip}:{node['port']}"
 
 
-class ObjectUpdater:
+class ObjectUpdater(BackgroundDaemon):
     """One pass over every async pending of this node (see the module docstring)."""
 
     unit = "async pendings"
@@ -137,7 +139,7 @@ class ObjectUpdater:
                     for name in newest:
                         yield Pending(os.path.join(suffix_dir, name), dev_path, policy)
 
-    def run_once(self, progress) -> dict[str, int]:
+    def run_once(self, progress: PassProgress) -> dict[str, int]:
         stats = {"found": 0, "succeeded": 0, "failed": 0, "removed": 0, "errors": 0}
         pool = eventlet.GreenPool(self.concurrency)
         visited: set[str] = set()
@@ -155,7 +157,8 @@ class ObjectUpdater:
                 pass
         return stats
 
-    def _replay_counted(self, pending: Pending, stats: dict[str, int], progress) -> None:
+    def _replay_counted(self, pending: Pending, stats: dict[str, int],
+                        progress: PassProgress) -> None:
         try:
             outcome = self.replay(pending)
         except Exception:
@@ -203,3 +206,7 @@ class ObjectUpdater:
         os.rename(pending.path, target)
         self.logger.error("quarantined unreadable async pending %s to %s: %s",
                           pending.path, target, repr(err))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_background_daemon(SECTION, ObjectUpdater, argv)

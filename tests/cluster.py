@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import http.client
+import json
 import os
 import shutil
 import signal
@@ -21,12 +22,15 @@ import sys
 import tempfile
 from typing import Mapping
 
+from objstore.common.hashing import hash_path
 from ring.builder import RingBuilder
+from ring.ring import Ring
 from tests.support import free_port, wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORAGE_KINDS = ("object", "container", "account")
 DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy-server"
+HASH_PATH_SUFFIX = "integration"
 
 
 def _write(conf: configparser.ConfigParser, path: str) -> None:
@@ -61,7 +65,7 @@ class Cluster:
     # ---- layout ------------------------------------------------------------------
     def _cluster_conf(self) -> configparser.ConfigParser:
         conf = _new_conf()
-        conf["objstore"] = {"hash_path_suffix": "integration", "ring_dir": self.ring_dir}
+        conf["objstore"] = {"hash_path_suffix": HASH_PATH_SUFFIX, "ring_dir": self.ring_dir}
         for name, options in self.extra_sections.items():
             conf[name] = options
         return conf
@@ -107,6 +111,21 @@ class Cluster:
             builder.rebalance(seed=1)
             builder.write_ring(os.path.join(self.ring_dir, f"{kind}.ring.gz"))
 
+    def ring(self, kind: str) -> Ring:
+        return Ring(self.ring_dir, kind, hash_suffix=HASH_PATH_SUFFIX.encode())
+
+    def primaries(self, account: str, container: str, obj: str) -> list[int]:
+        """The nodes holding an object's primary replicas, in ring order."""
+        _, nodes = self.ring("object").get_nodes(account, container, obj)
+        return [int(node["device"][2:]) for node in nodes]
+
+    def hash_dir(self, node: int, account: str, container: str, obj: str) -> str:
+        """Where an object (policy 0) lives on a node's device."""
+        part = self.ring("object").get_part(account, container, obj)
+        digest = hash_path(account, container, obj, suffix=HASH_PATH_SUFFIX.encode()).hex()
+        return os.path.join(self.devices(node), f"sd{node}", "objects", str(part),
+                            digest[-3:], digest)
+
     # ---- processes ---------------------------------------------------------------
     def _spawn(self, name: str, script: str, config: str) -> None:
         log = open(os.path.join(self.base, f"{name}.out"), "ab")
@@ -124,6 +143,36 @@ class Cluster:
     def stop_node(self, node: int, sig: int = signal.SIGTERM) -> None:
         for kind in STORAGE_KINDS:
             self._stop(f"{kind}-{node}", sig)
+
+    def stop_server(self, kind: str, node: int, sig: int = signal.SIGTERM) -> None:
+        """Stop one storage server (``kind`` in STORAGE_KINDS) of a node."""
+        self._stop(f"{kind}-{node}", sig)
+
+    def start_server(self, kind: str, node: int) -> None:
+        self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
+        self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
+
+    def run_once(self, node: int, daemon: str, options: Mapping[str, str] | None = None,
+                 timeout: float = 60) -> dict:
+        """One ``--once`` pass of ``bin/objstore-<daemon>`` on a node, with the
+        node's config plus ``[<daemon>]`` ``options``; its stats file's last
+        pass (``counters``, ``duration``...).  Raises if the pass failed."""
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.optionxform = str
+        conf.read(self.node_config(node), encoding="utf-8")
+        stats_file = os.path.join(self.base, f"{daemon}-{node}.json")
+        conf[daemon] = {"log_file": os.path.join(self.base, f"{daemon}-{node}.log"),
+                        "stats_file": stats_file, **(options or {})}
+        config = os.path.join(self.base, f"node{node}-{daemon}.conf")
+        _write(conf, config)
+        done = subprocess.run(
+            [sys.executable, os.path.join(REPO, "bin", f"objstore-{daemon}"), "--config", config,
+             "--once"], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+        if done.returncode != 0:
+            raise RuntimeError(f"objstore-{daemon} --once on node {node} exited with "
+                               f"{done.returncode}: {done.stdout}{done.stderr}")
+        with open(stats_file, encoding="utf-8") as handle:
+            return json.load(handle)["last_pass"]
 
     def start(self) -> "Cluster":
         self.base = tempfile.mkdtemp(prefix="objstore-cluster-")

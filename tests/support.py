@@ -6,9 +6,13 @@ rate-limited code a ``FakeClock`` whose ``sleep`` only moves time forward.
 """
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 import time
 from typing import Callable, TypeVar
+
+from objstore.common.background import PassProgress
 
 T = TypeVar("T")
 
@@ -58,3 +62,10 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def pass_progress(stop: threading.Event | None = None) -> PassProgress:
+    """What the background runner hands a daemon's ``run_once``, for calling
+    it directly; ``stop.set()`` asks the pass to end early."""
+    return PassProgress(1, "items", logging.getLogger("objstore.test-pass"),
+                        stop or threading.Event())

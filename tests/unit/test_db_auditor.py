@@ -16,18 +16,10 @@ from objstore.db.store import ListingStore
 from objstore.account.server import AccountServer
 from objstore.container.server import ContainerServer
 from replicator.db_auditor import DBAuditor, account_auditor, container_auditor
-from tests.support import FakeClock
+from tests.support import FakeClock, pass_progress
 
 LOGGER = logging.getLogger("objstore.test-db-auditor")
 MAP_SIZE = 1 << 24
-
-
-class Progress:
-    stopping = False
-    done = 0
-
-    def advance(self, count: int = 1) -> None:
-        self.done += count
 
 
 def make_conf(devices: str, **auditor_options) -> configparser.ConfigParser:
@@ -92,7 +84,7 @@ def run(server, devices, clock=None, **options) -> dict:
     clock = clock or FakeClock()
     daemon = DBAuditor(make_conf(devices, **options), LOGGER, server, clock=clock,
                        sleep=clock.sleep)
-    return daemon.run_once(Progress())
+    return daemon.run_once(pass_progress())
 
 
 @pytest.mark.parametrize("subdb, key_tail, value", [

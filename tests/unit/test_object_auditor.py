@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 import pytest
 
@@ -12,25 +13,10 @@ from objstore.common.config import ConfigError
 from objstore.obj import hashes, metadata as md
 from replicator.object_auditor import ObjectAuditor
 from tests.corruption import CORRUPTIONS, SIDECAR_HEADERS, flip_bytes
-from tests.support import FakeClock
+from tests.support import FakeClock, pass_progress
 from tests.unit.obj_helpers import files_under, make_app, make_conf, put, req, ts
 
 LOGGER = logging.getLogger("objstore.test-object-auditor")
-
-
-class Progress:
-    """The runner's pass progress, as much as a pass uses of it."""
-
-    def __init__(self, stop_after: int | None = None) -> None:
-        self.done = 0
-        self.stop_after = stop_after
-
-    @property
-    def stopping(self) -> bool:
-        return self.stop_after is not None and self.done >= self.stop_after
-
-    def advance(self, count: int = 1) -> None:
-        self.done += count
 
 
 def auditor(devices, clock=None, **options) -> ObjectAuditor:
@@ -83,7 +69,7 @@ def test_full_pass_quarantines_each_kind_and_invalidates_its_suffix(app, devices
     hashes.get_hashes(part_dir)  # hashes up to date: nothing pending
     CORRUPTIONS[kind](path)
 
-    stats = auditor(devices, files_per_second=0, bytes_per_second=0).run_once(Progress())
+    stats = auditor(devices, files_per_second=0, bytes_per_second=0).run_once(pass_progress())
 
     assert (stats["checked"], stats["quarantined"], stats["errors"]) == (1, 1, 0)
     assert len(quarantined(devices)) == 1 and not data_paths(devices)
@@ -97,7 +83,7 @@ def test_good_objects_are_left_alone(app, devices):
     put_objects(app, ["d"], **SIDECAR_HEADERS)
     assert req(app, "/sda/1/a/c/c", "DELETE", X_Timestamp=ts(5)).status_int == 204
     before = files_under(devices)
-    stats = auditor(devices, files_per_second=0, bytes_per_second=0).run_once(Progress())
+    stats = auditor(devices, files_per_second=0, bytes_per_second=0).run_once(pass_progress())
     assert (stats["checked"], stats["quarantined"], stats["errors"]) == (3, 0, 0)
     assert stats["bytes"] == 3 * 100_001  # a, b and d; c is a tombstone
     assert files_under(devices) == before
@@ -106,10 +92,10 @@ def test_good_objects_are_left_alone(app, devices):
 def test_fast_mode_checks_metadata_and_size_but_not_content(app, devices):
     put_objects(app, ["rotten"])
     flip_bytes(only_data(devices))
-    fast = auditor(devices, mode="fast", files_per_second=0).run_once(Progress())
+    fast = auditor(devices, mode="fast", files_per_second=0).run_once(pass_progress())
     assert (fast["checked"], fast["bytes"], fast["quarantined"]) == (1, 0, 0)
     full = auditor(devices, mode="full", files_per_second=0, bytes_per_second=0)
-    assert full.run_once(Progress())["quarantined"] == 1
+    assert full.run_once(pass_progress())["quarantined"] == 1
 
 
 def test_every_policy_and_device_is_walked(app, devices):
@@ -117,14 +103,14 @@ def test_every_policy_and_device_is_walked(app, devices):
     other = make_app(devices)
     assert put(other, "/sdb/3/a/c/o1", X_Backend_Storage_Policy_Index="1").status_int == 201
     put_objects(app, ["o0"])
-    stats = auditor(devices, files_per_second=0, bytes_per_second=0).run_once(Progress())
+    stats = auditor(devices, files_per_second=0, bytes_per_second=0).run_once(pass_progress())
     assert stats["checked"] == 2
 
 
 def test_pass_keeps_to_files_per_second(app, devices):
     put_objects(app, [f"o{i}" for i in range(11)])
     clock = FakeClock()
-    stats = auditor(devices, clock, files_per_second=5, bytes_per_second=0).run_once(Progress())
+    stats = auditor(devices, clock, files_per_second=5, bytes_per_second=0).run_once(pass_progress())
     assert stats["checked"] == 11
     assert stats["duration"] == pytest.approx(2.0)  # 10 intervals of 0.2 s
     assert stats["files_per_second"] == pytest.approx(5.5)
@@ -134,18 +120,25 @@ def test_pass_keeps_to_bytes_per_second(app, devices):
     put_objects(app, ["a", "b"])
     clock = FakeClock()
     stats = auditor(devices, clock, files_per_second=0,
-                    bytes_per_second=50_000).run_once(Progress())
+                    bytes_per_second=50_000).run_once(pass_progress())
     # 200,002 bytes at 50,000 B/s: all but the last chunk's share is waited for
     assert stats["bytes"] == 200_002
     assert 3.0 < stats["duration"] <= 4.0
     assert sum(clock.sleeps) == pytest.approx(stats["duration"])
 
 
-def test_a_stop_request_ends_the_pass_between_objects(app, devices):
+def test_a_stop_request_ends_the_pass_between_objects(app, devices, monkeypatch):
     put_objects(app, [f"o{i}" for i in range(5)])
-    stats = auditor(devices, files_per_second=0, bytes_per_second=0).run_once(
-        Progress(stop_after=2))
-    assert stats["checked"] == 2
+    daemon = auditor(devices, files_per_second=0, bytes_per_second=0)
+    stop = threading.Event()
+    audit = daemon.audit
+
+    def audit_then_stop(location, stats):
+        audit(location, stats)
+        if stats["checked"] == 2:
+            stop.set()  # SIGTERM arrives while the second object is checked
+    monkeypatch.setattr(daemon, "audit", audit_then_stop)
+    assert daemon.run_once(pass_progress(stop))["checked"] == 2
 
 
 def test_unknown_mode_is_a_config_error(devices):

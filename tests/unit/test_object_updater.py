@@ -12,8 +12,8 @@ import pytest
 from objstore.common.config import ConfigError
 from objstore.obj.updates import ContainerUpdater
 from replicator.object_updater import ObjectUpdater, newest_per_object
-from ring import RingBuilder
-from tests.support import FakeClock
+from ring.builder import RingBuilder
+from tests.support import FakeClock, pass_progress
 from tests.unit.obj_helpers import files_under, make_app, make_conf, put, req, ts
 
 LOGGER = logging.getLogger("objstore.test-object-updater")
@@ -65,14 +65,6 @@ def updater(devices, tmp_path, clock=None, **options) -> ObjectUpdater:
     return ObjectUpdater(conf, LOGGER, clock=clock, sleep=clock.sleep)
 
 
-class Progress:
-    stopping = False
-    done = 0
-
-    def advance(self, count: int = 1) -> None:
-        self.done += count
-
-
 def pendings(root) -> list[str]:
     return [f for f in files_under(root) if f.startswith("sda/async_pending")]
 
@@ -96,7 +88,7 @@ def test_only_the_newest_update_of_an_object_is_sent_then_all_are_gone(
     containers["calls"].clear()
     containers["up"] = set(HOSTS)
 
-    stats = updater(devices, tmp_path).run_once(Progress())
+    stats = updater(devices, tmp_path).run_once(pass_progress())
 
     assert stats == {"found": 5, "succeeded": 2, "failed": 0, "removed": 3, "errors": 0}
     sent = sorted((call[3], call[4], call[5]) for call in containers["calls"])
@@ -112,14 +104,14 @@ def test_a_pending_stays_until_every_primary_took_it(app, devices, tmp_path, con
     containers["up"] = {HOSTS[0], HOSTS[2]}
     daemon = updater(devices, tmp_path)
 
-    assert daemon.run_once(Progress())["failed"] == 1
+    assert daemon.run_once(pass_progress())["failed"] == 1
     assert len(pendings(devices)) == 1
-    assert daemon.run_once(Progress())["failed"] == 1  # still down: only it is retried
+    assert daemon.run_once(pass_progress())["failed"] == 1  # still down: only it is retried
     assert [call[0] for call in containers["calls"]].count(HOSTS[0]) == 1
     assert [call[0] for call in containers["calls"]].count(HOSTS[1]) == 2
 
     containers["up"].add(HOSTS[1])
-    stats = daemon.run_once(Progress())
+    stats = daemon.run_once(pass_progress())
     assert (stats["succeeded"], stats["failed"]) == (1, 0)
     assert [call[0] for call in containers["calls"]].count(HOSTS[1]) == 3
     assert pendings(devices) == []
@@ -130,7 +122,7 @@ def test_an_unreadable_pending_is_quarantined(app, devices, tmp_path, containers
     [pending] = pendings(devices)
     with open(os.path.join(devices, pending), "wb") as handle:
         handle.write(b"\xc1 not msgpack")
-    stats = updater(devices, tmp_path).run_once(Progress())
+    stats = updater(devices, tmp_path).run_once(pass_progress())
     assert stats["errors"] == 1 and pendings(devices) == []
     assert os.path.exists(os.path.join(devices, "sda", "quarantined", "async_pending",
                                        os.path.basename(pending)))
@@ -142,7 +134,7 @@ def test_pass_keeps_to_updates_per_second(app, devices, tmp_path, containers):
     containers["up"] = set(HOSTS)
     clock = FakeClock()
     start = clock.now
-    stats = updater(devices, tmp_path, clock, updates_per_second=10).run_once(Progress())
+    stats = updater(devices, tmp_path, clock, updates_per_second=10).run_once(pass_progress())
     assert stats["succeeded"] == 11
     assert clock.now - start == pytest.approx(1.0)
 

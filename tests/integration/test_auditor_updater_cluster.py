@@ -1,0 +1,125 @@
+"""The object auditor and the object updater on a real 3-node cluster.
+
+- A replica's .data goes bad (flipped bytes, truncated, xattrs removed, metadata
+  sidecar damaged) on the primary that reads try first: one auditor pass
+  quarantines it, and GETs through the proxy return the good bytes from
+  another replica.
+- A container server is down while objects are written and deleted: the
+  object servers leave async pendings; once it is back, one updater pass on
+  each node brings its listing up to date and removes the pendings.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.parse
+
+import pytest
+
+from tests.cluster import Cluster
+from tests.corruption import CORRUPTIONS, SIDECAR_HEADERS
+
+ACCOUNT = "AUTH_test"
+UNLIMITED = {"files_per_second": "0", "bytes_per_second": "0"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # reads try the primaries in ring order, so the corrupt first replica is asked first
+    with Cluster(nodes=3, proxy_options={"sorting_method": "none"}) as running:
+        yield running
+
+
+def data_files(hash_dir: str) -> list[str]:
+    return [name for name in os.listdir(hash_dir) if name.endswith(".data")] \
+        if os.path.isdir(hash_dir) else []
+
+
+def quarantined(cluster: Cluster, node: int, digest: str) -> list[str]:
+    root = os.path.join(cluster.devices(node), f"sd{node}", "quarantined", "objects")
+    return [name for name in os.listdir(root) if name.startswith(digest)] \
+        if os.path.isdir(root) else []
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_a_corrupt_replica_is_quarantined_and_never_served(cluster, kind):
+    container, name = "audited", f"victim-{kind.replace(' ', '-')}"
+    assert cluster.request("PUT", f"/v1/{ACCOUNT}/{container}")[0] in (201, 202)
+    body = os.urandom(256 * 1024 + 17)
+    headers = SIDECAR_HEADERS if kind == "sidecar damaged" else {}
+    status, _, _ = cluster.request("PUT", f"/v1/{ACCOUNT}/{container}/{name}", body, headers)
+    assert status == 201
+    first, *others = cluster.primaries(ACCOUNT, container, name)
+    hash_dir = cluster.hash_dir(first, ACCOUNT, container, name)
+    [data] = data_files(hash_dir)
+    CORRUPTIONS[kind](os.path.join(hash_dir, data))
+
+    audit = cluster.run_once(first, "object-auditor", {"mode": "full", **UNLIMITED})
+
+    assert audit["outcome"] == "done"
+    assert audit["counters"]["quarantined"] == 1 and audit["counters"]["errors"] == 0
+    assert data_files(hash_dir) == []
+    assert quarantined(cluster, first, os.path.basename(hash_dir))
+    for node in others:  # the good replicas are untouched
+        assert len(data_files(cluster.hash_dir(node, ACCOUNT, container, name))) == 1
+    for _ in range(3):
+        status, headers, got = cluster.request("GET", f"/v1/{ACCOUNT}/{container}/{name}")
+        assert status == 200 and got == body
+        assert headers["etag"] == hashlib.md5(body).hexdigest()
+
+
+def listing(cluster: Cluster, node: int, container: str) -> dict[str, tuple[int, str]]:
+    """One container replica's own listing: name -> (bytes, hash)."""
+    part = cluster.ring("container").get_part(ACCOUNT, container)
+    path = urllib.parse.quote(f"/sd{node}/{part}/{ACCOUNT}/{container}") + "?format=json"
+    status, _, body = cluster.request("GET", path, port=cluster.ports[node]["container"])
+    assert status == 200, body
+    return {row["name"]: (row["bytes"], row["hash"]) for row in json.loads(body)}
+
+
+def async_pendings(cluster: Cluster) -> list[str]:
+    found = []
+    for node in range(cluster.node_count):
+        for root, _, files in os.walk(os.path.join(cluster.devices(node), f"sd{node}")):
+            if "/async_pending" in root and "/quarantined" not in root:
+                found.extend(os.path.join(root, name) for name in files)
+    return found
+
+
+def test_listings_catch_up_after_one_updater_pass(cluster):
+    container = "updated"
+    assert cluster.request("PUT", f"/v1/{ACCOUNT}/{container}")[0] in (201, 202)
+    kept = {f"o{index}": os.urandom(1000 + index) for index in range(12)}
+    for name, body in {"doomed": b"bye", **kept}.items():
+        assert cluster.request("PUT", f"/v1/{ACCOUNT}/{container}/{name}", body)[0] == 201
+    expected = {name: (len(body), hashlib.md5(body).hexdigest()) for name, body in kept.items()}
+    down = int(cluster.ring("container").get_nodes(ACCOUNT, container)[1][0]["device"][2:])
+    cluster.stop_server("container", down)
+    try:
+        for name in ("o0", "o1"):  # overwritten while the replica is down
+            kept[name] = os.urandom(2000)
+            expected[name] = (2000, hashlib.md5(kept[name]).hexdigest())
+            assert cluster.request("PUT", f"/v1/{ACCOUNT}/{container}/{name}", kept[name])[0] == 201
+        for index in range(12, 20):
+            name, body = f"o{index}", os.urandom(500)
+            expected[name] = (len(body), hashlib.md5(body).hexdigest())
+            assert cluster.request("PUT", f"/v1/{ACCOUNT}/{container}/{name}", body)[0] == 201
+        assert cluster.request("DELETE", f"/v1/{ACCOUNT}/{container}/doomed")[0] == 204
+    finally:
+        cluster.start_server("container", down)
+    pendings = async_pendings(cluster)
+    assert len(pendings) >= 11  # 2 overwrites + 8 new + 1 delete, one per object node at least
+    assert listing(cluster, down, container) != expected
+
+    totals = {"found": 0, "succeeded": 0, "failed": 0, "removed": 0}
+    for node in range(cluster.node_count):
+        counters = cluster.run_once(node, "object-updater", {"concurrency": "4"})["counters"]
+        for key in totals:
+            totals[key] += counters[key]
+
+    assert totals["failed"] == 0 and totals["found"] == len(pendings)
+    assert totals["succeeded"] + totals["removed"] == len(pendings)  # older ones: unsent
+    assert async_pendings(cluster) == []
+    for node in range(cluster.node_count):
+        assert listing(cluster, node, container) == expected
