@@ -13,7 +13,8 @@ import logging
 import os
 from typing import Iterator
 
-from objstore.common.config import config_true_value, section
+from objstore.common.config import config_true_value, hash_path_affixes, section
+from objstore.obj.diskfile import DiskFileManager
 
 DEFAULT_DEVICES = "/srv/node"
 
@@ -25,6 +26,16 @@ def device_settings(conf: configparser.ConfigParser, daemon_section: str,
     root = own.get("devices") or server.get("devices") or DEFAULT_DEVICES
     mount_check = own.get("mount_check", server.get("mount_check", "true"))
     return root, config_true_value(mount_check)
+
+
+def object_disk_manager(conf: configparser.ConfigParser, daemon_section: str,
+                        logger: logging.Logger) -> DiskFileManager:
+    """The object daemons' view of this node's disks: the object server's
+    devices (unless the daemon's section says otherwise), disk I/O inline."""
+    root, mount_check = device_settings(conf, daemon_section, "object-server")
+    prefix, suffix = hash_path_affixes(conf)
+    return DiskFileManager(root, mount_check=mount_check, hash_prefix=prefix,
+                           hash_suffix=suffix, logger=logger, io_threads=0)
 
 
 def local_devices(root: str, mount_check: bool,

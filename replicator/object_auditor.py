@@ -26,14 +26,13 @@ import time
 from typing import Callable, Iterator, NamedTuple
 
 from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
-from objstore.common.config import ConfigError, get_float, hash_path_affixes, section
+from objstore.common.config import ConfigError, get_float, section
 from objstore.common.policies import StoragePolicy, load_policies
-from objstore.obj.diskfile import DiskFile, DiskFileManager
-from replicator.devices import device_settings, local_devices
+from objstore.obj.diskfile import DiskFile
+from replicator.devices import local_devices, object_disk_manager
 from replicator.rate_limit import RateLimiter
 
 SECTION = "object-auditor"
-SERVER_SECTION = "object-server"
 MODES = ("fast", "full")
 DEFAULT_FILES_PER_SECOND = 20.0
 DEFAULT_BYTES_PER_SECOND = 10 * 1024 * 1024
@@ -89,12 +88,8 @@ class ObjectAuditor(BackgroundDaemon):
         if self.mode not in MODES:
             raise ConfigError(f"[{SECTION}] mode must be one of {', '.join(MODES)}, "
                               f"got {self.mode!r}")
-        self.devices, self.mount_check = device_settings(conf, SECTION, SERVER_SECTION)
+        self.manager = object_disk_manager(conf, SECTION, logger)
         self.policies = load_policies(conf)
-        prefix, suffix = hash_path_affixes(conf)
-        self.manager = DiskFileManager(self.devices, mount_check=self.mount_check,
-                                       hash_prefix=prefix, hash_suffix=suffix,
-                                       logger=logger, io_threads=0)
         self._clock = clock
         self.files_limiter = RateLimiter(
             get_float(options, "files_per_second", DEFAULT_FILES_PER_SECOND),
@@ -104,7 +99,8 @@ class ObjectAuditor(BackgroundDaemon):
             clock=clock, sleep=sleep)
 
     def locations(self) -> Iterator[ObjectLocation]:
-        for _, dev_path in local_devices(self.devices, self.mount_check, self.logger):
+        for _, dev_path in local_devices(self.manager.devices, self.manager.mount_check,
+                                         self.logger):
             for policy in self.policies:
                 yield from object_locations(dev_path, policy)
 

@@ -31,19 +31,17 @@ import eventlet
 import msgpack
 
 from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
-from objstore.common.config import ConfigError, get_float, get_int, hash_path_affixes, section
+from objstore.common.config import ConfigError, get_float, get_int, section
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.obj import durable
-from objstore.obj.diskfile import DiskFileManager
 from objstore.obj.updates import ContainerUpdater
-from replicator.devices import device_settings, local_devices
+from replicator.devices import local_devices, object_disk_manager
 from replicator.rate_limit import RateLimiter
 from ring.errors import RingError
 from ring.ring import load_ring
 
 SECTION = "object-updater"
-SERVER_SECTION = "object-server"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_UPDATES_PER_SECOND = 50.0
 
@@ -104,16 +102,12 @@ class ObjectUpdater(BackgroundDaemon):
                  sleep: Callable[[float], object] = eventlet.sleep) -> None:
         options = section(conf, SECTION)
         self.logger = logger
-        self.devices, self.mount_check = device_settings(conf, SECTION, SERVER_SECTION)
+        self.manager = object_disk_manager(conf, SECTION, logger)
         self.policies = load_policies(conf)
         try:
             self.container_ring = load_ring(conf, "container")
         except RingError as err:
             raise ConfigError(str(err)) from None
-        prefix, suffix = hash_path_affixes(conf)
-        self.manager = DiskFileManager(self.devices, mount_check=self.mount_check,
-                                       hash_prefix=prefix, hash_suffix=suffix,
-                                       logger=logger, io_threads=0)
         node_timeout = get_float(options, "node_timeout", 10.0)
         self.sender = ContainerUpdater(self.manager, logger,
                                        conn_timeout=get_float(options, "conn_timeout", 0.5),
@@ -127,7 +121,8 @@ class ObjectUpdater(BackgroundDaemon):
 
     def pendings(self, stats: dict[str, int]) -> Iterator[Pending]:
         """The newest pending of each object, removing the older ones on the way."""
-        for _, dev_path in local_devices(self.devices, self.mount_check, self.logger):
+        for _, dev_path in local_devices(self.manager.devices, self.manager.mount_check,
+                                         self.logger):
             for policy in self.policies:
                 async_root = os.path.join(dev_path, policy.async_dir)
                 for suffix in _listdir(async_root):
