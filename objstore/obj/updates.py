@@ -20,7 +20,9 @@ Async pending format (consumed by the object updater)
                      "X-Etag": ..., "X-Backend-Storage-Policy-Index": ...,
                      "X-Trans-Id": ...},   # exactly what was sent
          "container_partition": str,
-         "failed": [{"host": "ip:port", "device": str}, ...]}
+         "failed": [{"host": "ip:port", "device": str}, ...],
+         "successes": [int, ...]}   # added by the object updater: container
+                                    # ring device ids that took it already
 
     A newer update for the same object supersedes an older one (the
     timestamps in the names tell which is newer).

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -42,23 +43,42 @@ def quarantined(cluster: Cluster, node: int, digest: str) -> list[str]:
         if os.path.isdir(root) else []
 
 
-@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
-def test_a_corrupt_replica_is_quarantined_and_never_served(cluster, kind):
-    container, name = "audited", f"victim-{kind.replace(' ', '-')}"
+@pytest.fixture(scope="module")
+def audited(cluster):
+    """One object per kind of corruption, each damaged on the primary that reads
+    ask first; then one auditor pass on every node.  Name -> (kind, body)."""
+    container = "audited"
     assert cluster.request("PUT", f"/v1/{ACCOUNT}/{container}")[0] in (201, 202)
-    body = os.urandom(256 * 1024 + 17)
-    headers = SIDECAR_HEADERS if kind == "sidecar damaged" else {}
-    status, _, _ = cluster.request("PUT", f"/v1/{ACCOUNT}/{container}/{name}", body, headers)
-    assert status == 201
+    victims = {}
+    for kind, corrupt in CORRUPTIONS.items():
+        name, body = f"victim-{kind.replace(' ', '-')}", os.urandom(256 * 1024 + 17)
+        headers = SIDECAR_HEADERS if kind == "sidecar damaged" else {}
+        status, _, _ = cluster.request("PUT", f"/v1/{ACCOUNT}/{container}/{name}", body, headers)
+        assert status == 201
+        hash_dir = cluster.hash_dir(cluster.primaries(ACCOUNT, container, name)[0],
+                                    ACCOUNT, container, name)
+        [data] = data_files(hash_dir)
+        corrupt(os.path.join(hash_dir, data))
+        victims[kind] = (container, name, body)
+    with concurrent.futures.ThreadPoolExecutor(cluster.node_count) as pool:
+        passes = list(pool.map(
+            lambda node: cluster.run_once(node, "object-auditor", {"mode": "full", **UNLIMITED}),
+            range(cluster.node_count)))
+    return victims, passes
+
+
+def test_one_auditor_pass_per_node_quarantines_every_corrupt_replica(audited):
+    _, passes = audited
+    assert [audit["outcome"] for audit in passes] == ["done"] * len(passes)
+    assert sum(audit["counters"]["quarantined"] for audit in passes) == len(CORRUPTIONS)
+    assert sum(audit["counters"]["errors"] for audit in passes) == 0
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_a_corrupt_replica_is_quarantined_and_never_served(cluster, audited, kind):
+    container, name, body = audited[0][kind]
     first, *others = cluster.primaries(ACCOUNT, container, name)
     hash_dir = cluster.hash_dir(first, ACCOUNT, container, name)
-    [data] = data_files(hash_dir)
-    CORRUPTIONS[kind](os.path.join(hash_dir, data))
-
-    audit = cluster.run_once(first, "object-auditor", {"mode": "full", **UNLIMITED})
-
-    assert audit["outcome"] == "done"
-    assert audit["counters"]["quarantined"] == 1 and audit["counters"]["errors"] == 0
     assert data_files(hash_dir) == []
     assert quarantined(cluster, first, os.path.basename(hash_dir))
     for node in others:  # the good replicas are untouched
