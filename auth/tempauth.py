@@ -29,6 +29,7 @@ from auth.acl import (
     ACLError, clean_acl, format_account_acl, parse_account_acl, parse_acl, referrer_allowed)
 from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.paths import split_api_path
 from objstore.common.wsgi import WSGIApp
 from proxy.infocache import get_account_info
 
@@ -190,10 +191,10 @@ class TempAuth:
 
     def _account_name(self, path: str) -> str | None:
         """The account of an account-level path (``/v1/AUTH_x``) of ours, else None."""
-        parts = path.rstrip("/").split("/")
-        if len(parts) == 3 and parts[1] == "v1" and parts[2].startswith(self.reseller_prefix):
-            return parts[2]
-        return None
+        api = split_api_path(path)
+        if api is None or api.container or not api.account.startswith(self.reseller_prefix):
+            return None
+        return api.account
 
     def _account_request(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Account ACLs live in account sysmeta: owners set them with
@@ -220,8 +221,8 @@ class TempAuth:
         return self.app(environ, acl_start_response)
 
     def _is_ours(self, path: str) -> bool:
-        parts = path.split("/", 3)
-        return len(parts) > 2 and parts[1] == "v1" and parts[2].startswith(self.reseller_prefix)
+        api = split_api_path(path)
+        return api is not None and api.account.startswith(self.reseller_prefix)
 
     def handle_get_token(self, environ: dict) -> SimpleResponse:
         """``GET <auth_prefix>v1.0`` (also ``auth``, ``v1``, bare ``/v1.0``) with
@@ -266,8 +267,8 @@ class TempAuth:
     def _challenge(self, status: int, environ: dict, body: str = "") -> SimpleResponse:
         if status == 403:
             return SimpleResponse("403 Forbidden", body or "Forbidden\n")
-        parts = environ.get("PATH_INFO", "").split("/", 3)
-        realm = parts[2] if len(parts) > 2 and parts[1] == "v1" and parts[2] else "unknown"
+        api = split_api_path(environ.get("PATH_INFO", ""))
+        realm = api.account if api is not None else "unknown"
         # quoted as in the URL, so a crafted account name cannot break the header
         realm = quote(realm.encode("latin-1", "replace"), safe="/")
         return SimpleResponse("401 Unauthorized", body or "Unauthorized\n",
@@ -289,12 +290,12 @@ class TempAuth:
         acl = getattr(req, "acl", None) if not isinstance(req, dict) else None
         if acl is None:
             acl = environ.get("swift.acl")
-        parts = environ.get("PATH_INFO", "").split("/", 4)
-        if len(parts) < 3 or parts[1] != "v1" or not parts[2]:
+        api = split_api_path(environ.get("PATH_INFO", ""))
+        if api is None:
             return self.denied_response(environ)
-        account = wsgi_to_str(parts[2]) or ""
-        container = parts[3] if len(parts) > 3 else ""
-        obj = parts[4] if len(parts) > 4 else ""
+        account = wsgi_to_str(api.account) or ""
+        container = api.container or ""
+        obj = api.obj or ""
         if not account.startswith(self.reseller_prefix):
             return self.denied_response(environ)
         groups = (environ.get("REMOTE_USER") or "").split(",") if environ.get("REMOTE_USER") else []

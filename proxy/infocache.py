@@ -18,6 +18,7 @@ import zlib
 from typing import Callable, Mapping
 
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.paths import ApiPath, split_api_path
 
 INFOCACHE = "swift.infocache"
 # marks a HEAD that only wants the info: the proxy may answer it from its cache
@@ -136,13 +137,15 @@ def account_info_from(status: int, headers: Mapping[str, str]) -> dict:
     }
 
 
-def _path_names(env: dict) -> list[str]:
-    """``[account, container, ...]`` decoded from the request path (``/v1/a/c/o``)."""
-    parts = env.get("PATH_INFO", "").split("/", 4)[2:]
-    names = [wsgi_to_str(p) for p in parts]
-    if not names or any(n is None for n in names[:2]):
-        raise ValueError(f"not an account path: {env.get('PATH_INFO')!r}")
-    return names  # type: ignore[return-value]
+def _api_path(env: dict, container: bool) -> tuple[ApiPath, str, str]:
+    """The request's API path and its account and container names, decoded."""
+    api = split_api_path(env.get("PATH_INFO", ""))
+    account = wsgi_to_str(api.account) if api else None
+    names = wsgi_to_str(api.container or "") if api else None
+    if api is None or account is None or names is None or (container and not api.container):
+        raise ValueError(f"not an {'container' if container else 'account'} path: "
+                         f"{env.get('PATH_INFO')!r}")
+    return api, account, names
 
 
 def _preauthed_head(env: dict, wsgi_path: str, source: str) -> dict:
@@ -184,15 +187,14 @@ def _head_info(env: dict, app: Callable, wsgi_path: str, key: str, source: str,
 
 def get_container_info(env: dict, app: Callable, swift_source: str = "GET_INFO") -> dict:
     """Info of the container in ``env``'s path (``status`` 404 if it does not exist)."""
-    account, container = _path_names(env)[:2]
-    raw = env["PATH_INFO"].split("/", 4)
-    return _head_info(env, app, f"/{raw[1]}/{raw[2]}/{raw[3]}", container_key(account, container),
+    api, account, container = _api_path(env, container=True)
+    return _head_info(env, app, f"/{api.version}/{api.account}/{api.container}",
+                      container_key(account, container),
                       swift_source, container_info_from)
 
 
 def get_account_info(env: dict, app: Callable, swift_source: str = "GET_INFO") -> dict:
     """Info of the account in ``env``'s path (``status`` 404 if it does not exist)."""
-    account = _path_names(env)[0]
-    raw = env["PATH_INFO"].split("/", 3)
-    return _head_info(env, app, f"/{raw[1]}/{raw[2]}", account_key(account),
+    api, account, _ = _api_path(env, container=False)
+    return _head_info(env, app, f"/{api.version}/{api.account}", account_key(account),
                       swift_source, account_info_from)

@@ -16,6 +16,7 @@ from objstore.common.config import ConfigError, config_true_value, get_float, ge
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.error_limiter import ErrorLimiter
 from objstore.common.fanout import FanOut
+from objstore.common.paths import API_VERSIONS, split_path
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.wsgi import WSGIApp
@@ -35,7 +36,6 @@ from ring.errors import RingError
 from ring.ring import Ring, load_ring
 
 SECTION = "proxy-server"
-API_VERSIONS = ("v1", "v1.0")
 RingLoader = Callable[[configparser.ConfigParser, str, int], object]
 
 
@@ -246,14 +246,17 @@ class Application:
         decoded = wsgi_to_str(req.path)
         if decoded is None or "\x00" in decoded:
             return error_response(412, "Invalid UTF8 or contains NULL", newline=False)
-        parts = req.path.split("/", 4)
-        if parts[0] or len(parts) < 2 or not parts[1] or not all(parts[1:-1]):
+        try:
+            version, *raw = split_path(req.path, 1, 4, rest_with_last=True)
+        except ValueError:
             return error_response(404, "Not Found: the API is at /v1/<account>")
-        raw = parts[2:]  # account[, container[, object]]
+        raw = [name for name in raw if name is not None]  # account[, container[, object]]
         if raw and not raw[-1]:
             raw.pop()  # "/v1/a/" is the account, "/v1/a/c/" the container
-        if raw and parts[1] not in API_VERSIONS:
-            return error_response(400, f"Invalid API version {parts[1]!r}: the API is at /v1")
+        if "" in raw:
+            return error_response(404, "Not Found: the API is at /v1/<account>")
+        if raw and version not in API_VERSIONS:
+            return error_response(400, f"Invalid API version {version!r}: the API is at /v1")
         if not raw:
             return error_response(412, "Bad URL", newline=False)
         names = [wsgi_to_str(p) for p in raw]

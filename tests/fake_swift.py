@@ -1,6 +1,6 @@
 """An in-memory stand-in for the proxy app, to unit test middleware without daemons.
 
-``FakeSwift`` answers ``/v1/<account>[/<container>[/<object>]]`` like the Swift
+``FakeSwift`` answers ``/v1/<account>[/<container>[/<object>]]`` (and ``/v1.0/``) like the Swift
 v1 API: container PUT/POST/HEAD/GET/DELETE with JSON/plain listings (prefix,
 delimiter, marker, end_marker, limit, reverse), object PUT/POST/HEAD/GET/DELETE
 with ETags, stored metadata and single Range requests.  Like the real proxy it
@@ -22,6 +22,7 @@ from webob import Request, Response
 from objstore.common.config import config_true_value
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import CHUNK_SIZE
+from objstore.common.paths import split_api_path
 from proxy.internal.segments import parse_range
 
 OBJECT_HEADER_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-transient-sysmeta-")
@@ -103,12 +104,10 @@ class FakeSwift:
         path = wsgi_to_str(environ.get("PATH_INFO", "")) or ""
         self.calls.append(Call(req.method, path, environ.get("QUERY_STRING", ""),
                                dict(req.headers), environ))
-        parts = path.split("/", 4)
-        if len(parts) < 3 or parts[1] != "v1" or not parts[2]:
+        api = split_api_path(path)
+        if api is None:
             return _respond(start_response, req, "404 Not Found", b"Not Found")
-        account = parts[2]
-        container = parts[3] if len(parts) > 3 else ""
-        obj = parts[4] if len(parts) > 4 else ""
+        account, container, obj = api.account, api.container or "", api.obj or ""
         denial = self._authorize(req, account, container, obj)
         if denial is not None:
             return denial(environ, start_response)

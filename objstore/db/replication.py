@@ -28,6 +28,7 @@ from webob import exc
 
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.hashing import hash_path
+from objstore.common.paths import split_path
 from objstore.db.broker import Broker
 from objstore.db.responses import fail
 
@@ -39,10 +40,10 @@ MAX_BODY = 64 * 1024 * 1024
 
 def replicate(server: "DBServer", req: Request) -> Response:
     path = wsgi_to_str(req.environ.get("PATH_INFO", "")) or ""
-    segments = path.split("/")
-    if len(segments) != 4 or segments[0] != "":
+    try:
+        device, partition, hash_hex = split_path(path, 3)
+    except ValueError:
         fail(exc.HTTPBadRequest, "REPLICATE path must be /<device>/<partition>/<hash>")
-    _, device, partition, hash_hex = segments
     part = server.check_device(device, partition)
     try:
         db_hash = bytes.fromhex(hash_hex)

@@ -26,6 +26,7 @@ from objstore.common import listing
 from objstore.common.config import config_true_value, get_float, get_int, hash_path_affixes, section
 from objstore.common.constraints import load_constraints, name_error, str_to_wsgi, wsgi_to_str
 from objstore.common.hashing import hash_path
+from objstore.common.paths import split_path
 from objstore.common.policies import load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.db import replication
@@ -154,14 +155,13 @@ class DBServer:
         path = wsgi_to_str(req.environ.get("PATH_INFO", ""))
         if path is None:
             fail(exc.HTTPPreconditionFailed, "Invalid UTF8 or contains NULL")
-        segments = path.split("/", 3)
         depth = len(self.name_kinds) - 1
-        if len(segments) < 4 or segments[0] != "":
+        try:
+            device, partition, *names = split_path(path, 2 + depth, 3 + depth, rest_with_last=True)
+        except ValueError:
             fail(exc.HTTPBadRequest, f"Path must be /<device>/<partition>/{self._path_doc()}")
-        _, device, partition, rest = segments
-        names = rest.split("/", depth)
-        if len(names) < depth:
-            fail(exc.HTTPBadRequest, f"Path must be /<device>/<partition>/{self._path_doc()}")
+        if names[-1] is None:
+            names.pop()
         for kind, name in zip(self.name_kinds, names):
             problem = name_error(name, kind, self.max_lengths[kind])
             if problem:

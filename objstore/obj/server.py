@@ -24,6 +24,7 @@ from objstore.common.constraints import load_constraints, name_error, wsgi_to_st
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import server_healthcheck
 from objstore.common.http import CHUNK_SIZE
+from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
@@ -205,9 +206,11 @@ class ObjectServer:
         path = wsgi_to_str(environ.get("PATH_INFO", ""))
         if path is None:
             raise HTTPError(400, "Invalid UTF-8 in path")
-        segments = path[1:].split("/", 4) if path.startswith("/") else []
-        if len(segments) != 5 or not all(segments):
-            raise HTTPError(400, "Path must be /<device>/<partition>/<account>/<container>/<object>")
+        try:
+            segments = split_path(path, 5, 5, rest_with_last=True)
+        except ValueError:
+            raise HTTPError(400, "Path must be /<device>/<partition>/<account>/<container>/<object>"
+                            ) from None
         device, dev_path, partition = self._device_and_partition(segments)
         limits = self.constraints
         for value, kind, limit in ((segments[2], "Account", limits.max_account_name_length),
@@ -537,12 +540,13 @@ class ObjectServer:
 
     def replicate(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = wsgi_to_str(environ.get("PATH_INFO", "")) or ""
-        segments = path[1:].split("/") if path.startswith("/") else []
-        if len(segments) not in (2, 3) or not all(segments):
-            raise HTTPError(400, "Path must be /<device>/<partition>[/<suffix>-<suffix>...]")
+        try:
+            segments = split_path(path, 2, 3)
+        except ValueError:
+            raise HTTPError(400, "Path must be /<device>/<partition>[/<suffix>-<suffix>...]") from None
         _, dev_path, partition = self._device_and_partition(segments)
         policy = self._policy(environ)
-        suffixes = segments[2].split("-") if len(segments) == 3 else []
+        suffixes = segments[2].split("-") if segments[2] else []
         hashes = self.manager.get_hashes(dev_path, policy.data_dir, partition, suffixes)
         return respond(start_response, 200, msgpack.packb(hashes, use_bin_type=True),
                        [("Content-Type", "application/x-msgpack")])

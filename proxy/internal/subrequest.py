@@ -38,14 +38,6 @@ def environ_key(header: str) -> str:
     return _SPECIAL_HEADERS.get(lower) or "HTTP_" + lower.upper().replace("-", "_")
 
 
-def split_object_path(path: str) -> tuple[str, str, str] | None:
-    """(account, container, object) of a ``/v1/a/c/o`` WSGI path, else None."""
-    parts = path.split("/", 4)
-    if len(parts) == 5 and parts[1] == "v1" and all(parts[2:]):
-        return parts[2], parts[3], parts[4]
-    return None
-
-
 def query_param(environ: dict, name: str) -> str | None:
     """The (last) value of a query parameter, or None; cheap when the query is empty."""
     query = environ.get("QUERY_STRING")

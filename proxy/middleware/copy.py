@@ -19,12 +19,12 @@ from urllib.parse import quote, unquote
 
 from objstore.common.config import config_true_value, section
 from objstore.common.constraints import load_constraints, wsgi_to_str
+from objstore.common.paths import split_object_path
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.dlo import DynamicLargeObject
 from proxy.middleware.slo import StaticLargeObject, is_slo
 from proxy.internal.subrequest import (
-    IterReader, SourceReadError, SubResponse, call_app, make_env, query_param, simple_response,
-    split_object_path)
+    IterReader, SourceReadError, SubResponse, call_app, make_env, query_param, simple_response)
 
 SOURCE = "COPY"
 COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition")

@@ -17,10 +17,11 @@ from typing import Callable, Iterable, Iterator
 from urllib.parse import unquote
 
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.paths import split_api_path, split_object_path
 from objstore.common.wsgi import WSGIApp
 from proxy.internal.segments import SegmentPart, fetch_object, large_object_response
 from proxy.internal.subrequest import (
-    call_app, make_env, proxy_logger, query_param, simple_response, split_object_path)
+    call_app, make_env, proxy_logger, query_param, simple_response)
 
 SOURCE = "DLO"
 MAX_LISTING_BYTES = 64 * 1024 * 1024
@@ -68,7 +69,7 @@ class DynamicLargeObject:
 
     def serve_manifest(self, environ: dict, start_response: Callable,
                        manifest_headers: list[tuple[str, str]], value: str) -> Iterable[bytes]:
-        account = wsgi_to_str(environ["PATH_INFO"].split("/", 3)[2]) or ""
+        account = wsgi_to_str(split_api_path(environ["PATH_INFO"]).account) or ""
         try:
             container, prefix = parse_manifest_header(value)
         except ManifestError as err:

@@ -24,14 +24,14 @@ import eventlet
 from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import CHUNK_SIZE
+from objstore.common.paths import split_object_path, split_path
 from objstore.common.timestamp import Timestamp, parse_http_date
 from objstore.common.wsgi import WSGIApp
 from proxy.internal.segments import (
     MANIFEST_ONLY_HEADERS, SegmentError, SegmentPart, fetch_object, large_object_response,
     parse_range)
 from proxy.internal.subrequest import (
-    SubResponse, call_app, make_env, proxy_logger, query_param, simple_response,
-    split_object_path)
+    SubResponse, call_app, make_env, proxy_logger, query_param, simple_response)
 
 SOURCE = "SLO"
 SYSMETA_ETAG = "X-Object-Sysmeta-Slo-Etag"
@@ -516,7 +516,10 @@ def _check_data_segment(seg: dict, index: int) -> None:
 
 def _in_account(path: str) -> str:
     """``/v1/<account>/c/o`` -> ``/c/o``, the form bulk-delete summaries use."""
-    return "/" + path.split("/", 3)[3] if path.count("/") >= 3 else path
+    try:
+        return "/" + split_path(path, 3, 3, rest_with_last=True)[2]
+    except ValueError:
+        return path
 
 
 def _iso_time(timestamp: str | None, http_date: str | None) -> str:

@@ -216,3 +216,10 @@ def test_copy_with_part_number_copies_that_segment(swift, method):
         resp = req(app, f"/v1/{A}/c2/part?part-number=2", "PUT", **{"X-Copy-From": "c/slo"})
     assert resp.status_int == 201, resp.body
     assert swift.get_object(A, "c2", "part").data == b"B" * 1000
+
+
+def test_copy_on_the_v1_0_prefix(swift):
+    # the proxy serves /v1.0/ as /v1/: the copy middleware must see those requests too
+    resp = req(pipelines(swift)[0], f"/v1.0/{A}/c/src", "COPY", Destination="c2/dst")
+    assert resp.status_int == 201
+    assert swift.get_object(A, "c2", "dst").data == b"source bytes" * 10000

@@ -212,3 +212,9 @@ def test_conditions_are_judged_against_the_dlo_etag(swift, method):
     assert get(app, path, method, **{"If-Match": '"not-it"'}).status_int == 412
     assert get(app, path, method, **{"If-None-Match": etag}).status_int == 304
     assert get(app, path, method, **{"If-None-Match": '"not-it"'}).status_int == 200
+
+
+def test_manifest_get_on_the_v1_0_prefix_is_assembled(swift):
+    body, _ = make_dlo(swift, [100, 70000])
+    resp = get(DynamicLargeObject(swift), f"/v1.0/{A}/c/manifest")
+    assert resp.status_int == 200 and resp.body == body

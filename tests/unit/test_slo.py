@@ -399,3 +399,14 @@ def test_part_number_get_and_head(swift, slo):
         assert req(slo, f"/v1/{A}/c/m?part-number=0", method).status_int == 400
     swift.put_object(A, "c", "plain", b"abc")  # not an SLO: the parameter means nothing
     assert req(slo, f"/v1/{A}/c/plain?part-number=0").body == b"abc"
+
+
+@pytest.mark.parametrize("version", ["v1", "v1.0"])
+def test_manifest_put_and_get_on_both_api_prefixes(swift, slo, version):
+    # the proxy serves /v1.0/ as /v1/: a manifest GET there must not return the raw JSON
+    segs, content = upload_segments(swift, [70000, 3])
+    resp = req(slo, f"/{version}/{A}/c/big?multipart-manifest=put", "PUT", json.dumps(segs).encode())
+    assert resp.status_int == 201, resp.body
+    got = req(slo, f"/{version}/{A}/c/big")
+    assert got.status_int == 200 and got.body == content
+    assert got.headers["X-Static-Large-Object"] == "True"

@@ -285,3 +285,12 @@ def test_account_acls(auth, swift):
     # an empty value removes the ACL
     call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": ""})
     assert call(auth, "GET", "/v1/AUTH_test/private/o", tester3).status_int == 403
+
+
+@pytest.mark.parametrize("user,method,path,status", MATRIX)
+def test_authorization_matrix_on_the_v1_0_prefix(auth, user, method, path, status):
+    # the proxy serves /v1.0/ as /v1/: tempauth must apply the same rules there
+    keys = {"test:tester": "testing", "test:tester3": "testing3", "test2:tester2": "testing2",
+            "admin:admin": "admin"}
+    token = token_for(auth, user, keys[user]) if user else None
+    assert call(auth, method, "/v1.0" + path[len("/v1"):], token).status_int == status
