@@ -40,6 +40,17 @@ def databases(store: ListingStore, partition: int | None = None) -> Iterator[tup
     yield from rows
 
 
+def reclaim_cutoff(reclaim_age: float, now: float | None = None) -> str:
+    """The internal timestamp before which tombstones and deleted DBs go."""
+    return Timestamp(max(0.0, (time.time() if now is None else now) - reclaim_age)).internal
+
+
+def is_reclaimable(broker: Broker, info: dict, cutoff: str) -> bool:
+    """A DB deleted before ``cutoff``: reclaim drops it, and a replicator must
+    not push it (a peer that dropped it already would get it back)."""
+    return broker.is_deleted(info) and info["delete_timestamp"] < cutoff
+
+
 def reclaim(store: ListingStore, kind: RecordKind, reclaim_age: float = DEFAULT_RECLAIM_AGE,
             now: float | None = None, batch: int = 1000) -> tuple[int, int]:
     """Drop tombstones and deleted databases older than ``reclaim_age``.
@@ -50,7 +61,7 @@ def reclaim(store: ListingStore, kind: RecordKind, reclaim_age: float = DEFAULT_
     is O(databases with tombstones + tombstones reclaimed); they are deleted
     ``batch`` per transaction.
     """
-    cutoff = Timestamp(max(0.0, (time.time() if now is None else now) - reclaim_age)).internal
+    cutoff = reclaim_cutoff(reclaim_age, now)
     tombstones, resume = 0, b""
     while resume is not None:
         doomed, resume = _old_tombstones(store, cutoff[:16].encode("ascii"), resume, batch)
@@ -60,7 +71,7 @@ def reclaim(store: ListingStore, kind: RecordKind, reclaim_age: float = DEFAULT_
     dropped = 0
     for db_hash, info in databases(store):
         broker = broker_for(store, kind, db_hash, info)
-        if broker.is_deleted(info) and info["delete_timestamp"] < cutoff:
+        if is_reclaimable(broker, info, cutoff):
             dropped += store.write(lambda txn, s: _drop_if_reported(txn, s, broker))
     return tombstones, dropped
 

@@ -31,6 +31,7 @@ from objstore.common.hashing import hash_path
 from objstore.common.paths import split_path
 from objstore.db.broker import Broker
 from objstore.db.responses import fail
+from objstore.db.schema import norm_ts
 
 if TYPE_CHECKING:
     from objstore.db.server import DBServer
@@ -107,9 +108,14 @@ def _merge(server: "DBServer", broker: Broker, partition: int, args: dict[str, A
         if info is None:
             info = broker.create_txn(txn, sender["created_at"], sender["storage_policy_index"],
                                      partition)
-        broker.set_timestamps_txn(txn, info, put_timestamp=sender["put_timestamp"],
-                                  delete_timestamp=sender["delete_timestamp"],
-                                  storage_policy_index=sender["storage_policy_index"])
+        if norm_ts(sender["put_timestamp"]) > info["put_timestamp"] or \
+                norm_ts(sender["delete_timestamp"]) > info["delete_timestamp"]:
+            # only what changes the DB is saved (and marks a container for its
+            # account update): records the peer sends back that this replica
+            # already has cost nothing but the new sync point
+            broker.set_timestamps_txn(txn, info, put_timestamp=sender["put_timestamp"],
+                                      delete_timestamp=sender["delete_timestamp"],
+                                      storage_policy_index=sender["storage_policy_index"])
         broker.merge_metadata_txn(txn, metadata)
         broker.merge_items_txn(txn, info, items)
         if source_seq > broker.get_sync_txn(txn, source_id):

@@ -1,0 +1,201 @@
+"""The container and account replicators: one class, parametrised by the
+server whose DBs it keeps whole (``ContainerServer`` or ``AccountServer``).
+
+One pass walks every DB on this node's ring devices (an unmounted device is
+skipped):
+
+- a DB whose device is one of its primaries is pushed to each other primary
+  (``replicator.db_push``: the records changed since that peer's sync point,
+  or a whole copy when the peer has none); every primary's replicator does
+  the same, so after one pass of each every replica holds every record;
+- a DB on a handoff (not a primary by the current ring, e.g. written while a
+  primary was down, or left behind by a rebalance) is pushed to all its
+  primaries and removed here only after every one of them acknowledged it,
+  and only if it did not change meanwhile;
+- a DB deleted longer than ``reclaim_age`` ago is not pushed (a peer that
+  dropped it already would get it back), and at the end of each device
+  ``objstore.db.maintenance.reclaim`` drops those DBs and the tombstones
+  older than ``reclaim_age``.
+
+A replica that receives records is marked dirty by the REPLICATE handler, so
+a container server then reports the replicated container's new counters to
+its account replicas, as it does after any change.
+"""
+from __future__ import annotations
+
+import collections
+import configparser
+import logging
+import os
+from typing import Any, Iterable, Iterator, Protocol
+
+import eventlet
+
+from objstore.account import server as account_server
+from objstore.account.server import AccountServer
+from objstore.common.config import config_true_value, get_float, get_int, section
+from objstore.container import server as container_server
+from objstore.container.server import ContainerServer
+from objstore.db.broker import Broker
+from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, broker_for, databases, \
+    is_reclaimable, reclaim, reclaim_cutoff
+from objstore.db.server import DBServer
+from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
+from replicator.db_peer import HTTPReplicate, PeerError, Replicate
+from replicator.db_push import LocalDB, push
+from replicator.local_devices import device_ready, local_devices
+
+# options a replicator takes from its server's section unless its own sets them
+SERVER_OPTIONS = ("devices", "mount_check", "bind_ip", "bind_port", "reclaim_age",
+                  "db_map_size", "db_use_tpool")
+# checked: DBs looked at; synced / in_sync: peer replicas brought up to date /
+# already current; failures: peer replicas that could not be reached or refused
+COUNTERS = ("checked", "synced", "in_sync", "records_sent", "whole_copies", "handoffs_removed",
+            "reclaimed_dbs", "reclaimed_records", "failures", "devices_skipped")
+
+
+class Progress(Protocol):
+    """What a pass reports to (the background runner's ``PassProgress``)."""
+    stopping: bool
+
+    def set_total(self, total: int) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
+
+
+class DBReplicator:
+    """Keeps every replica of this node's container (or account) DBs whole."""
+    unit = "dbs"
+
+    def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger,
+                 server: type[DBServer], default_port: int, *, ring: Any = None,
+                 replicate: Replicate | None = None, stores: StoreCache | None = None) -> None:
+        self.name = f"{server.server_type}-replicator"
+        self.server_type = server.server_type
+        self.kind = server.kind
+        self.logger = logger
+        inherited = section(conf, server.section_name)
+        options = {key: inherited[key] for key in SERVER_OPTIONS if key in inherited}
+        options.update(section(conf, self.name))
+        self.devices = options.get("devices", "/srv/node")
+        self.mount_check = config_true_value(options.get("mount_check", "true"))
+        self.bind_ip = options.get("bind_ip", "127.0.0.1")
+        self.bind_port = get_int(options, "bind_port", default_port)
+        self.reclaim_age = get_float(options, "reclaim_age", DEFAULT_RECLAIM_AGE)
+        self.concurrency = max(1, get_int(options, "concurrency", 8))
+        self.batch_size = max(1, get_int(options, "batch_size", 1000))
+        self.stores = stores or StoreCache(server.store_subdir,
+                                           get_int(options, "db_map_size", DEFAULT_MAP_SIZE),
+                                           config_true_value(options.get("db_use_tpool", "true")))
+        self._conf = conf
+        self._ring = ring
+        self.replicate = replicate or HTTPReplicate(get_float(options, "conn_timeout", 0.5),
+                                                    get_float(options, "node_timeout", 10.0))
+
+    @property
+    def ring(self) -> Any:
+        """The DB ring, loaded on first use (it reloads itself when the file changes)."""
+        if self._ring is None:
+            from ring import load_ring
+            self._ring = load_ring(self._conf, self.server_type)
+        return self._ring
+
+    # -- one pass ----------------------------------------------------------
+    def run_once(self, progress: Progress) -> dict[str, int]:
+        """Replicate every DB of every ready local device, then reclaim."""
+        stats: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTERS})
+        work = []
+        for device in local_devices(self.ring.devs, self.bind_ip, self.bind_port):
+            if not device_ready(self.devices, device["device"], self.mount_check):
+                self.logger.warning("skipping %s: not mounted", device["device"])
+                stats["devices_skipped"] += 1
+                continue
+            store = self.stores.existing(os.path.join(self.devices, device["device"]))
+            if store is not None:
+                work.append((device, store, list(databases(store))))
+        progress.set_total(sum(len(dbs) for _, _, dbs in work))
+        for device, store, dbs in work:
+            cutoff = reclaim_cutoff(self.reclaim_age)
+            pool = eventlet.GreenPool(self.concurrency)
+            rows = _until_stopped(dbs, progress)
+            for counts in pool.imap(lambda row: self._replicate_safely(device, store, *row, cutoff),
+                                    rows):
+                stats.update(counts)
+                progress.advance()
+            if progress.stopping:
+                break
+            records, dropped = reclaim(store, self.kind, self.reclaim_age)
+            stats["reclaimed_records"] += records
+            stats["reclaimed_dbs"] += dropped
+        return dict(stats)
+
+    def _replicate_safely(self, device: dict[str, Any], store: ListingStore, db_hash: bytes,
+                          info: dict[str, Any], cutoff: str) -> collections.Counter[str]:
+        """One DB's failure (say a corrupt record) is logged and counted, not fatal to the pass."""
+        try:
+            return self.replicate_db(device, store, db_hash, info, cutoff)
+        except Exception:
+            self.logger.exception("%s DB %s: replication failed", self.server_type, db_hash.hex())
+            return collections.Counter(checked=1, failures=1)
+
+    def replicate_db(self, device: dict[str, Any], store: ListingStore, db_hash: bytes,
+                     info: dict[str, Any], cutoff: str) -> collections.Counter[str]:
+        """Push one DB to its other primaries (all of them from a handoff)."""
+        counts: collections.Counter[str] = collections.Counter(checked=1)
+        broker = broker_for(store, self.kind, db_hash, info)
+        names = [info["account"]] + ([info["container"]] if info["container"] else [])
+        partition = self.ring.get_part(*names)
+        db = LocalDB.read(broker, partition)
+        if db is None or is_reclaimable(broker, db.info, cutoff):
+            return counts  # gone meanwhile, or the reclaim at the end of the device drops it
+        primaries = self.ring.get_part_nodes(partition)
+        is_primary = any(node["id"] == device["id"] for node in primaries)
+        peers = [node for node in primaries if node["id"] != device["id"]]
+        acknowledged = 0
+        for node in peers:
+            try:
+                result = push(self.replicate, node, db, self.batch_size)
+            except (PeerError, eventlet.Timeout) as err:
+                counts["failures"] += 1
+                self.logger.warning("%s %s/%s to %s:%s/%s failed: %s", self.server_type,
+                                    *names, node["ip"], node["port"], node["device"], err)
+                continue
+            acknowledged += 1
+            counts["in_sync" if result.in_sync else "synced"] += 1
+            counts["whole_copies"] += result.whole_copy
+            counts["records_sent"] += result.records_sent
+        if not is_primary and peers and acknowledged == len(peers):
+            if store.write(lambda txn, s: _drop_if_unchanged(txn, db)):
+                counts["handoffs_removed"] += 1
+                self.logger.info("handoff %s %s moved to its primaries", self.server_type,
+                                 "/".join(names))
+        return counts
+
+    def close(self) -> None:
+        self.stores.close()
+
+
+def _until_stopped(rows: Iterable[Any], progress: Progress) -> Iterator[Any]:
+    for row in rows:
+        if progress.stopping:
+            return
+        yield row
+
+
+def _drop_if_unchanged(txn, db: LocalDB) -> bool:
+    """Remove a handoff DB the primaries acknowledged, unless it changed since it was read."""
+    broker: Broker = db.broker
+    current = broker.info_txn(txn)
+    if current is None or current["version"] != db.info["version"] \
+            or broker.metadata_txn(txn) != db.metadata:
+        return False
+    broker.drop_txn(txn)
+    return True
+
+
+def container_replicator(conf: configparser.ConfigParser, logger: logging.Logger) -> DBReplicator:
+    return DBReplicator(conf, logger, ContainerServer, container_server.DEFAULT_PORT)
+
+
+def account_replicator(conf: configparser.ConfigParser, logger: logging.Logger) -> DBReplicator:
+    return DBReplicator(conf, logger, AccountServer, account_server.DEFAULT_PORT)
