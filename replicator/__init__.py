@@ -1,1 +1,5 @@
 """Background consistency daemons: replicators, auditors, updaters and expirers."""
+
+# objstore's package init silences eventlet's import-time deprecation notice;
+# a daemon here may import eventlet before anything from objstore
+import objstore  # noqa: F401

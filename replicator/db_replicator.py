@@ -27,12 +27,13 @@ import collections
 import configparser
 import logging
 import os
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator
 
 import eventlet
 
 from objstore.account import server as account_server
 from objstore.account.server import AccountServer
+from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
 from objstore.common.config import config_true_value, get_float, get_int, section
 from objstore.container import server as container_server
 from objstore.container.server import ContainerServer
@@ -54,16 +55,7 @@ COUNTERS = ("checked", "synced", "in_sync", "records_sent", "whole_copies", "han
             "reclaimed_dbs", "reclaimed_records", "failures", "devices_skipped")
 
 
-class Progress(Protocol):
-    """What a pass reports to (the background runner's ``PassProgress``)."""
-    stopping: bool
-
-    def set_total(self, total: int) -> None: ...
-
-    def advance(self, count: int = 1) -> None: ...
-
-
-class DBReplicator:
+class DBReplicator(BackgroundDaemon):
     """Keeps every replica of this node's container (or account) DBs whole."""
     unit = "dbs"
 
@@ -101,7 +93,7 @@ class DBReplicator:
         return self._ring
 
     # -- one pass ----------------------------------------------------------
-    def run_once(self, progress: Progress) -> dict[str, int]:
+    def run_once(self, progress: PassProgress) -> dict[str, int]:
         """Replicate every DB of every ready local device, then reclaim."""
         stats: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTERS})
         work = []
@@ -175,7 +167,7 @@ class DBReplicator:
         self.stores.close()
 
 
-def _until_stopped(rows: Iterable[Any], progress: Progress) -> Iterator[Any]:
+def _until_stopped(rows: Iterable[Any], progress: PassProgress) -> Iterator[Any]:
     for row in rows:
         if progress.stopping:
             return
@@ -199,3 +191,11 @@ def container_replicator(conf: configparser.ConfigParser, logger: logging.Logger
 
 def account_replicator(conf: configparser.ConfigParser, logger: logging.Logger) -> DBReplicator:
     return DBReplicator(conf, logger, AccountServer, account_server.DEFAULT_PORT)
+
+
+def main_container(argv: list[str] | None = None) -> int:
+    return run_background_daemon("container-replicator", container_replicator, argv)
+
+
+def main_account(argv: list[str] | None = None) -> int:
+    return run_background_daemon("account-replicator", account_replicator, argv)

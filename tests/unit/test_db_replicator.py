@@ -6,6 +6,9 @@ from __future__ import annotations
 import configparser
 import logging
 import os
+import subprocess
+import sys
+import threading
 import time
 
 import msgpack
@@ -13,6 +16,7 @@ import pytest
 from webob import Request
 
 from objstore.account.server import AccountServer
+from objstore.common.background import PassProgress
 from objstore.common.timestamp import Timestamp
 from objstore.container.server import ContainerServer
 from objstore.db.maintenance import clear_dirty, databases, dirty_entries
@@ -29,19 +33,11 @@ NODES = 4
 BASE_PORT = 7000
 
 
-class Progress:
-    """The runner's PassProgress, as far as a pass uses it."""
-
-    def __init__(self, stopping: bool = False) -> None:
-        self.stopping = stopping
-        self.total = None
-        self.done = 0
-
-    def set_total(self, total: int) -> None:
-        self.total = total
-
-    def advance(self, count: int = 1) -> None:
-        self.done += count
+def progress(stopping: bool = False) -> PassProgress:
+    stop = threading.Event()
+    if stopping:
+        stop.set()
+    return PassProgress(1, "dbs", LOG, stop)
 
 
 class Cluster:
@@ -93,8 +89,8 @@ class Cluster:
         return DBReplicator(self.confs[node], LOG, self.server, 0, ring=self.ring,
                             replicate=self.replicate, stores=self.apps[node].stores)
 
-    def run(self, node: int, progress: Progress | None = None) -> dict:
-        return self.replicator(node).run_once(progress or Progress())
+    def run(self, node: int, pass_progress: PassProgress | None = None) -> dict:
+        return self.replicator(node).run_once(pass_progress or progress())
 
     def run_all(self) -> list[dict]:
         return [self.run(node) for node in range(NODES)]
@@ -297,9 +293,9 @@ def test_an_unmounted_device_is_skipped(tmp_path):
 def test_a_stopping_pass_returns_before_any_db(containers):
     _, (n0, *_) = containers.primaries("a", "c")
     call(containers.apps[n0], containers.path(n0, "a", "c"), "PUT", X_Timestamp=ts(0))
-    progress = Progress(stopping=True)
-    stats = containers.run(n0, progress)
-    assert stats["checked"] == 0 and progress.total == 1 and progress.done == 0
+    stopped = progress(stopping=True)
+    stats = containers.run(n0, stopped)
+    assert stats["checked"] == 0 and stopped.total == 1 and stopped.done == 0
 
 
 def test_account_dbs_replicate_with_their_stats(tmp_path):
@@ -315,9 +311,9 @@ def test_account_dbs_replicate_with_their_stats(tmp_path):
              X_Object_Count="4", X_Bytes_Used="40", X_Timestamp=ts(2))
         call(cluster.apps[n1], cluster.path(n1, "AUTH_x") + "/c2", "PUT", X_Put_Timestamp=ts(3),
              X_Object_Count="1", X_Bytes_Used="1", X_Timestamp=ts(3))
-        progress = Progress()
-        cluster.run(n0, progress)
-        assert progress.total == progress.done == 1
+        one_pass = progress()
+        cluster.run(n0, one_pass)
+        assert one_pass.total == one_pass.done == 1
         cluster.run_all()
         for node in (n0, n1, n2):
             head = call(cluster.apps[node], cluster.path(node, "AUTH_x"), "HEAD")
@@ -372,3 +368,9 @@ def test_device_ready(tmp_path):
     assert not device_ready(str(tmp_path), "sda", mount_check=True)
     assert not device_ready(str(tmp_path), "nope", mount_check=False)
     assert os.path.ismount("/") and device_ready("/", "", mount_check=True)
+
+
+def test_the_replicator_scripts_start_without_import_noise():
+    result = subprocess.run([sys.executable, "-c", "import replicator.db_replicator"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert "Eventlet" not in result.stderr
