@@ -1,21 +1,24 @@
 """The container and account replicators: one class, parametrised by the
 server whose DBs it keeps whole (``ContainerServer`` or ``AccountServer``).
 
-One pass walks every DB on this node's ring devices (an unmounted device is
-skipped):
+One pass, for each of this node's ring devices (an unmounted one is skipped):
 
+- first ``objstore.db.maintenance.reclaim`` drops the tombstones and deleted
+  DBs older than ``reclaim_age``; a deleted DB it had to keep (its account
+  has not heard of the deletion yet) is not pushed either, since a peer that
+  dropped it already would get it back;
 - a DB whose device is one of its primaries is pushed to each other primary
   (``replicator.db_push``: the records changed since that peer's sync point,
-  or a whole copy when the peer has none); every primary's replicator does
-  the same, so after one pass of each every replica holds every record;
-- a DB on a handoff (not a primary by the current ring, e.g. written while a
+  or a whole copy when the peer has none).  Every primary's replicator does
+  the same, so once each has run a pass every replica holds every record.
+  The records a replica received go back once to their senders in the next
+  pass (a replica only knows how far it read each peer, not where its own
+  records came from); that changes nothing there, and the pass after it
+  sends nothing at all;
+- a DB on a handoff (not a primary by the current ring: written while a
   primary was down, or left behind by a rebalance) is pushed to all its
-  primaries and removed here only after every one of them acknowledged it,
-  and only if it did not change meanwhile;
-- a DB deleted longer than ``reclaim_age`` ago is not pushed (a peer that
-  dropped it already would get it back), and at the end of each device
-  ``objstore.db.maintenance.reclaim`` drops those DBs and the tombstones
-  older than ``reclaim_age``.
+  primaries and removed here once every one of them acknowledged it, and
+  only if it did not change meanwhile.
 
 A replica that receives records is marked dirty by the REPLICATE handler, so
 a container server then reports the replicated container's new counters to
@@ -27,6 +30,7 @@ import collections
 import configparser
 import logging
 import os
+import time
 from typing import Any, Iterable, Iterator
 
 import eventlet
@@ -94,7 +98,7 @@ class DBReplicator(BackgroundDaemon):
 
     # -- one pass ----------------------------------------------------------
     def run_once(self, progress: PassProgress) -> dict[str, int]:
-        """Replicate every DB of every ready local device, then reclaim."""
+        """Reclaim, then replicate every DB of every ready local device."""
         stats: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTERS})
         work = []
         for device in local_devices(self.ring.devs, self.bind_ip, self.bind_port):
@@ -104,22 +108,28 @@ class DBReplicator(BackgroundDaemon):
                 continue
             store = self.stores.existing(os.path.join(self.devices, device["device"]))
             if store is not None:
-                work.append((device, store, list(databases(store))))
-        progress.set_total(sum(len(dbs) for _, _, dbs in work))
-        for device, store, dbs in work:
-            cutoff = reclaim_cutoff(self.reclaim_age)
+                cutoff = self._reclaim(store, stats)
+                work.append((device, store, list(databases(store)), cutoff))
+        progress.set_total(sum(len(dbs) for _, _, dbs, _ in work))
+        for device, store, dbs, cutoff in work:
             pool = eventlet.GreenPool(self.concurrency)
             rows = _until_stopped(dbs, progress)
             for counts in pool.imap(lambda row: self._replicate_safely(device, store, *row, cutoff),
                                     rows):
                 stats.update(counts)
                 progress.advance()
-            if progress.stopping:
-                break
-            records, dropped = reclaim(store, self.kind, self.reclaim_age)
-            stats["reclaimed_records"] += records
-            stats["reclaimed_dbs"] += dropped
         return dict(stats)
+
+    def _reclaim(self, store: ListingStore, stats: collections.Counter[str]) -> str:
+        """Drop what is older than ``reclaim_age`` before anything is pushed,
+        so that no pass sends a peer what that peer's own pass, run earlier
+        with an earlier cutoff, reclaimed already; the cutoff is returned to
+        skip the deleted DBs that could not be dropped yet."""
+        now = time.time()
+        records, dropped = reclaim(store, self.kind, self.reclaim_age, now)
+        stats["reclaimed_records"] += records
+        stats["reclaimed_dbs"] += dropped
+        return reclaim_cutoff(self.reclaim_age, now)
 
     def _replicate_safely(self, device: dict[str, Any], store: ListingStore, db_hash: bytes,
                           info: dict[str, Any], cutoff: str) -> collections.Counter[str]:
