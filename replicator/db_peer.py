@@ -20,7 +20,12 @@ Payload = dict[str, Any]
 
 
 class PeerError(Exception):
-    """A peer could not be reached, broke the protocol, or refused the request."""
+    """A peer could not be reached, broke the protocol, or refused the request
+    (``status``: its answer, None if there was none)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Replicate(Protocol):

@@ -89,5 +89,5 @@ def _call(replicate: Replicate, node: Mapping[str, Any], db: LocalDB, op: str, a
     status, answer = replicate(node, db.partition, db.broker.hash, op, args)
     if status not in expected:
         raise PeerError(f"{op} of {db.broker.hash.hex()} on {node['ip']}:{node['port']}/"
-                        f"{node['device']} got {status}: {answer.get('error', '')}")
+                        f"{node['device']} got {status}: {answer.get('error', '')}", status)
     return status, answer

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import configparser
+import itertools
 import logging
 import os
 import time
@@ -39,6 +40,8 @@ from objstore.account import server as account_server
 from objstore.account.server import AccountServer
 from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
 from objstore.common.config import config_true_value, get_float, get_int, section
+from objstore.common.error_limiter import ErrorLimiter
+from objstore.common.fanout import NodeIter
 from objstore.container import server as container_server
 from objstore.container.server import ContainerServer
 from objstore.db.broker import Broker
@@ -83,6 +86,9 @@ class DBReplicator(BackgroundDaemon):
         self.stores = stores or StoreCache(server.store_subdir,
                                            get_int(options, "db_map_size", DEFAULT_MAP_SIZE),
                                            config_true_value(options.get("db_use_tpool", "true")))
+        self.error_limiter = ErrorLimiter(get_int(options, "error_suppression_limit", 10),
+                                          get_float(options, "error_suppression_interval", 60.0),
+                                          logger)
         self._conf = conf
         self._ring = ring
         self.replicate = replicate or HTTPReplicate(get_float(options, "conn_timeout", 0.5),
@@ -153,14 +159,22 @@ class DBReplicator(BackgroundDaemon):
         primaries = self.ring.get_part_nodes(partition)
         is_primary = any(node["id"] == device["id"] for node in primaries)
         peers = [node for node in primaries if node["id"] != device["id"]]
+        handoffs = (node for node in NodeIter(self.ring, partition, self.error_limiter,
+                                              primaries).handoff_nodes()
+                    if node["id"] != device["id"])
         acknowledged = 0
         for node in peers:
             try:
                 result = push(self.replicate, node, db, self.batch_size)
             except (PeerError, eventlet.Timeout) as err:
                 counts["failures"] += 1
-                self.logger.warning("%s %s/%s to %s:%s/%s failed: %s", self.server_type,
-                                    *names, node["ip"], node["port"], node["device"], err)
+                self.logger.warning("%s %s to %s:%s/%s failed: %s", self.server_type,
+                                    "/".join(names), node["ip"], node["port"], node["device"], err)
+                if is_primary and getattr(err, "status", None) == 507:
+                    # an unmounted disk may stay so for long: keep a copy on
+                    # a handoff meanwhile (its replicator brings it back)
+                    self.error_limiter.limit_now(node, "507 Insufficient Storage")
+                    peers.extend(itertools.islice(handoffs, 1))
                 continue
             acknowledged += 1
             counts["in_sync" if result.in_sync else "synced"] += 1

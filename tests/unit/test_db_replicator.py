@@ -239,6 +239,17 @@ def test_a_handoff_db_moves_to_its_primaries_and_is_removed(containers):
         assert [dict(r)["name"] for r in records] == ["o"]
 
 
+def test_a_copy_goes_to_a_handoff_while_a_primary_disk_is_missing(containers):
+    _, (n0, n1, n2) = containers.primaries("a", "c")
+    handoff = containers.handoff("a", "c")
+    call(containers.apps[n0], containers.path(n0, "a", "c"), "PUT", X_Timestamp=ts(0))
+    os.rename(containers.tmp / f"node{n1}" / f"sd{n1}", containers.tmp / f"node{n1}" / "gone")
+    stats = containers.run(n0)
+    assert stats["failures"] == 1 and stats["whole_copies"] == 2
+    assert containers.dump(handoff, "a", "c") == containers.dump(n0, "a", "c")
+    assert containers.dump(n2, "a", "c") is not None
+
+
 def test_a_handoff_changed_after_it_was_read_is_kept(containers):
     handoff = containers.handoff("a", "c")
     app = containers.apps[handoff]
