@@ -33,7 +33,7 @@ from objstore.db.broker import Broker  # noqa: E402
 from objstore.db.schema import OBJECTS  # noqa: E402
 from objstore.db.store import ListingStore  # noqa: E402
 from replicator.db_replicator import container_replicator  # noqa: E402
-from ring import Ring  # noqa: E402
+from ring.ring import Ring  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 
 LOG = logging.getLogger("db-replication-bench")

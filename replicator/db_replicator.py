@@ -98,7 +98,7 @@ class DBReplicator(BackgroundDaemon):
     def ring(self) -> Any:
         """The DB ring, loaded on first use (it reloads itself when the file changes)."""
         if self._ring is None:
-            from ring import load_ring
+            from ring.ring import load_ring
             self._ring = load_ring(self._conf, self.server_type)
         return self._ring
 

@@ -21,7 +21,7 @@ from objstore.db.maintenance import broker_for, databases, dirty_entries
 from objstore.db.schema import CONTAINERS, OBJECTS
 from objstore.db.store import ListingStore
 from replicator.db_replicator import account_replicator, container_replicator
-from ring import Ring
+from ring.ring import Ring
 from tests.cluster import Cluster
 from tests.support import wait_for
 

@@ -25,7 +25,8 @@ from replicator.db_peer import PeerError, decode_answer
 from replicator.db_push import LocalDB, peer_is_current
 from replicator.db_replicator import DBReplicator, _drop_if_unchanged
 from replicator.local_devices import device_ready, local_devices
-from ring import Ring, RingBuilder
+from ring.builder import RingBuilder
+from ring.ring import Ring
 from tests.unit.test_container_server import call
 
 LOG = logging.getLogger("test-db-replicator")
