@@ -30,7 +30,6 @@ import collections
 import configparser
 import itertools
 import logging
-import os
 import time
 from typing import Any, Iterable, Iterator
 
@@ -51,11 +50,11 @@ from objstore.db.server import DBServer
 from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
 from replicator.db_peer import HTTPReplicate, PeerError, Replicate
 from replicator.db_push import LocalDB, push
-from replicator.local_devices import device_ready, local_devices
+from replicator.devices import device_settings, local_devices, ring_devices
 
 # options a replicator takes from its server's section unless its own sets them
-SERVER_OPTIONS = ("devices", "mount_check", "bind_ip", "bind_port", "reclaim_age",
-                  "db_map_size", "db_use_tpool")
+# (devices and mount_check too: replicator.devices.device_settings)
+SERVER_OPTIONS = ("bind_ip", "bind_port", "reclaim_age", "db_map_size", "db_use_tpool")
 # checked: DBs looked at; synced / in_sync: peer replicas brought up to date /
 # already current; failures: peer replicas that could not be reached or refused
 COUNTERS = ("checked", "synced", "in_sync", "records_sent", "whole_copies", "handoffs_removed",
@@ -76,8 +75,7 @@ class DBReplicator(BackgroundDaemon):
         inherited = section(conf, server.section_name)
         options = {key: inherited[key] for key in SERVER_OPTIONS if key in inherited}
         options.update(section(conf, self.name))
-        self.devices = options.get("devices", "/srv/node")
-        self.mount_check = config_true_value(options.get("mount_check", "true"))
+        self.devices, self.mount_check = device_settings(conf, self.name, server.section_name)
         self.bind_ip = options.get("bind_ip", "127.0.0.1")
         self.bind_port = get_int(options, "bind_port", default_port)
         self.reclaim_age = get_float(options, "reclaim_age", DEFAULT_RECLAIM_AGE)
@@ -107,12 +105,12 @@ class DBReplicator(BackgroundDaemon):
         """Reclaim, then replicate every DB of every ready local device."""
         stats: collections.Counter[str] = collections.Counter({name: 0 for name in COUNTERS})
         work = []
-        for device in local_devices(self.ring.devs, self.bind_ip, self.bind_port):
-            if not device_ready(self.devices, device["device"], self.mount_check):
-                self.logger.warning("skipping %s: not mounted", device["device"])
-                stats["devices_skipped"] += 1
-                continue
-            store = self.stores.existing(os.path.join(self.devices, device["device"]))
+        mine = ring_devices(self.ring.devs, self.bind_ip, self.bind_port)
+        usable = dict(local_devices(self.devices, self.mount_check, self.logger))
+        stats["devices_skipped"] = len(mine.keys() - usable.keys())
+        for name in sorted(mine.keys() & usable.keys()):
+            device = mine[name]
+            store = self.stores.existing(usable[name])
             if store is not None:
                 cutoff = self._reclaim(store, stats)
                 work.append((device, store, list(databases(store)), cutoff))

@@ -142,35 +142,7 @@ class Cluster:
 
     def stop_node(self, node: int, sig: int = signal.SIGTERM) -> None:
         for kind in STORAGE_KINDS:
-            self.stop_server(kind, node, sig)
-
-    def start_server(self, kind: str, node: int) -> None:
-        """Start one storage daemon of a node (``kind``: object, container, account)."""
-        self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
-        self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
-
-    def stop_server(self, kind: str, node: int, sig: int = signal.SIGTERM) -> None:
-        self._stop(f"{kind}-{node}", sig)
-
-    def run_once(self, daemon: str, node: int, **options: str) -> dict:
-        """One ``--once`` pass of ``bin/objstore-<daemon>`` with the node's
-        config plus ``[<daemon>]`` ``options``; the pass's record from its
-        stats file (``counters``, ``duration``, ``outcome``...)."""
-        conf = _new_conf()
-        conf.read(self.node_config(node))
-        stats_file = os.path.join(self.base, f"{daemon}-{node}.json")
-        conf[daemon] = {"log_file": os.path.join(self.base, f"{daemon}-{node}.log"),
-                        "stats_file": stats_file, **options}
-        path = os.path.join(self.base, f"{daemon}-{node}.conf")
-        _write(conf, path)
-        result = subprocess.run([sys.executable, os.path.join(REPO, "bin", f"objstore-{daemon}"),
-                                 "--config", path, "--once"], cwd=REPO, capture_output=True,
-                                text=True, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(f"objstore-{daemon} --once on node {node} exited with "
-                               f"{result.returncode}: {result.stderr[-3000:]}")
-        with open(stats_file, encoding="utf-8") as handle:
-            return json.load(handle)["last_pass"]
+            self._stop(f"{kind}-{node}", sig)
 
     def stop_server(self, kind: str, node: int, sig: int = signal.SIGTERM) -> None:
         """Stop one storage server (``kind`` in STORAGE_KINDS) of a node."""

@@ -21,7 +21,6 @@ from objstore.db.maintenance import broker_for, databases, dirty_entries
 from objstore.db.schema import CONTAINERS, OBJECTS
 from objstore.db.store import ListingStore
 from replicator.db_replicator import account_replicator, container_replicator
-from ring.ring import Ring
 from tests.cluster import Cluster
 from tests.support import wait_for
 
@@ -37,12 +36,8 @@ def cluster():
         yield running
 
 
-def ring(cluster: Cluster, kind: str) -> Ring:
-    return Ring(cluster.ring_dir, kind, hash_suffix=b"integration")
-
-
 def primaries(cluster: Cluster, kind: str, *names: str) -> tuple[int, list[int]]:
-    part, nodes = ring(cluster, kind).get_nodes(*names)
+    part, nodes = cluster.ring(kind).get_nodes(*names)
     return part, [node["id"] for node in nodes]  # device id i is node i's
 
 
@@ -91,7 +86,7 @@ def node1_primary_names(cluster: Cluster, count: int) -> list[str]:
 def run_all(cluster: Cluster, daemon: str) -> list[dict]:
     """One ``bin/objstore-<daemon> --once`` pass on every node, one after the
     other (so one round converges any divergence); their counters."""
-    passes = [cluster.run_once(daemon, node) for node in range(NODES)]
+    passes = [cluster.run_once(node, daemon) for node in range(NODES)]
     assert all(p["outcome"] == "done" for p in passes), passes
     return [p["counters"] for p in passes]
 

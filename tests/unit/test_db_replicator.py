@@ -24,7 +24,7 @@ from objstore.db.server import DBServer
 from replicator.db_peer import PeerError, decode_answer
 from replicator.db_push import LocalDB, peer_is_current
 from replicator.db_replicator import DBReplicator, _drop_if_unchanged
-from replicator.local_devices import device_ready, local_devices
+from replicator.devices import ring_devices
 from ring.builder import RingBuilder
 from ring.ring import Ring
 from tests.unit.test_container_server import call
@@ -362,24 +362,17 @@ def test_decode_answer():
             decode_answer(200, content_type, body)
 
 
-def test_local_devices_match_address_or_replication_address():
+def test_ring_devices_match_address_or_replication_address():
     devs = [{"ip": "10.0.0.1", "port": 6201, "device": "b"},
             None,
             {"ip": "10.0.0.1", "port": 6202, "device": "x"},
             {"ip": "10.0.0.2", "port": 6201, "replication_ip": "10.1.0.1",
              "replication_port": 6201, "device": "a"},
             {"ip": "10.0.0.3", "port": 6201, "device": "c"}]
-    assert [d["device"] for d in local_devices(devs, "10.0.0.1", 6201)] == ["b"]
-    assert [d["device"] for d in local_devices(devs, "10.1.0.1", 6201)] == ["a"]
-    assert [d["device"] for d in local_devices(devs, "0.0.0.0", 6201)] == []
-
-
-def test_device_ready(tmp_path):
-    (tmp_path / "sda").mkdir()
-    assert device_ready(str(tmp_path), "sda", mount_check=False)
-    assert not device_ready(str(tmp_path), "sda", mount_check=True)
-    assert not device_ready(str(tmp_path), "nope", mount_check=False)
-    assert os.path.ismount("/") and device_ready("/", "", mount_check=True)
+    assert list(ring_devices(devs, "10.0.0.1", 6201)) == ["b"]
+    assert list(ring_devices(devs, "10.1.0.1", 6201)) == ["a"]
+    assert list(ring_devices(devs, "0.0.0.0", 6201)) == []
+    assert list(ring_devices([dict(devs[0], ip="127.0.0.1")], "0.0.0.0", 6201)) == ["b"]
 
 
 def test_the_replicator_scripts_start_without_import_noise():
