@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import msgpack
 
-from objstore.common import ranges
+from objstore.common import conditional, ranges
 from objstore.common.config import (config_true_value, get_float, get_int, hash_path_affixes,
                                     section)
 from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
@@ -28,7 +28,7 @@ from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
-from objstore.obj import conditional, ondisk
+from objstore.obj import ondisk
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.updates import ContainerUpdater, Target, parse_targets
 

@@ -21,8 +21,9 @@ from eventlet.greenthread import GreenThread
 
 from proxy.internal.subrequest import SubResponse, call_app, make_env, simple_response
 from objstore.common import ranges as http_ranges
+from objstore.common.conditional import evaluate
 from objstore.common.timestamp import parse_http_date
-from objstore.common.wsgi import WSGIApp
+from objstore.common.wsgi import WSGIApp, status_line
 
 CONDITIONAL_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
                     "HTTP_IF_UNMODIFIED_SINCE")
@@ -226,9 +227,9 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
     headers = [(k, v) for k, v in manifest_headers if k.lower() not in MANIFEST_ONLY_HEADERS]
     headers += [("Etag", etag), ("Accept-Ranges", "bytes")]
     last_modified = next((v for k, v in headers if k.lower() == "last-modified"), None)
-    conditional = _conditional_status(environ, etag, last_modified)
+    conditional = evaluate(environ, etag, parse_http_date(last_modified))
     if conditional:
-        return simple_response(start_response, conditional,
+        return simple_response(start_response, status_line(conditional),
                                headers=[(k, v) for k, v in headers if k.lower() != "content-type"],
                                method="HEAD")
     range_header = environ.get("HTTP_RANGE")
@@ -282,30 +283,3 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
         return simple_response(start_response, "409 Conflict", f"{err}\n")
     start_response(status, headers)
     return PrimedBody(first_chunk, stream)
-
-
-def _conditional_status(environ: dict, etag: str, last_modified: str | None) -> str | None:
-    """304/412 for the conditional headers, against the large object's ETag and
-    the manifest's Last-Modified (RFC 7232 order)."""
-    bare = etag.strip('"')
-
-    def matches(header: str) -> bool:
-        values = [v.strip().strip('"') for v in header.split(",")]
-        return "*" in values or bare in values
-
-    modified = parse_http_date(last_modified)
-    if_match = environ.get("HTTP_IF_MATCH")
-    if if_match and not matches(if_match):
-        return "412 Precondition Failed"
-    unmodified_since = parse_http_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
-    if (not if_match and unmodified_since is not None and modified is not None
-            and modified > unmodified_since):
-        return "412 Precondition Failed"
-    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-    if if_none_match and matches(if_none_match):
-        return "304 Not Modified"
-    modified_since = parse_http_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
-    if (not if_none_match and modified_since is not None and modified is not None
-            and modified <= modified_since):
-        return "304 Not Modified"
-    return None

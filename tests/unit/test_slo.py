@@ -410,3 +410,11 @@ def test_manifest_put_and_get_on_both_api_prefixes(swift, slo, version):
     got = req(slo, f"/{version}/{A}/c/big")
     assert got.status_int == 200 and got.body == content
     assert got.headers["X-Static-Large-Object"] == "True"
+
+
+def test_weak_if_none_match_is_304_like_the_object_server(swift, slo):
+    segs, _ = upload_segments(swift, [5])
+    put_manifest(slo, "m", segs)
+    etag = req(slo, f"/v1/{A}/c/m", "HEAD").headers["Etag"]
+    assert req(slo, f"/v1/{A}/c/m", **{"If-None-Match": f"W/{etag}"}).status_int == 304
+    assert req(slo, f"/v1/{A}/c/m", **{"If-Match": f"W/{etag}"}).status_int == 412
