@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.paths import ApiPath, split_api_path
+from proxy.internal.subrequest import call_app, make_env
 
 INFOCACHE = "swift.infocache"
 # marks a HEAD that only wants the info: the proxy may answer it from its cache
@@ -148,40 +149,18 @@ def _api_path(env: dict, container: bool) -> tuple[ApiPath, str, str]:
     return api, account, names
 
 
-def _preauthed_head(env: dict, wsgi_path: str, source: str) -> dict:
-    """A HEAD sub-request environ sharing the infocache; auth already passed."""
-    sub = {key: env[key] for key in ("SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
-                                     "wsgi.version", "wsgi.url_scheme", "wsgi.errors",
-                                     "wsgi.multithread", "wsgi.multiprocess", "wsgi.run_once",
-                                     "HTTP_X_TRANS_ID", "REMOTE_USER") if key in env}
-    sub.update({"REQUEST_METHOD": "HEAD", "PATH_INFO": wsgi_path, "QUERY_STRING": "",
-                "SCRIPT_NAME": "", "CONTENT_LENGTH": "0", "swift.source": source,
-                "swift.authorize": lambda req: None, "swift.authorize_override": True,
-                INFOCACHE: env.setdefault(INFOCACHE, {}), INFO_REQUEST: True})
-    return sub
-
-
 def _head_info(env: dict, app: Callable, wsgi_path: str, key: str, source: str,
                from_headers: Callable[[int, Mapping[str, str]], dict]) -> dict:
     infocache = env.setdefault(INFOCACHE, {})
     if key in infocache:
         return infocache[key]
-    captured: dict = {}
-
-    def start_response(status, headers, exc_info=None):
-        captured["status"] = int(status.split(" ", 1)[0])
-        captured["headers"] = {k.lower(): v for k, v in headers}
-
-    body = app(_preauthed_head(env, wsgi_path, source), start_response)
-    try:
-        for _ in body:
-            pass
-    finally:
-        close = getattr(body, "close", None)
-        if close:
-            close()
+    # a system request: the caller's own auth already passed (or is what asks)
+    head = make_env(env, "HEAD", wsgi_to_str(wsgi_path) or "", source=source, system=True)
+    head[INFO_REQUEST] = True
+    resp = call_app(app, head)
+    resp.read()
     if key not in infocache:  # an app other than the proxy answered
-        infocache[key] = from_headers(captured.get("status", 503), captured.get("headers", {}))
+        infocache[key] = from_headers(resp.status_int, {k.lower(): v for k, v in resp.headers})
     return infocache[key]
 
 

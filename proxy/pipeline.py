@@ -75,9 +75,13 @@ def load_filter(conf: configparser.ConfigParser, name: str) -> Filter:
     return factory(conf, options)
 
 
-def load_pipeline(conf: configparser.ConfigParser, app: WSGIApp) -> WSGIApp:
-    """``app`` wrapped in the configured filters, first name outermost."""
-    filters = [load_filter(conf, name) for name in pipeline_names(conf)[:-1]]
+def load_pipeline(conf: configparser.ConfigParser, app: WSGIApp,
+                  names: list[str] | None = None) -> WSGIApp:
+    """``app`` wrapped in the filters ``names`` (default: the configured
+    pipeline's), first name outermost."""
+    if names is None:
+        names = pipeline_names(conf)[:-1]
+    filters = [load_filter(conf, name) for name in names]
     for make in reversed(filters):
         app = make(app)
     return app

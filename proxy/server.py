@@ -29,6 +29,7 @@ from proxy.controllers.obj import object_controller
 from proxy.controllers.reader import Reader
 from proxy.http import Request, Response, error_response
 from proxy.info import capabilities
+from proxy.internal.subrequest import is_system_request
 from proxy.infocache import (INFOCACHE, Generations, TTLCache, account_info_from, account_key,
                              container_info_from, container_key)
 from proxy.pipeline import load_pipeline
@@ -218,14 +219,18 @@ class Application:
         """``handler()`` if the auth middleware (if any) allows it, else its denial."""
         env = req.environ
         authorize = env.get("swift.authorize")
-        if authorize is None:
+        if is_system_request(env):
+            env["swift_owner"] = True  # pre-authorized by the cluster itself: no one to ask
+        elif authorize is None:
             env.setdefault("swift_owner", True)  # no auth middleware: no one to ask
+        else:
+            denial = authorize(AuthRequest(env))
+            if denial is not None:
+                if req.method not in ctrl.delay_denial:
+                    return denial
+                return handler()  # asks again once the container ACL is known
+        if authorize is None:
             return handler()
-        denial = authorize(AuthRequest(env))
-        if denial is not None:
-            if req.method not in ctrl.delay_denial:
-                return denial
-            return handler()  # asks again once the container ACL is known
         del env["swift.authorize"]
         try:
             return handler()

@@ -209,7 +209,8 @@ class FakeSwift:
                 cut = name.find(delimiter, len(prefix))
                 if cut >= 0:
                     subdir = name[:cut + len(delimiter)]
-                    if not entries or entries[-1].get("subdir") != subdir:
+                    # as Swift: a subdir that is the marker was on the previous page
+                    if subdir != marker and (not entries or entries[-1].get("subdir") != subdir):
                         entries.append({"subdir": subdir})
                     continue
             obj = cont.objects[name]

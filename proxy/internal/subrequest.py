@@ -1,9 +1,20 @@
-"""Internal sub-requests made by middleware (segment GETs, listings, copies).
+"""Sub-requests: requests the proxy's own code sends through the pipeline.
 
-A sub-request is a fresh environ for the next app in the pipeline.  It keeps
-the caller's identity (``REMOTE_USER``, ``swift.authorize``...) so the proxy
-authorizes it exactly as if the client had asked, and is marked with
-``swift.source`` so logs show which middleware made it.
+A sub-request is a fresh environ for the next app in the pipeline, marked
+with ``swift.source`` so logs show who made it.  ``make_env`` builds it in
+one of two modes:
+
+- *as the caller* (segment GETs, listings, copies): it keeps the client's
+  identity (``REMOTE_USER``, ``swift.authorize``...), so the proxy authorizes
+  it exactly as if the client had asked;
+- *system* (``system=True``): a pre-authorized request of the cluster itself,
+  for hidden accounts no client may reach (the auth store, queue accounts)
+  and for info lookups after auth already passed.  It carries no identity,
+  only the ``SYSTEM_REQUEST`` environ mark; the auth middleware and the proxy
+  give it owner rights without asking ``swift.authorize``.  The mark is not
+  an ``HTTP_`` key, so no request header can set it, and the gatekeeper
+  removes it from every client request: only code right of the gatekeeper
+  can make one.
 """
 from __future__ import annotations
 
@@ -17,13 +28,19 @@ from objstore.common.constraints import str_to_wsgi
 from objstore.common.logs import bind_txn_id
 from objstore.common.wsgi import WSGIApp
 
-# environ keys a sub-request inherits from the client request
-INHERITED_KEYS = (
+# marks a pre-authorized system request (see the module docstring)
+SYSTEM_REQUEST = "objstore.system_request"
+# environ keys every sub-request inherits: the transport, the txn id, the caches
+CONTEXT_KEYS = (
     "wsgi.version", "wsgi.url_scheme", "wsgi.errors", "wsgi.multithread", "wsgi.multiprocess",
     "wsgi.run_once", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SCRIPT_NAME",
-    "REMOTE_ADDR", "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_X_TRANS_ID", "HTTP_REFERER",
-    "HTTP_X_FORWARDED_FOR", "REMOTE_USER", "swift.authorize", "swift.authorize_override",
-    "swift.clean_acl", "objstore.identity", "swift.cache", "swift.infocache",
+    "REMOTE_ADDR", "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_X_TRANS_ID", "HTTP_X_FORWARDED_FOR",
+    "swift.cache", "swift.infocache",
+)
+# environ keys that say who is asking: inherited only "as the caller"
+IDENTITY_KEYS = (
+    "HTTP_REFERER", "REMOTE_USER", "swift.authorize", "swift.authorize_override",
+    "swift.clean_acl", "objstore.identity", SYSTEM_REQUEST,
 )
 _SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
@@ -47,11 +64,21 @@ def query_param(environ: dict, name: str) -> str | None:
     return values[-1] if values else None
 
 
+def is_system_request(environ: dict) -> bool:
+    """True for a pre-authorized system request (made by ``make_env(system=True)``)."""
+    return environ.get(SYSTEM_REQUEST) is True
+
+
 def make_env(environ: dict, method: str, path: str, *, source: str,
              query: dict[str, str] | str = "", headers: dict[str, str] | None = None,
-             body: bytes | io.RawIOBase | None = None) -> dict:
-    """A sub-request environ for ``method path`` (``path`` decoded, e.g. ``/v1/a/c/o``)."""
-    env = {key: environ[key] for key in INHERITED_KEYS if key in environ}
+             body: bytes | io.RawIOBase | None = None, system: bool = False) -> dict:
+    """A sub-request environ for ``method path`` (``path`` decoded, e.g. ``/v1/a/c/o``):
+    as the caller of ``environ``, or with ``system`` a pre-authorized system request."""
+    env = {key: environ[key] for key in CONTEXT_KEYS if key in environ}
+    if system:
+        env[SYSTEM_REQUEST] = True
+    else:
+        env.update((key, environ[key]) for key in IDENTITY_KEYS if key in environ)
     env.update({
         "REQUEST_METHOD": method,
         "PATH_INFO": str_to_wsgi(path),
@@ -111,6 +138,12 @@ class SubResponse:
         close = getattr(self._body, "close", None)
         if close:
             close()
+
+    def __enter__(self) -> "SubResponse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def forward(self, start_response: Callable,
                 headers: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
