@@ -153,7 +153,7 @@ class DBReplicator(BackgroundDaemon):
         partition = self.ring.get_part(*names)
         db = LocalDB.read(broker, partition)
         if db is None or is_reclaimable(broker, db.info, cutoff):
-            return counts  # gone meanwhile, or the reclaim at the end of the device drops it
+            return counts  # gone meanwhile, or deleted long ago and kept only until reported
         primaries = self.ring.get_part_nodes(partition)
         is_primary = any(node["id"] == device["id"] for node in primaries)
         peers = [node for node in primaries if node["id"] != device["id"]]

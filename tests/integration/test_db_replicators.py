@@ -21,6 +21,7 @@ from objstore.db.maintenance import broker_for, databases, dirty_entries
 from objstore.db.schema import CONTAINERS, OBJECTS
 from objstore.db.store import ListingStore
 from replicator.db_replicator import account_replicator, container_replicator
+from ring.builder import RingBuilder
 from tests.cluster import Cluster
 from tests.support import wait_for
 
@@ -241,3 +242,33 @@ def test_deleted_containers_and_records_are_reclaimed(cluster):
     for node in primaries(cluster, "account", "AUTH_test")[1]:
         records = snapshot(cluster, "account", node)[0][("AUTH_test",)][0]
         assert "short-lived" not in {dict(rec)["name"] for rec in records}
+
+
+def test_after_a_rebalance_every_db_moves_to_its_new_primaries(cluster):
+    names = [f"moving-{i}" for i in range(12)]
+    for name in names:
+        proxy(cluster, "PUT", f"/v1/AUTH_test/{name}", X_Container_Meta_Name=name)
+        proxy(cluster, "PUT", f"/v1/AUTH_test/{name}/o", name.encode())
+    wait_for(lambda: no_dirty_containers(cluster), timeout=30, what="account stat reports")
+    before = {name: primaries(cluster, "container", "AUTH_test", name)[1] for name in names}
+    builder = RingBuilder(cluster.part_power, 3, 0)
+    for node in range(NODES):  # node 0 now takes three times its share
+        builder.add_dev({"region": 1, "zone": node + 1, "ip": "127.0.0.1",
+                         "port": cluster.ports[node]["container"], "device": f"sd{node}",
+                         "weight": 300 if node == 0 else 100})
+    builder.rebalance(seed=7)
+    builder.write_ring(os.path.join(cluster.ring_dir, "container.ring.gz"))
+    after = {name: primaries(cluster, "container", "AUTH_test", name)[1] for name in names}
+    moved = [name for name in names if set(before[name]) != set(after[name])]
+    assert moved, "the new ring should move some of these containers"
+
+    counters = run_in_process(cluster, "container")
+    assert total(counters, "handoffs_removed") >= len(moved) and total(counters, "failures") == 0
+    dbs = [snapshot(cluster, "container", node)[0] for node in range(NODES)]
+    for name in names:
+        copies = [dbs[node].get(("AUTH_test", name)) for node in range(NODES)]
+        assert [node for node in range(NODES) if copies[node]] == sorted(after[name]), name
+        first = copies[after[name][0]]
+        assert all(copies[node] == first for node in after[name])
+        assert [dict(rec)["name"] for rec in first[0]] == ["o"]
+        assert first[1]["X-Container-Meta-Name"][0] == name
