@@ -8,12 +8,11 @@ and ``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]``; the README's
 from __future__ import annotations
 
 import configparser
-import errno
 import logging
 import socket
 import time
 import uuid
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator
 
 import msgpack
 
@@ -28,9 +27,10 @@ from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
-from objstore.obj import ondisk
+from objstore.obj import ondisk, store
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
-from objstore.obj.updates import ContainerUpdater, Target, parse_targets
+from objstore.obj.store import ContainerUpdate, ObjectPath, ObjectStore
+from objstore.obj.updates import ContainerUpdater, parse_targets
 
 SECTION = "object-server"
 DEFAULT_PORT = 6200
@@ -40,14 +40,12 @@ DEFAULT_ALLOWED_HEADERS = ("Content-Disposition, Content-Encoding, X-Delete-At, 
 _META_ENVIRON_PREFIX = "HTTP_X_OBJECT_META_"
 _STORED_ENVIRON_PREFIXES = ("HTTP_X_OBJECT_META_", "HTTP_X_OBJECT_SYSMETA_",
                             "HTTP_X_OBJECT_TRANSIENT_SYSMETA_")
-# listing values that replace the object's own in container updates (e.g. an SLO
-# manifest lists its total size): request headers, or sysmeta stored with the object
-_OVERRIDE_PREFIXES = ("HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_",
-                      "HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_")  # later wins
+# listing values that replace the object's own in container updates, sent by
+# the proxy (they win over the same values stored as sysmeta)
+_OVERRIDE_ENVIRON_PREFIX = "HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_"
 # metadata keys that are not passed through as response headers as they are
 _NOT_PASSED_THROUGH = frozenset({"name", "Content-Length", "Content-Type", "ETag", "X-Timestamp",
                                  "Content-Type-Timestamp"})
-_OVERRIDE_METADATA_PREFIX = "X-Object-Sysmeta-Container-Update-Override-"
 
 
 class HTTPError(Exception):
@@ -91,30 +89,21 @@ def _post_listing_update(data_metadata: dict[str, str], content_type: str, ctype
               "X-Etag": data_metadata.get("ETag", ""), "X-Content-Type": content_type,
               "X-Content-Type-Timestamp": ctype_timestamp,
               "X-Meta-Timestamp": meta_timestamp.internal}
-    update.update(("X-" + key[len(_OVERRIDE_METADATA_PREFIX):], value)
-                  for key, value in data_metadata.items()
-                  if key.startswith(_OVERRIDE_METADATA_PREFIX) and value)
+    update.update(store.listing_overrides(data_metadata))
     return update
 
 
-def _listing_overrides(environ: dict) -> dict[str, str]:
-    """``X-Etag``/``X-Size``/``X-Content-Type`` overrides for the container update."""
-    overrides = {}
-    for prefix in _OVERRIDE_PREFIXES:
-        for key, value in environ.items():
-            if key.startswith(prefix) and value:
-                overrides[header_name("HTTP_X_" + key[len(prefix):])] = value
-    return overrides
+# what the object store's refusals answer
+_STORE_ERROR_STATUS: dict[type[store.StoreError], int] = {
+    store.NewerExists: 409, store.AlreadyExists: 412, store.EtagMismatch: 422,
+    store.WrongLength: 499, store.TooLarge: 413, store.DeviceFull: 507}
 
 
-class ObjectPath(NamedTuple):
-    device: str
-    dev_path: str
-    partition: str
-    account: str
-    container: str
-    obj: str
-    policy: StoragePolicy
+def _http_error(err: store.StoreError) -> HTTPError:
+    headers = []
+    if isinstance(err, store.NewerExists):
+        headers.append(("X-Backend-Timestamp", err.timestamp.internal))
+    return HTTPError(_STORE_ERROR_STATUS[type(err)], str(err), headers)
 
 
 class FileBody:
@@ -153,11 +142,12 @@ class ObjectServer:
             hash_prefix=prefix, hash_suffix=suffix, logger=logger,
             reclaim_age=get_float(options, "reclaim_age", 7 * 86400),
             io_threads=get_int(options, "disk_io_threads", 16))
-        self.updater = ContainerUpdater(
+        updater = ContainerUpdater(
             self.manager, logger,
             conn_timeout=get_float(options, "conn_timeout", 0.5),
             node_timeout=get_float(options, "node_timeout", 3.0),
             update_timeout=get_float(options, "container_update_timeout", 1.0))
+        self.store = ObjectStore(self.manager, updater, self.constraints.max_file_size)
         self.allowed_headers = {name.strip().title() for name in options.get(
             "allowed_headers", DEFAULT_ALLOWED_HEADERS).split(",") if name.strip()}
         self._allowed_environ = {"HTTP_" + name.upper().replace("-", "_"): name
@@ -233,17 +223,27 @@ class ObjectServer:
             raise HTTPError(400, f"Invalid X-Timestamp {raw!r}") from None
 
     @staticmethod
-    def _update_targets(environ: dict) -> tuple[str, list[Target]] | None:
-        """(partition, container servers) the proxy named for this write's
-        listing update; 400 if the headers are malformed."""
+    def _container_update(environ: dict) -> ContainerUpdate | None:
+        """The container replicas the proxy named for this write's listing
+        update, if any; 400 if the headers are malformed."""
         try:
-            return parse_targets(environ)
+            targets = parse_targets(environ)
         except ValueError as err:
             raise HTTPError(400, str(err)) from None
+        if targets is None:
+            return None
+        overrides = {header_name("HTTP_X_" + key[len(_OVERRIDE_ENVIRON_PREFIX):]): value
+                     for key, value in environ.items()
+                     if key.startswith(_OVERRIDE_ENVIRON_PREFIX) and value}
+        return ContainerUpdate(*targets, trans_id=environ.get("HTTP_X_TRANS_ID", "-"),
+                               overrides=overrides)
 
-    def _diskfile(self, target: ObjectPath) -> DiskFile:
-        return self.manager.diskfile(target.dev_path, target.policy.data_dir, target.partition,
-                                     target.account, target.container, target.obj)
+    def _commit(self, writer: DiskFileWriter, metadata: dict[str, str], timestamp: Timestamp,
+                ext: str) -> None:
+        try:
+            self.store.commit(writer, metadata, timestamp, ext)
+        except store.StoreError as err:
+            raise _http_error(err) from None
 
     def _check_metadata(self, environ: dict) -> None:
         """Swift's limits on user metadata (count, name/value length, total size)."""
@@ -310,50 +310,19 @@ class ObjectServer:
             raise HTTPError(400, "No content type")
         self._check_metadata(environ)
         delete_at = self._delete_at(environ, timestamp)
-        targets = self._update_targets(environ)
-        diskfile = self._diskfile(target).list()
-        if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
-            raise HTTPError(409, "An equal or newer object already exists",
-                            [("X-Backend-Timestamp", diskfile.timestamp.internal)])
-        if environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*" and diskfile.fileset.data:
-            diskfile.open().close()
-            if diskfile.exists and not diskfile.is_expired():
-                raise HTTPError(412, "Precondition Failed: the object exists (If-None-Match: *)")
-        writer = diskfile.writer()
+        update = self._container_update(environ)
+        metadata = self._request_metadata(environ, sysmeta=True)
+        metadata["Content-Type"] = content_type
+        if delete_at is not None:
+            metadata["X-Delete-At"] = delete_at
         try:
-            self._read_body(environ, writer, content_length)
-            expected = environ.get("HTTP_ETAG")
-            if expected and expected.strip('"').lower() != writer.etag:
-                raise HTTPError(422, "Unprocessable Entity: body does not match ETag")
-            metadata = self._request_metadata(environ, sysmeta=True)
-            metadata.update({"name": diskfile.name, "X-Timestamp": timestamp.internal,
-                             "Content-Type": content_type, "Content-Length": str(writer.size),
-                             "ETag": writer.etag})
-            if delete_at is not None:
-                metadata["X-Delete-At"] = delete_at
-        except BaseException:
-            writer.close()
-            raise
-        self._commit(writer, metadata, timestamp, ondisk.DATA)
-        if targets:
-            update = {"X-Size": str(writer.size), "X-Content-Type": content_type,
-                      "X-Etag": writer.etag}
-            update.update(_listing_overrides(environ))
-            self._update_container("PUT", environ, target, diskfile, targets, timestamp, update)
-        return respond(start_response, 201, headers=[("ETag", writer.etag)])
-
-    @staticmethod
-    def _commit(writer: DiskFileWriter, metadata: dict[str, str], timestamp: Timestamp,
-                ext: str) -> None:
-        """Make the write durable (a full device is 507); the temp file never outlives it."""
-        try:
-            writer.commit(metadata, timestamp, ext)
-        except OSError as err:
-            if err.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise HTTPError(507, f"Not enough space on the device: {err.strerror}") from None
-            raise
-        finally:
-            writer.close()
+            stored = self.store.put(
+                target, timestamp, metadata, self._request_body(environ, content_length),
+                expected_etag=environ.get("HTTP_ETAG"), expected_length=content_length,
+                update=update, if_none_match=environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*")
+        except store.StoreError as err:
+            raise _http_error(err) from None
+        return respond(start_response, 201, headers=[("ETag", stored.etag)])
 
     def _content_length(self, environ: dict) -> int | None:
         raw = environ.get("CONTENT_LENGTH")
@@ -368,12 +337,12 @@ class ObjectServer:
             raise HTTPError(413, f"Your request is too large: max {self.constraints.max_file_size}")
         return length
 
-    def _read_body(self, environ: dict, writer: DiskFileWriter,
-                   content_length: int | None) -> None:
-        """Stream the request body into ``writer`` (64 KiB at a time)."""
+    @staticmethod
+    def _request_body(environ: dict, content_length: int | None) -> Iterator[bytes]:
+        """The request body in chunks of at most 64 KiB, never reading past
+        ``content_length``; a client that stops early or stalls is 499/408."""
         stream = environ["wsgi.input"]
         remaining = content_length
-        limit = self.constraints.max_file_size
         while remaining is None or remaining > 0:
             try:
                 chunk = stream.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
@@ -385,29 +354,13 @@ class ObjectServer:
                 if remaining is not None:
                     raise HTTPError(499, "Client disconnected: body shorter than Content-Length")
                 return
-            try:
-                writer.write(chunk)
-            except OSError as err:
-                raise HTTPError(507, f"Cannot write to the device: {err.strerror}") from None
             if remaining is not None:
                 remaining -= len(chunk)
-            elif writer.size > limit:
-                raise HTTPError(413, f"Your request is too large: max {limit}")
-
-    def _update_container(self, op: str, environ: dict, target: ObjectPath, diskfile: DiskFile,
-                          targets: tuple[str, list[dict]], timestamp: Timestamp,
-                          extra: dict[str, str]) -> None:
-        headers = {"X-Timestamp": timestamp.internal,
-                   "X-Backend-Storage-Policy-Index": str(target.policy.index),
-                   "X-Trans-Id": environ.get("HTTP_X_TRANS_ID", "-"), **extra}
-        partition, nodes = targets
-        self.updater.update(op, target.dev_path, target.policy.async_dir, diskfile.hash,
-                            target.account, target.container, target.obj, partition, nodes,
-                            headers)
+            yield chunk
 
     def _open_existing(self, target: ObjectPath) -> DiskFile:
         """The object, or HTTPError 404 (with X-Backend-Timestamp if deleted/expired)."""
-        diskfile = self._diskfile(target).open()
+        diskfile = self.store.diskfile(target).open()
         if diskfile.exists and not diskfile.is_expired():
             return diskfile
         diskfile.close()
@@ -486,7 +439,7 @@ class ObjectServer:
         timestamp = self._timestamp(environ)
         self._check_metadata(environ)
         delete_at = self._delete_at(environ, timestamp)
-        targets = self._update_targets(environ)
+        update = self._container_update(environ)
         diskfile = self._open_existing(target)
         diskfile.close()
         if diskfile.meta_timestamp >= timestamp:
@@ -506,18 +459,18 @@ class ObjectServer:
         if delete_at is not None:
             metadata["X-Delete-At"] = delete_at
         self._commit(diskfile.writer(), metadata, timestamp, ondisk.META)
-        if targets:
-            self._update_container("PUT", environ, target, diskfile, targets, diskfile.timestamp,
-                                   _post_listing_update(diskfile.data_metadata, content_type,
-                                                        ctype_timestamp, timestamp))
+        if update:
+            self.store.update_container("PUT", target, diskfile, update, diskfile.timestamp,
+                                        _post_listing_update(diskfile.data_metadata, content_type,
+                                                             ctype_timestamp, timestamp))
         return respond(start_response, 202, "Accepted",
                        [("X-Backend-Timestamp", timestamp.internal)])
 
     def delete(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         target = self._object_path(environ)
         timestamp = self._timestamp(environ)
-        targets = self._update_targets(environ)
-        diskfile = self._diskfile(target).open()
+        update = self._container_update(environ)
+        diskfile = self.store.diskfile(target).open()
         diskfile.close()
         if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
             raise HTTPError(409, "An equal or newer object already exists",
@@ -531,8 +484,8 @@ class ObjectServer:
         existed = diskfile.exists and (if_delete_at is not None or not diskfile.is_expired())
         self._commit(diskfile.writer(), {"name": diskfile.name, "X-Timestamp": timestamp.internal},
                      timestamp, ondisk.TOMBSTONE)
-        if targets:
-            self._update_container("DELETE", environ, target, diskfile, targets, timestamp, {})
+        if update:
+            self.store.update_container("DELETE", target, diskfile, update, timestamp, {})
         headers = [("X-Backend-Timestamp", timestamp.internal)]
         if existed:
             return respond(start_response, 204, headers=headers)

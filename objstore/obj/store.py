@@ -1,0 +1,203 @@
+"""Storing one version of an object: the one durable write path of a storage node.
+
+The object server's PUT, a replication receiver and an erasure-code
+reconstructor all end the same way: stream a body into a temp file while
+hashing it, check it against what the sender said (ETag, length), set its
+metadata, fsync, rename it into the hash directory, fsync the directory,
+invalidate the suffix hash and, when asked, tell the container (or leave an
+async pending).  ``ObjectStore.put`` does exactly that, in that order, and
+knows nothing of HTTP: each outcome that is not success is a ``StoreError``
+subclass that the caller maps to its own answer.  Until the rename nothing
+is visible, so every failure leaves no trace.
+"""
+from __future__ import annotations
+
+import dataclasses
+import errno
+from typing import Callable, Iterable, NamedTuple
+
+from objstore.common.policies import StoragePolicy
+from objstore.common.timestamp import Timestamp
+from objstore.obj import ondisk
+from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
+from objstore.obj.metadata import Metadata
+from objstore.obj.updates import ContainerUpdater, Target
+
+# sysmeta stored with the object whose values replace its own in listings
+# (e.g. an SLO manifest lists its total size)
+LISTING_OVERRIDE_PREFIX = "X-Object-Sysmeta-Container-Update-Override-"
+
+
+class ObjectPath(NamedTuple):
+    """Where a version lives: a device, a partition, a policy and a name."""
+
+    device: str
+    dev_path: str
+    partition: str
+    account: str
+    container: str
+    obj: str
+    policy: StoragePolicy
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerUpdate:
+    """Which container replicas to tell about a write (``nodes`` of the
+    container ring's ``partition``), and the listing values that replace the
+    object's own (``X-Etag``, ``X-Size``...)."""
+
+    partition: str
+    nodes: list[Target]
+    trans_id: str = "-"
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Footers:
+    """Metadata that arrives after the body (an EC PUT's or a push's footers):
+    ``metadata`` replaces the same keys given up front, ``etag`` (if any) is
+    what the body is checked against, ``overrides`` replace listing values."""
+
+    metadata: Metadata = dataclasses.field(default_factory=dict)
+    etag: str | None = None
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class Stored(NamedTuple):
+    etag: str
+    size: int
+
+
+class StoreError(Exception):
+    """The version was not stored, and nothing of it is left on disk."""
+
+
+class NewerExists(StoreError):
+    def __init__(self, timestamp: Timestamp) -> None:
+        super().__init__("An equal or newer object already exists")
+        self.timestamp = timestamp
+
+
+class AlreadyExists(StoreError):
+    def __init__(self) -> None:
+        super().__init__("Precondition Failed: the object exists (If-None-Match: *)")
+
+
+class EtagMismatch(StoreError):
+    def __init__(self) -> None:
+        super().__init__("Unprocessable Entity: body does not match ETag")
+
+
+class WrongLength(StoreError):
+    """The body was shorter or longer than the sender said it would be."""
+
+
+class TooLarge(StoreError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Your request is too large: max {limit}")
+
+
+class DeviceFull(StoreError):
+    """The device cannot take the write (full, quota, or a write error)."""
+
+
+def listing_overrides(metadata: Metadata) -> dict[str, str]:
+    """``X-Etag``/``X-Size``/``X-Content-Type`` that stored sysmeta imposes on listings."""
+    return {"X-" + key[len(LISTING_OVERRIDE_PREFIX):]: value
+            for key, value in metadata.items()
+            if key.startswith(LISTING_OVERRIDE_PREFIX) and value}
+
+
+class ObjectStore:
+    """Writes versions of objects to this node's devices and tells their containers."""
+
+    def __init__(self, manager: DiskFileManager, updater: ContainerUpdater,
+                 max_file_size: int) -> None:
+        self.manager = manager
+        self.updater = updater
+        self.max_file_size = max_file_size
+
+    def diskfile(self, target: ObjectPath) -> DiskFile:
+        return self.manager.diskfile(target.dev_path, target.policy.data_dir, target.partition,
+                                     target.account, target.container, target.obj)
+
+    def put(self, target: ObjectPath, timestamp: Timestamp, metadata: Metadata,
+            body: Iterable[bytes], *, expected_etag: str | None = None,
+            expected_length: int | None = None, footers: Callable[[], Footers] | None = None,
+            update: ContainerUpdate | None = None, if_none_match: bool = False) -> Stored:
+        """Durably store ``body`` as the object's ``.data`` at ``timestamp``.
+
+        ``metadata`` is what the sender gave up front (Content-Type, user
+        metadata, sysmeta...); name, X-Timestamp, Content-Length and ETag are
+        computed here.  ``footers`` is called once the body is consumed.
+        ``if_none_match`` refuses to replace a live object.  Returns once the
+        version is durable and the container was told (or an async pending
+        covers it); exceptions from ``body`` and ``footers`` pass through.
+        """
+        diskfile = self.diskfile(target).list()
+        if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
+            raise NewerExists(diskfile.timestamp)
+        if if_none_match and diskfile.fileset.data:
+            diskfile.open().close()
+            if diskfile.exists and not diskfile.is_expired():
+                raise AlreadyExists()
+        writer = diskfile.writer()
+        try:
+            self._write_body(writer, body, expected_length)
+            late = footers() if footers is not None else Footers()
+            expected = late.etag or expected_etag
+            if expected and expected.strip('"').lower() != writer.etag:
+                raise EtagMismatch()
+            metadata = {**metadata, **late.metadata, "name": diskfile.name,
+                        "X-Timestamp": timestamp.internal, "Content-Length": str(writer.size),
+                        "ETag": writer.etag}
+        except BaseException:
+            writer.close()
+            raise
+        self.commit(writer, metadata, timestamp, ondisk.DATA)
+        if update is not None:
+            listing = {"X-Size": str(writer.size), "X-Content-Type": metadata["Content-Type"],
+                       "X-Etag": writer.etag, **listing_overrides(metadata),
+                       **update.overrides, **late.overrides}
+            self.update_container("PUT", target, diskfile, update, timestamp, listing)
+        return Stored(writer.etag, writer.size)
+
+    def _write_body(self, writer: DiskFileWriter, body: Iterable[bytes],
+                    expected_length: int | None) -> None:
+        limit = self.max_file_size if expected_length is None else expected_length
+        for chunk in body:
+            try:
+                writer.write(chunk)
+            except OSError as err:
+                raise DeviceFull(f"Cannot write to the device: {err.strerror}") from None
+            if writer.size > limit:
+                if expected_length is None:
+                    raise TooLarge(limit)
+                raise WrongLength(f"Body longer than the {expected_length} bytes announced")
+        if expected_length is not None and writer.size < expected_length:
+            raise WrongLength("Client disconnected: body shorter than Content-Length")
+
+    @staticmethod
+    def commit(writer: DiskFileWriter, metadata: Metadata, timestamp: Timestamp,
+               ext: str) -> None:
+        """Make the write durable (a full device is ``DeviceFull``); the temp
+        file never outlives it."""
+        try:
+            writer.commit(metadata, timestamp, ext)
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DeviceFull(f"Not enough space on the device: {err.strerror}") from None
+            raise
+        finally:
+            writer.close()
+
+    def update_container(self, op: str, target: ObjectPath, diskfile: DiskFile,
+                         update: ContainerUpdate, timestamp: Timestamp,
+                         listing: dict[str, str]) -> None:
+        """Send ``op`` for the object at ``timestamp`` with ``listing`` values."""
+        headers = {"X-Timestamp": timestamp.internal,
+                   "X-Backend-Storage-Policy-Index": str(target.policy.index),
+                   "X-Trans-Id": update.trans_id, **listing}
+        self.updater.update(op, target.dev_path, target.policy.async_dir, diskfile.hash,
+                            target.account, target.container, target.obj, update.partition,
+                            update.nodes, headers)
