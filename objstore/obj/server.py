@@ -27,7 +27,7 @@ from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
-from objstore.obj import ondisk, store
+from objstore.obj import footers, ondisk, store
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.store import ContainerUpdate, ObjectPath, ObjectStore
 from objstore.obj.updates import ContainerUpdater, parse_targets
@@ -38,11 +38,15 @@ DEFAULT_ALLOWED_HEADERS = ("Content-Disposition, Content-Encoding, X-Delete-At, 
                            "X-Static-Large-Object, Cache-Control, Content-Language, Expires, "
                            "X-Robots-Tag")
 _META_ENVIRON_PREFIX = "HTTP_X_OBJECT_META_"
-_STORED_ENVIRON_PREFIXES = ("HTTP_X_OBJECT_META_", "HTTP_X_OBJECT_SYSMETA_",
-                            "HTTP_X_OBJECT_TRANSIENT_SYSMETA_")
-# listing values that replace the object's own in container updates, sent by
-# the proxy (they win over the same values stored as sysmeta)
-_OVERRIDE_ENVIRON_PREFIX = "HTTP_X_BACKEND_CONTAINER_UPDATE_OVERRIDE_"
+
+
+def environ_key(header: str) -> str:
+    """``X-Object-Meta-`` -> ``HTTP_X_OBJECT_META_``."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+_STORED_ENVIRON_PREFIXES = tuple(environ_key(prefix) for prefix in store.STORED_PREFIXES)
+_OVERRIDE_ENVIRON_PREFIX = environ_key(store.SENDER_OVERRIDE_PREFIX)
 # metadata keys that are not passed through as response headers as they are
 _NOT_PASSED_THROUGH = frozenset({"name", "Content-Length", "Content-Type", "ETag", "X-Timestamp",
                                  "Content-Type-Timestamp"})
@@ -99,6 +103,12 @@ _STORE_ERROR_STATUS: dict[type[store.StoreError], int] = {
     store.WrongLength: 499, store.TooLarge: 413, store.DeviceFull: 507}
 
 
+def _length(raw: str, header: str) -> int:
+    if not raw.isdigit():
+        raise HTTPError(400, f"Invalid {header} {raw!r}")
+    return int(raw)
+
+
 def _http_error(err: store.StoreError) -> HTTPError:
     headers = []
     if isinstance(err, store.NewerExists):
@@ -150,8 +160,7 @@ class ObjectServer:
         self.store = ObjectStore(self.manager, updater, self.constraints.max_file_size)
         self.allowed_headers = {name.strip().title() for name in options.get(
             "allowed_headers", DEFAULT_ALLOWED_HEADERS).split(",") if name.strip()}
-        self._allowed_environ = {"HTTP_" + name.upper().replace("-", "_"): name
-                                 for name in self.allowed_headers}
+        self._allowed_environ = {environ_key(name): name for name in self.allowed_headers}
         self.handlers = {"GET": self.get, "HEAD": self.get, "PUT": self.put, "POST": self.post,
                          "DELETE": self.delete, "REPLICATE": self.replicate}
 
@@ -304,7 +313,7 @@ class ObjectServer:
     def put(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         target = self._object_path(environ)
         timestamp = self._timestamp(environ)
-        content_length = self._content_length(environ)
+        body, late, object_length = self._put_body(environ)
         content_type = environ.get("CONTENT_TYPE")
         if not content_type:
             raise HTTPError(400, "No content type")
@@ -317,25 +326,60 @@ class ObjectServer:
             metadata["X-Delete-At"] = delete_at
         try:
             stored = self.store.put(
-                target, timestamp, metadata, self._request_body(environ, content_length),
-                expected_etag=environ.get("HTTP_ETAG"), expected_length=content_length,
-                update=update, if_none_match=environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*")
+                target, timestamp, metadata, body, expected_etag=environ.get("HTTP_ETAG"),
+                expected_length=object_length, footers=late, update=update,
+                if_none_match=environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*")
         except store.StoreError as err:
             raise _http_error(err) from None
+        except footers.MimeError as err:
+            raise HTTPError(400, str(err)) from None
+        except footers.FooterChecksumError as err:
+            raise HTTPError(422, str(err)) from None
         return respond(start_response, 201, headers=[("ETag", stored.etag)])
 
-    def _content_length(self, environ: dict) -> int | None:
+    def _put_body(self, environ: dict) -> tuple[Iterator[bytes],
+                                                 Callable[[], store.Footers] | None, int | None]:
+        """(object bytes, footers if any, object length if known) of a PUT.
+
+        With ``X-Backend-Obj-Metadata-Footer`` the body is multipart MIME and
+        the object's length is ``X-Backend-Obj-Content-Length``; the 100
+        Continue tells a Swift proxy that footers are understood (it would
+        send none otherwise)."""
+        content_length = self._content_length(environ)
+        if config_true_value(environ.get("HTTP_X_BACKEND_OBJ_MULTIPHASE_COMMIT")):
+            raise HTTPError(400, "X-Backend-Obj-Multiphase-Commit is not supported")
+        with_footer = config_true_value(environ.get("HTTP_X_BACKEND_OBJ_METADATA_FOOTER"))
+        object_length = self._object_length(environ) if with_footer else content_length
+        if object_length is not None and object_length > self.constraints.max_file_size:
+            raise HTTPError(413, f"Your request is too large: max {self.constraints.max_file_size}")
+        body = self._request_body(environ, content_length)
+        if not with_footer:
+            return body, None, object_length
+        try:
+            mime = footers.FooterBody(body, environ.get(
+                "HTTP_X_BACKEND_OBJ_MULTIPART_MIME_BOUNDARY", ""))
+        except footers.MimeError as err:
+            raise HTTPError(400, str(err)) from None
+        stream = environ["wsgi.input"]
+        if hasattr(stream, "set_hundred_continue_response_headers"):  # eventlet's input
+            stream.set_hundred_continue_response_headers([("X-Obj-Metadata-Footer", "yes")])
+        return mime.object_data(), mime.footers, object_length
+
+    @staticmethod
+    def _content_length(environ: dict) -> int | None:
+        """The request body's length; None if chunked."""
         raw = environ.get("CONTENT_LENGTH")
         if raw in (None, ""):
             if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
                 raise HTTPError(411, "Missing Content-Length or Transfer-Encoding: chunked")
             return None
-        if not raw.isdigit():
-            raise HTTPError(400, f"Invalid Content-Length {raw!r}")
-        length = int(raw)
-        if length > self.constraints.max_file_size:
-            raise HTTPError(413, f"Your request is too large: max {self.constraints.max_file_size}")
-        return length
+        return _length(raw, "Content-Length")
+
+    @staticmethod
+    def _object_length(environ: dict) -> int | None:
+        """The object part's length in a footer PUT, if the proxy knows it."""
+        raw = environ.get("HTTP_X_BACKEND_OBJ_CONTENT_LENGTH")
+        return None if raw in (None, "") else _length(raw, "X-Backend-Obj-Content-Length")
 
     @staticmethod
     def _request_body(environ: dict, content_length: int | None) -> Iterator[bytes]:

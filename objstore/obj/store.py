@@ -23,9 +23,14 @@ from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.metadata import Metadata
 from objstore.obj.updates import ContainerUpdater, Target
 
+# metadata a sender gives that is stored with the version
+STORED_PREFIXES = ("X-Object-Meta-", "X-Object-Sysmeta-", "X-Object-Transient-Sysmeta-")
 # sysmeta stored with the object whose values replace its own in listings
 # (e.g. an SLO manifest lists its total size)
 LISTING_OVERRIDE_PREFIX = "X-Object-Sysmeta-Container-Update-Override-"
+# listing values a sender (the proxy) imposes on this write only; they win
+# over the stored ones
+SENDER_OVERRIDE_PREFIX = "X-Backend-Container-Update-Override-"
 
 
 class ObjectPath(NamedTuple):

@@ -5,7 +5,7 @@ import signal
 import socket
 import threading
 
-
+from tests.footer_body import mime_body
 from tests.integration.object_daemon import FakeContainerServer, request, start_object_server
 from tests.support import free_port, wait_for
 
@@ -72,3 +72,37 @@ def test_kill_midway_leaves_no_visible_object(object_server):
     status, _, _ = request(port, "GET", "/sda/3/a/c/crash")
     assert status == 404
     assert list((root / "sda").glob("objects/*/*/*/*.data")) == []
+
+
+def _read_head(sock_file) -> list[bytes]:
+    """Status line and header lines of one response head (up to the blank line)."""
+    lines = []
+    while (line := sock_file.readline()) not in (b"\r\n", b""):
+        lines.append(line.rstrip(b"\r\n"))
+    return lines
+
+
+def test_footer_put_as_a_swift_proxy_sends_it(object_server):
+    """Expect: 100-continue, chunked MIME body: the 100 Continue says footers are
+    understood (a Swift proxy sends none otherwise), and the footer's metadata is stored."""
+    _, port, _, _ = object_server
+    data = os.urandom(200_000)
+    etag = hashlib.md5(data).hexdigest()
+    body = mime_body(data, {"Etag": etag, "X-Object-Sysmeta-Ec-Frag-Index": "1"}, "b0undary")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"PUT /sda/3/a/c/ec HTTP/1.1\r\nHost: x\r\nX-Timestamp: 1700000000.0\r\n"
+                     b"Content-Type: text/plain\r\nExpect: 100-continue\r\n"
+                     b"Transfer-Encoding: chunked\r\nX-Backend-Obj-Metadata-Footer: yes\r\n"
+                     b"X-Backend-Obj-Multipart-Mime-Boundary: b0undary\r\n"
+                     b"X-Backend-Obj-Content-Length: 200000\r\n\r\n")
+        responses = sock.makefile("rb")
+        head = _read_head(responses)
+        assert head[0].startswith(b"HTTP/1.1 100") and b"X-Obj-Metadata-Footer: yes" in head
+        for start in range(0, len(body), 65536):
+            piece = body[start:start + 65536]
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        sock.sendall(b"0\r\n\r\n")
+        head = _read_head(responses)
+        assert head[0].startswith(b"HTTP/1.1 201") and f"Etag: {etag}".encode() in head
+    status, headers, got = request(port, "GET", "/sda/3/a/c/ec")
+    assert status == 200 and got == data and headers["X-Object-Sysmeta-Ec-Frag-Index"] == "1"
