@@ -82,9 +82,10 @@ def drop_cache(paths: list[str]) -> None:
 def one_pass(devices: str, **auditor) -> dict:
     daemon = ObjectAuditor(conf_for(devices, **auditor), LOGGER)
     progress = PassProgress(1, daemon.unit, LOGGER, threading.Event())
+    started = time.monotonic()
     stats = daemon.run_once(progress)
     assert stats["quarantined"] == 0 and stats["errors"] == 0, stats
-    return stats
+    return {**stats, "duration": time.monotonic() - started}
 
 
 def row(label: str, stats: dict) -> None:

@@ -114,14 +114,8 @@ class ObjectAuditor(BackgroundDaemon):
             self.audit(location, stats)
             progress.advance()
         duration = self._clock() - started
-        stats["duration"] = duration
-        stats["files_per_second"] = stats["checked"] / duration if duration > 0 else 0.0
-        stats["bytes_per_second"] = stats["bytes"] / duration if duration > 0 else 0.0
-        self.logger.info("%s audit: %d objects, %d bytes in %.2fs (%.1f objects/s, %.2f MB/s), "
-                         "%d quarantined, %d errors", self.mode, stats["checked"],
-                         stats["bytes"], duration, stats["files_per_second"],
-                         stats["bytes_per_second"] / 1e6, stats["quarantined"],
-                         stats["errors"])
+        stats["files_per_second"] = round(stats["checked"] / duration, 1) if duration > 0 else 0.0
+        stats["bytes_per_second"] = round(stats["bytes"] / duration) if duration > 0 else 0
         return stats
 
     def audit(self, location: ObjectLocation, stats: dict[str, float]) -> None:
