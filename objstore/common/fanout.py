@@ -10,7 +10,13 @@ retries failed ones on handoffs, and says what a quorum of them answered.
 The nodes of a partition are its primaries, then as many handoffs as there
 are primaries; nodes the error limiter has put aside are skipped.  A node
 fails when it cannot be reached, times out, or answers 5xx (507, a bad disk,
-error-limits it at once).
+error-limits it at once).  Outside the proxy, e.g. in a replicator::
+
+    fanout = FanOut(ConnectionPool(8).connect, ErrorLimiter(10, 60.0, logger), logger)
+    nodes = fanout.nodes(ring, part)              # a NodeIter: primaries, then handoffs
+    result = fanout.make_requests("DELETE", ring, part, f"/{part}/a/c/o",
+                                  [headers] * len(nodes.primaries),
+                                  policy.quorum(len(nodes.primaries)))
 """
 from __future__ import annotations
 
@@ -26,7 +32,7 @@ from typing import Callable, Iterator, Mapping, Protocol, TypeVar
 import eventlet
 import eventlet.queue
 
-from objstore.common.backend_http import BackendResponse, Connector
+from objstore.common.backend_http import BackendConnection, BackendResponse, Connector
 from objstore.common.error_limiter import ErrorLimiter
 from objstore.common.logs import bind_txn_id, current_txn_id
 
@@ -136,7 +142,7 @@ class FanOut:
         return NodeIter(ring, part, self.error_limiter, primaries)
 
     # ---- one node ----------------------------------------------------------------
-    def open(self, node: Mapping):
+    def open(self, node: Mapping) -> BackendConnection:
         """A connection to ``node`` with this daemon's timeouts."""
         return self.connect(node, self.conn_timeout, self.node_timeout)
 
