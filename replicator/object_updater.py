@@ -3,8 +3,8 @@
 When a container replica does not answer an object PUT/DELETE's update in
 time, the object server writes an *async pending*
 (``<dev>/async_pending[-N]/<suffix>/<hash>-<timestamp>``, see
-``objstore.obj.updates``) and answers the client anyway.  One pass of this
-daemon, on every local device and storage policy:
+``objstore.obj.container_updates``) and answers the client anyway.  One pass
+of this daemon, on every local device and storage policy:
 
 - lists each suffix directory; for one object only the newest pending
   matters (a container keeps the newest record whatever the order), so the
@@ -35,7 +35,7 @@ from objstore.common.config import ConfigError, get_float, get_int, section
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.obj import durable
-from objstore.obj.updates import ContainerUpdater
+from objstore.obj.container_updates import ContainerUpdateSender
 from replicator.devices import local_devices, object_disk_manager
 from replicator.rate_limit import RateLimiter
 from ring.errors import RingError
@@ -109,9 +109,10 @@ class ObjectUpdater(BackgroundDaemon):
         except RingError as err:
             raise ConfigError(str(err)) from None
         node_timeout = get_float(options, "node_timeout", 10.0)
-        self.sender = ContainerUpdater(self.manager, logger,
-                                       conn_timeout=get_float(options, "conn_timeout", 0.5),
-                                       node_timeout=node_timeout, update_timeout=node_timeout)
+        self.sender = ContainerUpdateSender(self.manager, logger,
+                                            conn_timeout=get_float(options, "conn_timeout", 0.5),
+                                            node_timeout=node_timeout,
+                                            update_timeout=node_timeout)
         self.concurrency = get_int(options, "concurrency", DEFAULT_CONCURRENCY)
         if self.concurrency < 1:
             raise ConfigError(f"[{SECTION}] concurrency must be at least 1")

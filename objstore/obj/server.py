@@ -30,7 +30,7 @@ from objstore.common.wsgi import status_line
 from objstore.obj import footers, ondisk, store
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.store import ContainerUpdate, ObjectPath, ObjectStore
-from objstore.obj.updates import ContainerUpdater, parse_targets
+from objstore.obj.container_updates import ContainerUpdateSender, parse_targets
 
 SECTION = "object-server"
 DEFAULT_PORT = 6200
@@ -152,12 +152,12 @@ class ObjectServer:
             hash_prefix=prefix, hash_suffix=suffix, logger=logger,
             reclaim_age=get_float(options, "reclaim_age", 7 * 86400),
             io_threads=get_int(options, "disk_io_threads", 16))
-        updater = ContainerUpdater(
+        sender = ContainerUpdateSender(
             self.manager, logger,
             conn_timeout=get_float(options, "conn_timeout", 0.5),
             node_timeout=get_float(options, "node_timeout", 3.0),
             update_timeout=get_float(options, "container_update_timeout", 1.0))
-        self.store = ObjectStore(self.manager, updater, self.constraints.max_file_size)
+        self.store = ObjectStore(self.manager, sender, self.constraints.max_file_size)
         self.allowed_headers = {name.strip().title() for name in options.get(
             "allowed_headers", DEFAULT_ALLOWED_HEADERS).split(",") if name.strip()}
         self._allowed_environ = {environ_key(name): name for name in self.allowed_headers}

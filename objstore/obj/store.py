@@ -21,7 +21,7 @@ from objstore.common.timestamp import Timestamp
 from objstore.obj import ondisk
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.metadata import Metadata
-from objstore.obj.updates import ContainerUpdater, Target
+from objstore.obj.container_updates import ContainerUpdateSender, Target
 
 # metadata a sender gives that is stored with the version
 STORED_PREFIXES = ("X-Object-Meta-", "X-Object-Sysmeta-", "X-Object-Transient-Sysmeta-")
@@ -116,10 +116,10 @@ def listing_overrides(metadata: Metadata) -> dict[str, str]:
 class ObjectStore:
     """Writes versions of objects to this node's devices and tells their containers."""
 
-    def __init__(self, manager: DiskFileManager, updater: ContainerUpdater,
+    def __init__(self, manager: DiskFileManager, sender: ContainerUpdateSender,
                  max_file_size: int) -> None:
         self.manager = manager
-        self.updater = updater
+        self.sender = sender
         self.max_file_size = max_file_size
 
     def diskfile(self, target: ObjectPath) -> DiskFile:
@@ -203,6 +203,6 @@ class ObjectStore:
         headers = {"X-Timestamp": timestamp.internal,
                    "X-Backend-Storage-Policy-Index": str(target.policy.index),
                    "X-Trans-Id": update.trans_id, **listing}
-        self.updater.update(op, target.dev_path, target.policy.async_dir, diskfile.hash,
+        self.sender.update(op, target.dev_path, target.policy.async_dir, diskfile.hash,
                             target.account, target.container, target.obj, update.partition,
                             update.nodes, headers)

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from objstore.obj.updates import ContainerUpdater
+from objstore.obj.container_updates import ContainerUpdateSender
 from tests.unit.obj_helpers import make_app, put, req, ts
 
 BODY = b"hello"
@@ -29,7 +29,7 @@ def sent(monkeypatch):
     def fake_send(self, target, partition, path, op, headers):
         calls.append((op, dict(headers)))
         return True
-    monkeypatch.setattr(ContainerUpdater, "send_one", fake_send)
+    monkeypatch.setattr(ContainerUpdateSender, "send_one", fake_send)
     return calls
 
 

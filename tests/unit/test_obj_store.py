@@ -23,7 +23,7 @@ ETAG = hashlib.md5(BODY).hexdigest()
 NODES = [{"host": "10.0.0.1:6201", "device": "sdb"}]
 
 
-class RecordingUpdater:
+class RecordingSender:
     """Stands in for the container update sender: records what it was asked to send."""
 
     def __init__(self, events: list | None = None):
@@ -38,20 +38,20 @@ class RecordingUpdater:
 
 
 @pytest.fixture
-def updater():
-    return RecordingUpdater()
+def sender():
+    return RecordingSender()
 
 
-def make_store(root, updater, max_file_size=5 * 1024 ** 3) -> ObjectStore:
+def make_store(root, sender, max_file_size=5 * 1024 ** 3) -> ObjectStore:
     os.makedirs(os.path.join(root, "sda"), exist_ok=True)
     manager = DiskFileManager(str(root), mount_check=False, hash_prefix=b"", hash_suffix=b"t",
                               logger=logging.getLogger("objstore.test-store"), io_threads=0)
-    return ObjectStore(manager, updater, max_file_size)
+    return ObjectStore(manager, sender, max_file_size)
 
 
 @pytest.fixture
-def object_store(tmp_path, updater):
-    return make_store(tmp_path, updater)
+def object_store(tmp_path, sender):
+    return make_store(tmp_path, sender)
 
 
 def target(root, policy_index=0) -> ObjectPath:
@@ -74,7 +74,7 @@ def no_trace(root) -> bool:
     return objects_on_disk(root) == [] and (not os.path.isdir(tmp) or os.listdir(tmp) == [])
 
 
-def test_put_stores_a_readable_version_with_computed_metadata(tmp_path, object_store, updater):
+def test_put_stores_a_readable_version_with_computed_metadata(tmp_path, object_store, sender):
     where = target(tmp_path)
     stored = object_store.put(where, T1, {"Content-Type": "text/x", "X-Object-Meta-A": "1"},
                               chunks(BODY), expected_etag=ETAG, expected_length=len(BODY))
@@ -90,7 +90,7 @@ def test_put_stores_a_readable_version_with_computed_metadata(tmp_path, object_s
     assert objects_on_disk(tmp_path) == [f"sda/objects/7/{diskfile.hash[-3:]}/{diskfile.hash}/"
                                          f"{T1.internal}.data"]
     assert os.listdir(tmp_path / "sda" / "tmp") == []
-    assert updater.calls == []  # no update targets: e.g. a replication push
+    assert sender.calls == []  # no update targets: e.g. a replication push
 
 
 def test_put_invalidates_the_suffix_hash(tmp_path, object_store):
@@ -128,16 +128,16 @@ def test_if_none_match_refuses_a_live_object(tmp_path, object_store):
     ({"expected_length": len(BODY) - 1}, store.WrongLength),
     ({"footers": lambda: Footers(etag="1" * 32)}, store.EtagMismatch),
 ])
-def test_refused_versions_leave_no_trace(tmp_path, object_store, updater, kwargs, error):
+def test_refused_versions_leave_no_trace(tmp_path, object_store, sender, kwargs, error):
     update = ContainerUpdate("42", NODES)
     with pytest.raises(error):
         object_store.put(target(tmp_path), T1, {"Content-Type": "a/b"}, chunks(BODY),
                          update=update, **kwargs)
-    assert no_trace(tmp_path) and updater.calls == []
+    assert no_trace(tmp_path) and sender.calls == []
 
 
-def test_body_over_the_size_limit_is_too_large(tmp_path, updater):
-    small = make_store(tmp_path, updater, max_file_size=1000)
+def test_body_over_the_size_limit_is_too_large(tmp_path, sender):
+    small = make_store(tmp_path, sender, max_file_size=1000)
     with pytest.raises(store.TooLarge):
         small.put(target(tmp_path), T1, {"Content-Type": "a/b"}, chunks(b"x" * 70_000, 65536))
     assert no_trace(tmp_path)
@@ -162,7 +162,7 @@ def test_full_device_is_device_full(tmp_path, object_store, monkeypatch):
     assert no_trace(tmp_path)
 
 
-def test_footers_arrive_after_the_body_and_win(tmp_path, object_store, updater):
+def test_footers_arrive_after_the_body_and_win(tmp_path, object_store, sender):
     read = []
 
     def body():
@@ -183,7 +183,7 @@ def test_footers_arrive_after_the_body_and_win(tmp_path, object_store, updater):
     assert diskfile.metadata["Content-Type"] == "text/late"
     assert diskfile.metadata["X-Object-Sysmeta-Ec-Frag-Index"] == "2"
     assert diskfile.metadata["X-Object-Meta-Kept"] == "k"
-    [(_, _, _, _, _, headers)] = updater.calls
+    [(_, _, _, _, _, headers)] = sender.calls
     assert headers["X-Etag"] == "whole-object-etag" and headers["X-Content-Type"] == "text/late"
 
 
@@ -199,14 +199,14 @@ def test_container_update_after_the_version_is_durable(tmp_path, monkeypatch):
     def rename(src, dst):
         events.append("rename")
         real_rename(src, dst)
-    object_store = make_store(tmp_path, RecordingUpdater(events))
+    object_store = make_store(tmp_path, RecordingSender(events))
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(durable.os, "rename", rename)
     object_store.put(target(tmp_path, 1), T1, {"Content-Type": "a/b"}, [b"data"],
                      update=ContainerUpdate("42", NODES, trans_id="tx9"))
     assert events[:2] == ["fsync file", "rename"]
     assert events[-2:] == ["fsync dir", "container update"]
-    [(op, async_dir, name, partition, nodes, headers)] = object_store.updater.calls
+    [(op, async_dir, name, partition, nodes, headers)] = object_store.sender.calls
     assert (op, async_dir, name, partition, nodes) == ("PUT", "async_pending-1", ("a", "c", "o"),
                                                        "42", NODES)
     assert headers == {"X-Timestamp": T1.internal, "X-Backend-Storage-Policy-Index": "1",
@@ -214,7 +214,7 @@ def test_container_update_after_the_version_is_durable(tmp_path, monkeypatch):
                        "X-Etag": hashlib.md5(b"data").hexdigest()}
 
 
-def test_listing_overrides_sysmeta_then_sender_then_footers(tmp_path, object_store, updater):
+def test_listing_overrides_sysmeta_then_sender_then_footers(tmp_path, object_store, sender):
     metadata = {"Content-Type": "a/b",
                 "X-Object-Sysmeta-Container-Update-Override-Etag": "sysmeta-etag",
                 "X-Object-Sysmeta-Container-Update-Override-Size": "1",
@@ -222,6 +222,6 @@ def test_listing_overrides_sysmeta_then_sender_then_footers(tmp_path, object_sto
     update = ContainerUpdate("42", NODES, overrides={"X-Etag": "sender-etag", "X-Size": "2"})
     object_store.put(target(tmp_path), T1, metadata, [b"x"], update=update,
                      footers=lambda: Footers(overrides={"X-Size": "3"}))
-    [(_, _, _, _, _, headers)] = updater.calls
+    [(_, _, _, _, _, headers)] = sender.calls
     assert (headers["X-Content-Type"], headers["X-Etag"], headers["X-Size"]) == \
         ("c/d", "sender-etag", "3")

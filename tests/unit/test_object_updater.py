@@ -10,7 +10,7 @@ import os
 import pytest
 
 from objstore.common.config import ConfigError
-from objstore.obj.updates import ContainerUpdater
+from objstore.obj.container_updates import ContainerUpdateSender
 from replicator.object_updater import ObjectUpdater, newest_per_object
 from ring.builder import RingBuilder
 from tests.support import FakeClock, pass_progress
@@ -31,7 +31,7 @@ def containers(monkeypatch):
         state["calls"].append((target["host"], target["device"], partition, path, op,
                                headers["X-Timestamp"]))
         return target["host"] in state["up"]
-    monkeypatch.setattr(ContainerUpdater, "send_one", fake_send)
+    monkeypatch.setattr(ContainerUpdateSender, "send_one", fake_send)
     return state
 
 

@@ -7,7 +7,7 @@ import eventlet
 import msgpack
 import pytest
 
-from objstore.obj.updates import ContainerUpdater
+from objstore.obj.container_updates import ContainerUpdateSender
 from tests.unit.obj_helpers import files_under, make_app, put, req, ts
 
 TARGET_HEADERS = {"X_Container_Host": "10.0.0.1:6201,10.0.0.2:6201",
@@ -26,7 +26,7 @@ def sent(monkeypatch):
         if callable(action):
             return action()
         return action
-    monkeypatch.setattr(ContainerUpdater, "send_one", fake_send)
+    monkeypatch.setattr(ContainerUpdateSender, "send_one", fake_send)
     return calls, behaviour
 
 

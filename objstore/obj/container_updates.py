@@ -61,8 +61,10 @@ def async_pending_path(dev_path: str, async_dir: str, obj_hash: str, timestamp: 
     return os.path.join(dev_path, async_dir, obj_hash[-3:], f"{obj_hash}-{timestamp}")
 
 
-class ContainerUpdater:
-    """Sends container updates; falls back to async pendings.
+class ContainerUpdateSender:
+    """Sends an object write's listing update to the container replicas, or
+    covers it with an async pending.  (Not Swift's container-updater, the
+    daemon that tells accounts about containers.)
 
     Updates travel on keep-alive connections (the proxy's backend client and
     pool): a new TCP connection per update cost both servers a handshake, an
