@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from objstore.common.constraints import Constraints, wsgi_to_str
+from objstore.common.checks import metadata_error
+from objstore.common.constraints import Constraints
 from proxy.http import Request, Response, error_response
 
 LISTING_PARAMS = ("marker", "end_marker", "prefix", "delimiter", "path", "format", "reverse")
@@ -25,27 +26,10 @@ def remove_headers_to_empty(headers: dict[str, str], target: str) -> None:
 def check_metadata(headers: dict[str, str], target: str, limits: Constraints) -> Response | None:
     """Count, name and value sizes of ``X-<target>-Meta-*`` headers."""
     prefix = f"x-{target}-meta-"
-    count = size = 0
-    for name, value in headers.items():
-        if not name.startswith(prefix):
-            continue
-        key = name[len(prefix):]
-        if not key:
-            return error_response(400, "Metadata name cannot be empty")
-        # like Swift, object metadata may be any bytes; account/container metadata is UTF-8
-        if target != "object" and (wsgi_to_str(key) is None or wsgi_to_str(value) is None):
-            return error_response(400, "Metadata must be valid UTF-8")
-        count += 1
-        size += len(key) + len(value)
-        if len(key) > limits.max_meta_name_length:
-            return error_response(400, f"Metadata name too long; max {limits.max_meta_name_length}")
-        if len(value) > limits.max_meta_value_length:
-            return error_response(400, f"Metadata value longer than {limits.max_meta_value_length}")
-        if count > limits.max_meta_count:
-            return error_response(400, f"Too many metadata items; max {limits.max_meta_count}")
-        if size > limits.max_meta_overall_size:
-            return error_response(400, f"Total metadata too large; max {limits.max_meta_overall_size}")
-    return None
+    error = metadata_error(((name[len(prefix):], value) for name, value in headers.items()
+                            if name.startswith(prefix)),
+                           f"X-{target.title()}-Meta-", limits, utf8_only=target != "object")
+    return error_response(400, error) if error else None
 
 
 def check_listing(req: Request, max_limit: int) -> Response | None:

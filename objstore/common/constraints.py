@@ -58,22 +58,3 @@ def str_to_wsgi(text: str) -> str:
     """The inverse of ``wsgi_to_str``: a decoded string as WSGI wants it, its
     UTF-8 bytes one latin-1 character each."""
     return text.encode("utf-8").decode("latin-1")
-
-
-def name_error(name: str, kind: str, max_length: int) -> str | None:
-    """Why ``name`` (already UTF-8 decoded) is not a valid account/container/object
-    name, or None when it is valid.  Lengths count UTF-8 bytes, like Swift."""
-    if not name:
-        return f"{kind} name is empty"
-    encoded = name.encode("utf-8", "surrogatepass")
-    if len(encoded) > max_length:
-        return f"{kind} name length of {len(encoded)} longer than {max_length}"
-    if "\x00" in name:
-        return f"{kind} name contains a NUL byte"
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in name):
-        return f"{kind} name is not valid UTF-8"
-    if kind != "Object" and "/" in name:
-        return f"{kind} name cannot contain '/'"
-    if kind != "Object" and name in (".", ".."):
-        return f"{kind} name cannot be '.' or '..'"
-    return None

@@ -23,8 +23,10 @@ from webob import Request, Response
 from webob import exc
 
 from objstore.common import listing
+from objstore.common.checks import (device_error, metadata_error, metadata_totals_error,
+                                    name_error)
 from objstore.common.config import config_true_value, get_float, get_int, hash_path_affixes, section
-from objstore.common.constraints import load_constraints, name_error, str_to_wsgi, wsgi_to_str
+from objstore.common.constraints import load_constraints, str_to_wsgi, wsgi_to_str
 from objstore.common.hashing import hash_path
 from objstore.common.paths import split_path
 from objstore.common.policies import load_policies
@@ -171,10 +173,9 @@ class DBServer:
 
     def check_device(self, device: str, partition: str) -> int:
         """Validate the device (400, or 507 if absent/unmounted) and return the partition."""
-        if not device or device in (".", "..") or "\x00" in device or "/" in device:
-            fail(exc.HTTPBadRequest, f"Invalid device {device!r}")
-        if not partition.isdigit() or not partition.isascii():
-            fail(exc.HTTPBadRequest, f"Invalid partition {partition!r}")
+        error = device_error(device, partition)
+        if error:
+            fail(exc.HTTPBadRequest, error)
         device_path = os.path.join(self.devices, device)
         if self.mount_check and not os.path.ismount(device_path):
             fail(exc.HTTPInsufficientStorage, f"{device} is not mounted")
@@ -231,8 +232,7 @@ class DBServer:
         """Metadata headers of the request as {key: (value, timestamp)},
         checked against the metadata constraints (400 when over)."""
         updates: dict[str, tuple[str, str]] = {}
-        user_count = user_size = 0
-        limits = self.constraints
+        user_meta: list[tuple[str, str]] = []
         for key, value in req.headers.items():
             lower = key.lower()
             if lower not in self.meta_headers and not lower.startswith(self.meta_prefixes):
@@ -241,20 +241,12 @@ class DBServer:
             if decoded is None:
                 fail(exc.HTTPBadRequest, f"Metadata header {key} is not valid UTF-8")
             if lower.startswith(self.user_meta_prefix):
-                short = key[len(self.user_meta_prefix):]
-                if not short:
-                    fail(exc.HTTPBadRequest, "Metadata name cannot be empty")
-                if len(short) > limits.max_meta_name_length:
-                    fail(exc.HTTPBadRequest, f"Metadata name too long: {short[:64]}")
-                if len(decoded.encode()) > limits.max_meta_value_length:
-                    fail(exc.HTTPBadRequest, f"Metadata value longer than {limits.max_meta_value_length}")
-                user_count += 1
-                user_size += len(short) + len(decoded.encode())
+                user_meta.append((key[len(self.user_meta_prefix):], value))
             updates[key.title()] = (decoded.strip(), ts)
-        if user_count > limits.max_meta_count:
-            fail(exc.HTTPBadRequest, f"Too many metadata items; max {limits.max_meta_count}")
-        if user_size > limits.max_meta_overall_size:
-            fail(exc.HTTPBadRequest, f"Total metadata too large; max {limits.max_meta_overall_size}")
+        error = metadata_error(user_meta, self.user_meta_prefix.title(), self.constraints,
+                               utf8_only=True)
+        if error:
+            fail(exc.HTTPBadRequest, error)
         return updates
 
     def merge_metadata_txn(self, txn, broker: Broker, meta: dict[str, tuple[str, str]]) -> None:
@@ -267,11 +259,9 @@ class DBServer:
             if value and key.lower().startswith(self.user_meta_prefix):
                 count += 1
                 size += len(key) - len(self.user_meta_prefix) + len(value.encode("utf-8"))
-        limits = self.constraints
-        if count > limits.max_meta_count:
-            fail(exc.HTTPBadRequest, f"Too many metadata items; max {limits.max_meta_count}")
-        if size > limits.max_meta_overall_size:
-            fail(exc.HTTPBadRequest, f"Total metadata too large; max {limits.max_meta_overall_size}")
+        error = metadata_totals_error(count, size, self.constraints)
+        if error:
+            fail(exc.HTTPBadRequest, error)
 
     # -- database verbs ----------------------------------------------------
     def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:

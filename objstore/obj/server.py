@@ -17,9 +17,10 @@ from typing import Callable, Iterable, Iterator
 import msgpack
 
 from objstore.common import conditional, ranges
+from objstore.common.checks import device_error, metadata_error, name_error
 from objstore.common.config import (config_true_value, get_float, get_int, hash_path_affixes,
                                     section)
-from objstore.common.constraints import load_constraints, name_error, wsgi_to_str
+from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import server_healthcheck
 from objstore.common.http import CHUNK_SIZE
@@ -183,10 +184,9 @@ class ObjectServer:
     # -- request parsing -----------------------------------------------------
     def _device_and_partition(self, segments: list[str]) -> tuple[str, str, str]:
         device, partition = segments[0], segments[1]
-        if not device or device in (".", "..") or "\x00" in device:
-            raise HTTPError(400, f"Invalid device name {device!r}")
-        if not (partition.isascii() and partition.isdigit()):
-            raise HTTPError(400, f"Invalid partition {partition!r}")
+        error = device_error(device, partition)
+        if error:
+            raise HTTPError(400, error)
         dev_path = self.manager.device_path(device)
         if dev_path is None:
             raise HTTPError(507, f"{device} is not mounted")
@@ -256,26 +256,13 @@ class ObjectServer:
 
     def _check_metadata(self, environ: dict) -> None:
         """Swift's limits on user metadata (count, name/value length, total size)."""
-        limits = self.constraints
-        count = total = 0
-        for key, value in environ.items():
-            if not key.startswith(_META_ENVIRON_PREFIX):
-                continue
-            name = key[len(_META_ENVIRON_PREFIX):]
-            if not name:
-                raise HTTPError(400, "Metadata name cannot be empty")
-            if len(name) > limits.max_meta_name_length:
-                raise HTTPError(400, f"Metadata name too long: {header_name(key)}; "
-                                     f"max {limits.max_meta_name_length}")
-            if len(value) > limits.max_meta_value_length:
-                raise HTTPError(400, f"Metadata value longer than "
-                                     f"{limits.max_meta_value_length}: {header_name(key)}")
-            count += 1
-            total += len(name) + len(value)
-        if count > limits.max_meta_count:
-            raise HTTPError(400, f"Too many metadata items; max {limits.max_meta_count}")
-        if total > limits.max_meta_overall_size:
-            raise HTTPError(400, f"Total metadata too large; max {limits.max_meta_overall_size}")
+        prefix = "X-Object-Meta-"
+        error = metadata_error(((header_name(key)[len(prefix):], value)
+                                for key, value in environ.items()
+                                if key.startswith(_META_ENVIRON_PREFIX)),
+                               prefix, self.constraints, utf8_only=False)
+        if error:
+            raise HTTPError(400, error)
 
     def _request_metadata(self, environ: dict, sysmeta: bool) -> dict[str, str]:
         """Stored headers of a PUT (``sysmeta=True``) or POST.  An empty value

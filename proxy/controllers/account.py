@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from objstore.common.checks import name_length_error
 from objstore.common.fanout import BackendResult
 from objstore.common.policies import majority
 from objstore.common.timestamp import Timestamp
@@ -29,11 +30,9 @@ class AccountController(Controller):
         return self.app.account_ring
 
     def name_error(self) -> Response | None:
-        limit = self.app.constraints.max_account_name_length
-        size = len(self.account.encode("utf-8"))
-        if size > limit:
-            return error_response(400, f"Account name length of {size} longer than {limit}")
-        return None
+        error = name_length_error(self.account, "Account",
+                                  self.app.constraints.max_account_name_length)
+        return error_response(400, error) if error else None
 
     def GET(self) -> Response:
         err = self.name_error() or check_listing(self.req, self.app.constraints.account_listing_limit)

@@ -1,6 +1,7 @@
 """Containers: listing, create (with storage policy), metadata, delete."""
 from __future__ import annotations
 
+from objstore.common.checks import name_length_error
 from objstore.common.fanout import BackendResult
 from objstore.common.policies import majority
 from objstore.common.timestamp import Timestamp
@@ -91,11 +92,10 @@ class ContainerController(Controller):
         return headers, check_metadata(headers, "container", self.app.constraints)
 
     def PUT(self) -> Response:
-        limit = self.app.constraints.max_container_name_length
-        if len(self.container.encode("utf-8")) > limit:
-            return error_response(400, f"Container name length of "
-                                       f"{len(self.container.encode('utf-8'))} longer than {limit}",
-                                  {"content-type": "text/html; charset=UTF-8"})  # as Swift
+        too_long = name_length_error(self.container, "Container",
+                                     self.app.constraints.max_container_name_length)
+        if too_long:
+            return error_response(400, too_long, {"content-type": "text/html; charset=UTF-8"})  # as Swift
         meta, err = self.metadata_headers()
         if err:
             return err

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import eventlet
 
+from objstore.common.checks import name_length_error
 from objstore.common.http import CHUNK_SIZE
 from objstore.common.config import config_true_value
 from objstore.common.fanout import BackendResult, best_result
@@ -49,11 +50,8 @@ class ReplicatedObjectController(Controller):
     putter_set = ReplicaPutters
 
     def name_error(self) -> Response | None:
-        limit = self.app.constraints.max_object_name_length
-        size = len(self.obj.encode("utf-8"))
-        if size > limit:
-            return error_response(400, f"Object name length of {size} longer than {limit}")
-        return None
+        error = name_length_error(self.obj, "Object", self.app.constraints.max_object_name_length)
+        return error_response(400, error) if error else None
 
     def __init__(self, app: "Application", req: Request, wsgi_path: str, account: str,
                  container: str, obj: str, container_info: dict) -> None:

@@ -3,7 +3,8 @@ import configparser
 import pytest
 
 from objstore.common.config import ConfigError, hash_path_affixes
-from objstore.common.constraints import name_error, wsgi_to_str
+from objstore.common.checks import name_error
+from objstore.common.constraints import wsgi_to_str
 from objstore.common.hashing import hash_path
 from objstore.common.policies import load_policies
 from objstore.common.ranges import parse_range
