@@ -89,7 +89,8 @@ class Application:
         return FanOut(
             connect or (ConnectionPool(pool_size).connect if pool_size > 0 else BackendConnection),
             ErrorLimiter(get_int(options, "error_suppression_limit", 10),
-                         get_float(options, "error_suppression_interval", 60.0), logger),
+                         get_float(options, "error_suppression_interval", 60.0), logger,
+                         probe_interval=get_float(options, "error_suppression_probe_interval", 2.0)),
             logger,
             conn_timeout=get_float(options, "conn_timeout", 0.5),
             node_timeout=node_timeout,
@@ -172,7 +173,7 @@ class Application:
         if status // 100 == 2:
             return None
         if status != 404:
-            return error_response(503, "Account info unavailable")
+            return error_response(503, "Account info unavailable: no account server answered")
         if not self.account_autocreate:
             return error_response(404, "Account not found")
         account_path = "/".join(wsgi_path.split("/", 2)[:2])

@@ -140,6 +140,15 @@ class Cluster:
         for kind in STORAGE_KINDS:
             self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
 
+    def start_daemon(self, kind: str, node: int) -> None:
+        """Start one storage daemon (``kind``: object, container, account) and
+        wait until it answers."""
+        self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
+        self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
+
+    def stop_daemon(self, kind: str, node: int, sig: int = signal.SIGTERM) -> None:
+        self._stop(f"{kind}-{node}", sig)
+
     def stop_node(self, node: int, sig: int = signal.SIGTERM) -> None:
         for kind in STORAGE_KINDS:
             self._stop(f"{kind}-{node}", sig)

@@ -27,7 +27,7 @@ import logging
 import random
 import time
 from collections import Counter
-from typing import Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, Protocol, TypeVar
 
 import eventlet
 import eventlet.queue
@@ -35,6 +35,7 @@ import eventlet.queue
 from objstore.common.backend_http import BackendConnection, BackendResponse, Connector
 from objstore.common.error_limiter import ErrorLimiter
 from objstore.common.logs import bind_txn_id, current_txn_id
+from objstore.common.policies import majority
 
 NET_ERRORS = (OSError, eventlet.Timeout)
 T = TypeVar("T")
@@ -72,37 +73,88 @@ def best_result(results: list[BackendResult], quorum: int) -> BackendResult:
     return BackendResult(503, {}, b"")
 
 
+def server_type(path: str) -> str:
+    """What a backend path ``/<part>/<account>[/<container>[/<object>]]`` names."""
+    return ("account", "container", "object")[min(path.count("/"), 4) - 2]
+
+
+def unavailable_message(method: str, path: str, answered: int = 0, total: int = 0) -> str:
+    """A 503's body: which part of the cluster did not answer enough."""
+    kind = server_type(path)
+    if answered == 0:
+        return f"{kind.capitalize()} {method}: no {kind} server answered"
+    return f"{kind.capitalize()} {method}: only {answered} of {total} {kind} servers answered"
+
+
+def _no_quorum_message(method: str, path: str, results: list[BackendResult], total: int,
+                       quorum: int) -> str:
+    if len(results) < quorum:
+        return unavailable_message(method, path, len(results), total)
+    kind = server_type(path)
+    statuses = ", ".join(str(r.status) for r in sorted(results, key=lambda r: r.status))
+    return (f"{kind.capitalize()} {method}: {len(results)} of {total} {kind} servers answered "
+            f"but no {quorum} agreed ({statuses})")
+
+
 class NodeIter:
     """The nodes to try for one partition: primaries (in the order given),
     then, lazily, as many handoffs as there are primaries.  A node is checked
-    against the error limiter when its turn comes, not up front."""
+    against the error limiter when its turn comes, not up front (a suppressed
+    node's probe is used only when the request really goes there).
+
+    Suppressed nodes passed over are the last resort: they are tried once the
+    other nodes are used up while fewer than ``quorum`` nodes can be counted on
+    (not suppressed, no error in the last probe interval).  Trying a node that
+    failed recently beats failing for certain, and its success lifts its
+    suppression."""
 
     def __init__(self, ring: RingLike, part: int, limiter: ErrorLimiter,
-                 primaries: list[dict]) -> None:
+                 primaries: list[dict], quorum: int) -> None:
         self.ring = ring
         self.part = part
         self.limiter = limiter
         self.primaries = primaries
+        self.quorum = quorum
+        self.passed_over: list[dict] = []  # suppressed nodes skipped so far, in order
 
     def __iter__(self) -> Iterator[dict]:
-        return itertools.chain(self.primary_nodes(), self.handoff_nodes())
+        return itertools.chain(self.primary_nodes(), self.handoff_nodes(), self.last_resort())
+
+    def _handoffs(self) -> Iterator[dict]:
+        return itertools.islice(self.ring.get_more_nodes(self.part), len(self.primaries))
+
+    def _admitted(self, nodes: Iterable[dict]) -> Iterator[dict]:
+        for node in nodes:
+            if self.limiter.admit(node):
+                yield node
+            else:
+                self.passed_over.append(node)
 
     def primary_nodes(self) -> Iterator[dict]:
-        for node in self.primaries:
-            if not self.limiter.is_limited(node):
-                yield node
+        return self._admitted(self.primaries)
 
     def handoff_nodes(self) -> Iterator[dict]:
-        for node in itertools.islice(self.ring.get_more_nodes(self.part), len(self.primaries)):
-            if not self.limiter.is_limited(node):
-                yield node
+        return self._admitted(self._handoffs())
+
+    def below_quorum(self) -> bool:
+        """Fewer than ``quorum`` nodes (primaries and handoffs) can be counted on now."""
+        usable = sum(not self.limiter.is_failing(node) for node in self.primaries)
+        if usable < self.quorum:
+            usable += sum(not self.limiter.is_failing(node) for node in self._handoffs())
+        return usable < self.quorum
+
+    def last_resort(self) -> Iterator[dict]:
+        """Suppressed nodes passed over, each to one caller, while below quorum."""
+        while self.passed_over and self.below_quorum():
+            yield self.passed_over.pop(0)
 
     def per_replica(self) -> list[Iterator[dict]]:
         """Per replica: its primary (unless error-limited), then handoffs drawn
         from one iterator shared by all replicas, so replica i keeps its own
-        headers (e.g. which container replica to update) on a handoff."""
+        headers (e.g. which container replica to update) on a handoff; then
+        the last resort."""
         handoffs = self.handoff_nodes()
-        return [itertools.chain(() if self.limiter.is_limited(node) else (node,), handoffs)
+        return [itertools.chain(self._admitted((node,)), handoffs, self.last_resort())
                 for node in self.primaries]
 
 
@@ -127,19 +179,22 @@ class FanOut:
         self.shuffle_reads = shuffle_reads
 
     # ---- which nodes -------------------------------------------------------------
-    def nodes(self, ring: RingLike, part: int, primaries: list[dict] | None = None) -> NodeIter:
+    def nodes(self, ring: RingLike, part: int, primaries: list[dict] | None = None,
+              quorum: int | None = None) -> NodeIter:
         """The partition's nodes in ring order (writes: replica i is primary i);
-        ``primaries``: the caller's ``ring.get_part_nodes(part)``, if it has it."""
+        ``primaries``: the caller's ``ring.get_part_nodes(part)``, if it has it;
+        ``quorum``: how many must succeed (default: a majority of the primaries)."""
         if primaries is None:
             primaries = ring.get_part_nodes(part)
-        return NodeIter(ring, part, self.error_limiter, primaries)
+        return NodeIter(ring, part, self.error_limiter, primaries,
+                        majority(len(primaries)) if quorum is None else quorum)
 
     def read_nodes(self, ring: RingLike, part: int) -> NodeIter:
-        """The partition's nodes in the order reads try them."""
+        """The partition's nodes in the order reads try them (one answer will do)."""
         primaries = ring.get_part_nodes(part)
         if self.shuffle_reads:
             primaries = random.sample(primaries, len(primaries))
-        return NodeIter(ring, part, self.error_limiter, primaries)
+        return NodeIter(ring, part, self.error_limiter, primaries, quorum=1)
 
     # ---- one node ----------------------------------------------------------------
     def open(self, node: Mapping) -> BackendConnection:
@@ -177,6 +232,7 @@ class FanOut:
             resp.close()
             self.error_limiter.error(node, f"{method} {path}: status {resp.status}")
             return None
+        self.error_limiter.success(node)
         return resp
 
     def request_one(self, nodes: Iterator[dict], method: str, path: str,
@@ -201,13 +257,26 @@ class FanOut:
     # ---- every replica -----------------------------------------------------------
     def make_requests(self, method: str, ring: RingLike, part: int, path: str,
                       headers_list: list[dict[str, str]], quorum: int, query_string: str = "",
-                      body: bytes = b"") -> BackendResult:
+                      body: bytes = b"", overrides: Mapping[int, int] | None = None) -> BackendResult:
         """The same request to every replica in parallel (replica i with
         ``headers_list[i]``), handoffs taking over for failed nodes; the answer
-        ``quorum`` of them agree on (503 if none)."""
+        ``quorum`` of them agree on (503 saying how many answered, if none).
+
+        ``overrides``: statuses that count as another one unless every node
+        answered them (a DELETE's 404 stored a tombstone too: with a 204 it
+        counts as one)."""
         calls = [functools.partial(self.request_one, nodes, method, path, headers, query_string, body)
-                 for nodes, headers in zip(self.nodes(ring, part).per_replica(), headers_list)]
-        return best_result(self.gather(calls, quorum), quorum)
+                 for nodes, headers in zip(self.nodes(ring, part, quorum=quorum).per_replica(),
+                                           headers_list)]
+        results = self.gather(calls, quorum)
+        if overrides and not {r.status for r in results} <= overrides.keys():
+            results = [dataclasses.replace(r, status=overrides.get(r.status, r.status))
+                       for r in results]
+        best = best_result(results, quorum)
+        if best.status == 503 and not best.body:
+            message = _no_quorum_message(method, path, results, len(headers_list), quorum)
+            return BackendResult(503, {}, message.encode())
+        return best
 
     def gather(self, calls: list[Callable[[], T | None]], quorum: int | None = None) -> list[T]:
         """Run ``calls`` in parallel greenthreads; their non-None results.

@@ -20,7 +20,7 @@ import eventlet
 from objstore.common.checks import name_length_error
 from objstore.common.http import CHUNK_SIZE
 from objstore.common.config import config_true_value
-from objstore.common.fanout import BackendResult, best_result
+from objstore.common.fanout import BackendResult, best_result, unavailable_message
 from objstore.common.policies import ERASURE_CODING, REPLICATION, majority
 from objstore.common.timestamp import Timestamp
 from proxy.checks import (check_metadata, content_length_error, delete_at_error,
@@ -100,7 +100,8 @@ class ReplicatedObjectController(Controller):
         if info["status"] == 404:
             return info, error_response(404, "Container not found")
         if info["status"] // 100 != 2:
-            return info, error_response(503, "Container info unavailable")
+            return info, error_response(503, "Container info unavailable: "
+                                             "no container server answered")
         return info, None
 
     def _update_headers(self, base: dict[str, str], count: int) -> list[dict[str, str]]:
@@ -134,7 +135,8 @@ class ReplicatedObjectController(Controller):
         if err:
             return err
         headers["X-Timestamp"] = Timestamp.now().internal
-        return self._fan_out("DELETE", info, headers)
+        # a 404 stored the tombstone too: it counts with the 204s
+        return self._fan_out("DELETE", info, headers, {404: 204})
 
     @staticmethod
     def quorum(replicas: int) -> int:
@@ -143,13 +145,14 @@ class ReplicatedObjectController(Controller):
         stored as whole replicas too.)"""
         return majority(replicas)
 
-    def _fan_out(self, method: str, info: dict, base: dict[str, str]) -> Response:
+    def _fan_out(self, method: str, info: dict, base: dict[str, str],
+                 overrides: dict[int, int] | None = None) -> Response:
         ring = self.object_ring(info)
         part, nodes = ring.get_nodes(self.account, self.container, self.obj)
         result = self.app.fanout.make_requests(method, ring, part,
                                                self.app.backend_path(part, self.wsgi_path),
                                                self._update_headers(base, len(nodes)),
-                                               self.quorum(len(nodes)))
+                                               self.quorum(len(nodes)), overrides=overrides)
         return self.result_response(result)
 
     def PUT(self) -> Response:
@@ -201,7 +204,8 @@ class ReplicatedObjectController(Controller):
         quorum = self.quorum(len(primaries))
         fanout = self.app.fanout
         putters, refusals = self.putter_set.connect(
-            fanout, fanout.nodes(ring, part, primaries).per_replica(), path, headers_list, quorum)
+            fanout, fanout.nodes(ring, part, primaries, quorum).per_replica(), path, headers_list,
+            quorum)
         if len(putters) < quorum:
             putters.close()
             self.app.logger.error("PUT %s: only %d of %d replicas connected", self.req.path,
@@ -209,7 +213,8 @@ class ReplicatedObjectController(Controller):
             refused = best_result(refusals, quorum)
             if refused.status < 500:
                 return self._put_response(refused, timestamp)
-            return error_response(503, "Not enough storage nodes available for the upload")
+            return error_response(503, unavailable_message("PUT", path, len(putters) + len(refusals),
+                                                           len(primaries)))
         try:
             for chunk in self._client_chunks(length):
                 putters.send_chunk(chunk)

@@ -51,6 +51,7 @@ class Putter:
                 conn.send_request("PUT", f"/{node['device']}{path}", headers)
                 resp = conn.expect_continue()
                 if resp is None:
+                    limiter.success(node)
                     return cls(fanout, conn, node)
                 body = resp.read_all(_ANSWER_LIMIT)
             except NET_ERRORS as err:
@@ -63,6 +64,7 @@ class Putter:
             elif resp.status >= 500:
                 limiter.error(node, f"PUT expect: {resp.status}")
             else:
+                limiter.success(node)
                 return BackendResult(resp.status, resp.headers, body)
         return None
 

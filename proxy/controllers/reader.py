@@ -2,7 +2,8 @@
 
 Primaries are asked in the proxy's read order (shuffled by default); an error or timeout moves on to the next
 node (handoffs only when some primary erred).  With ``X-Newest: true`` all
-primaries are asked at once and the newest answer wins.  An object body that
+primaries are asked at once and the newest answer wins, a tombstone (404)
+included; a plain read never answers older than a tombstone it saw.  An object body that
 breaks off mid-stream resumes from another replica with a ``Range`` starting at
 the byte already sent, pinned to the same ETag with ``If-Match``.
 """
@@ -13,7 +14,7 @@ import re
 from typing import Iterator, Mapping
 
 from objstore.common.backend_http import BackendResponse
-from objstore.common.fanout import NET_ERRORS, FanOut, NodeIter
+from objstore.common.fanout import NET_ERRORS, FanOut, NodeIter, unavailable_message
 from objstore.common.http import CHUNK_SIZE
 from objstore.common.timestamp import Timestamp
 from proxy.http import Response, error_response
@@ -41,6 +42,10 @@ def backend_timestamp(headers: Mapping[str, str]) -> Timestamp:
     return Timestamp(0)
 
 
+def _newer(resp: BackendResponse, than: BackendResponse) -> bool:
+    return backend_timestamp(resp.headers) > backend_timestamp(than.headers)
+
+
 class Reader:
     """One client GET/HEAD against the replicas of one item."""
 
@@ -59,35 +64,48 @@ class Reader:
         self.nodes = self._nodes()
 
     def _nodes(self) -> Iterator[dict]:
-        """Primaries; handoffs only once some node erred (when every primary
-        says "not found", that is the answer)."""
+        """Primaries; handoffs only once some primary erred or was skipped (when
+        every primary says "not found", that is the answer); then the
+        error-limited nodes passed over, if no other is left."""
         yield from self.node_iter.primary_nodes()
-        if self.errors:
+        if self.errors or self.node_iter.passed_over:
             yield from self.node_iter.handoff_nodes()
+        yield from self.node_iter.last_resort()
 
     def fetch(self, newest: bool = False) -> tuple[BackendResponse | None, int]:
         """The first usable answer (newest of all primaries' with X-Newest)
-        and its status, else None and 503."""
+        and its status, else None and 503.
+
+        Never older than what this request has seen: an answer older than a
+        404 seen before (a tombstone's ``X-Backend-Timestamp``: that replica
+        heard of a DELETE the other missed) is skipped, and when no node has
+        anything as new, the answer is that 404."""
         if newest:
             return self.fetch_newest()
-        seen_404 = None
+        newest_404 = None
         for node in self.nodes:
             resp = self._try(node)
             if resp is None:
                 continue
             if resp.status == 404:
-                seen_404 = resp
+                if newest_404 is None or _newer(resp, newest_404):
+                    newest_404 = resp
+                resp.close()
+                continue
+            if newest_404 is not None and _newer(newest_404, resp):
                 resp.close()
                 continue
             return resp, resp.status
-        return seen_404, seen_404.status if seen_404 else 503
+        return newest_404, newest_404.status if newest_404 else 503
 
     def fetch_newest(self) -> tuple[BackendResponse | None, int]:
-        """Ask all primaries at once; the answer with the newest timestamp."""
+        """Ask all primaries at once; the answer with the newest timestamp,
+        tombstones (404s) included: a 404 when the newest is a delete (on a
+        tie, the data wins)."""
         answers = self.fanout.gather([functools.partial(self._try, node)
                                       for node in self.node_iter.primary_nodes()])
-        good = [r for r in answers if r.status != 404]
-        best = max(good or answers, key=lambda r: backend_timestamp(r.headers), default=None)
+        best = max(answers, key=lambda r: (backend_timestamp(r.headers), r.status != 404),
+                   default=None)
         for resp in answers:
             if resp is not best:
                 resp.close()
@@ -103,7 +121,9 @@ class Reader:
     def response(self, resp: BackendResponse | None, status: int) -> Response:
         """The client's response from ``fetch()``'s answer: the backend's
         status, headers and (streamed) body."""
-        if resp is None or resp.status == 404:  # a 404's connection is closed already
+        if resp is None:
+            return error_response(status, unavailable_message(self.method, self.path))
+        if resp.status == 404:  # its connection is closed already
             return error_response(status)
         headers = response_headers(resp.headers)
         if self.method == "HEAD" or resp.status < 200 or resp.status in (204, 304):

@@ -122,3 +122,61 @@ def test_header_values_keep_trailing_non_ascii_bytes(server):
     resp, _ = exchange(BackendConnection, server, "GET", "/meta")
     assert resp.headers["x-object-meta-a"] == META_A
     assert resp.headers["x-object-meta-b"] == META_B.strip(" ")
+
+
+class RestartableServer:
+    """``app`` on a fixed port; ``restart()`` closes every connection (as a
+    killed daemon's kernel would) and listens again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.start()
+
+    def start(self) -> None:
+        self.sock = eventlet.listen(("127.0.0.1", self.port))
+        self.port = self.sock.getsockname()[1]
+        self.pool = eventlet.GreenPool()
+        self.thread = eventlet.spawn(eventlet.wsgi.server, self.sock, app, log_output=False,
+                                     custom_pool=self.pool)
+
+    def stop(self) -> None:
+        self.thread.kill()
+        self.sock.close()
+        for handler in list(self.pool.coroutines_running):
+            handler.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_pooled_connections_to_a_restarted_node_are_replaced_not_failed(streamed):
+    server = RestartableServer()
+    node = {"ip": "127.0.0.1", "port": server.port, "device": "sda"}
+    pool = ConnectionPool()
+    try:
+        conns = [pool.connect(node, 1.0, 2.0) for _ in range(3)]  # three pooled connections
+        for conn in conns:
+            conn.send_request("GET", "/x", {"Content-Length": "0"})
+        for conn in conns:
+            conn.getresponse().close()
+        assert len(pool._idle[(node["ip"], node["port"])]) == 3
+        server.restart()
+        eventlet.sleep(0)
+        for _ in range(3):  # each takes a dead pooled connection and resends once
+            conn = pool.connect(node, 1.0, 2.0)
+            assert conn.reused
+            if streamed:
+                conn.send_request("PUT", "/big", {"Content-Length": "5",
+                                                  "Expect": "100-continue"})
+                assert conn.expect_continue() is None
+                conn.send(b"hello")
+                resp = conn.getresponse()
+            else:
+                conn.send_request("PUT", "/x", {"Content-Length": "5"}, body=b"hello")
+                resp = conn.getresponse()
+            assert resp.status == 201 and resp.read_all().endswith(b" 5")
+            conn.close()
+    finally:
+        server.stop()

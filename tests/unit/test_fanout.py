@@ -176,3 +176,18 @@ def test_request_one_moves_on_from_a_failed_node(fault):
                                 {"X-Timestamp": "1700000000.00000"})
     assert result.status == 201
     assert cluster.node(key(second)).records.get("/a") is not None
+
+
+def test_a_write_without_quorum_says_which_servers_did_not_answer():
+    ring = FakeRing(replicas=3, devices=3)
+    fanout, cluster = make_fanout()
+    for node in ring.get_part_nodes(0)[1:]:
+        cluster.faults[key(node)] = "refuse"
+    result = put_account(fanout, ring, 0, 2)
+    assert result.status == 503
+    assert result.body == b"Account PUT: only 1 of 3 account servers answered"
+    cluster.faults.clear()
+    cluster.faults[key(ring.get_part_nodes(0)[0])] = "refuse"
+    cluster.faults[key(ring.get_part_nodes(0)[1])] = 409  # an answer, not a failure
+    assert put_account(fanout, ring, 0, 2).body == \
+        b"Account PUT: 2 of 3 account servers answered but no 2 agreed (201, 409)"

@@ -166,6 +166,47 @@ def test_x_newest_returns_the_newest_replica(proxy):
     assert call(app, "/v1/AUTH_a/c/o", **{"X-Newest": "true"}).body == b"new"
 
 
+def write_while_down(app, cluster, down, method, body=b""):
+    """``method`` on the object while the nodes ``down`` refuse connections."""
+    for node in down:
+        cluster.faults[key(node)] = "refuse"
+    assert call(app, "/v1/AUTH_a/c/o", method, body).status_int // 100 == 2
+    cluster.faults.clear()
+    app.fanout.error_limiter._stats.clear()
+
+
+def test_x_newest_answers_404_when_the_newest_replica_is_a_tombstone(proxy):
+    app, cluster = proxy
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"old")
+    primaries, _ = object_nodes(app)
+    write_while_down(app, cluster, primaries[:1], "DELETE")  # primary 0 missed it
+    assert call(app, "/v1/AUTH_a/c/o").body == b"old"  # nothing newer seen yet
+    assert call(app, "/v1/AUTH_a/c/o", **{"X-Newest": "true"}).status_int == 404
+    assert call(app, "/v1/AUTH_a/c/o", "HEAD", **{"X-Newest": "true"}).status_int == 404
+
+
+def test_get_never_answers_older_than_a_tombstone_it_saw(proxy):
+    app, cluster = proxy
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"old")
+    primaries, _ = object_nodes(app)
+    write_while_down(app, cluster, primaries[1:2], "DELETE")
+    # primary 0's tombstone is seen first: primary 1's older copy is not an answer
+    assert call(app, "/v1/AUTH_a/c/o").status_int == 404
+    assert call(app, "/v1/AUTH_a/c/o", "HEAD").status_int == 404
+    asked = [r[1] for r in cluster.requests("GET") if r[2].endswith("/c/o")]
+    assert asked[-3:] == [key(n) for n in primaries]
+
+
+def test_get_after_a_tombstone_keeps_looking_for_a_newer_version(proxy):
+    app, cluster = proxy
+    call(app, "/v1/AUTH_a/c/o", "PUT", b"old")
+    primaries, _ = object_nodes(app)
+    write_while_down(app, cluster, primaries[1:2], "DELETE")  # primary 1 keeps "old"
+    write_while_down(app, cluster, primaries[:2], "PUT", b"new")  # only primary 2 has it
+    assert call(app, "/v1/AUTH_a/c/o").body == b"new"
+    assert call(app, "/v1/AUTH_a/c/o", **{"X-Newest": "true"}).body == b"new"
+
+
 def test_error_limited_node_is_skipped():
     app, cluster = make_app(make_conf(error_suppression_limit="2",
                                       error_suppression_interval="60"))
@@ -235,3 +276,39 @@ def test_unknown_sorting_method_is_a_config_error():
     from objstore.common.config import ConfigError
     with pytest.raises(ConfigError):
         make_app(make_conf(sorting_method="fastest"))
+
+
+@pytest.mark.parametrize("body", [SMALL, LARGE])
+def test_a_503_says_how_many_object_servers_answered(proxy, body):
+    app, cluster = proxy
+    primaries, handoffs = object_nodes(app)
+    for node in primaries[1:] + handoffs:
+        cluster.faults[key(node)] = "refuse"
+    resp = call(app, "/v1/AUTH_a/c/o", "PUT", body)
+    assert resp.status_int == 503
+    assert resp.body == b"Object PUT: only 1 of 3 object servers answered\n"
+    cluster.faults[key(primaries[0])] = "refuse"
+    resp = call(app, "/v1/AUTH_a/c/o")
+    assert resp.status_int == 503 and resp.body == b"Object GET: no object server answered\n"
+
+
+def test_a_503_for_container_info_names_the_container_servers(proxy):
+    app, cluster = proxy
+    ring = app.rings["container"]
+    part, nodes = ring.get_nodes("AUTH_a", "other")
+    for node in nodes + list(ring.get_more_nodes(part)):
+        cluster.faults[key(node)] = "refuse"
+    resp = call(app, "/v1/AUTH_a/other/o", "PUT", b"x")
+    assert resp.status_int == 503
+    assert resp.body == b"Container info unavailable: no container server answered\n"
+
+
+def test_a_delete_counts_404s_with_204s_since_both_store_the_tombstone(proxy):
+    app, cluster = proxy
+    primaries, handoffs = object_nodes(app)
+    write_while_down(app, cluster, primaries[:1], "PUT", b"data")  # primary 0 never had it
+    cluster.faults[key(primaries[1])] = "refuse"
+    for node in handoffs:
+        cluster.faults[key(node)] = "refuse"
+    assert call(app, "/v1/AUTH_a/c/o", "DELETE").status_int == 204  # a 404 and a 204
+    assert call(app, "/v1/AUTH_a/c/gone", "DELETE").status_int == 404  # only 404s
