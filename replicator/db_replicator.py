@@ -158,7 +158,7 @@ class DBReplicator(BackgroundDaemon):
         is_primary = any(node["id"] == device["id"] for node in primaries)
         peers = [node for node in primaries if node["id"] != device["id"]]
         handoffs = (node for node in NodeIter(self.ring, partition, self.error_limiter,
-                                              primaries).handoff_nodes()
+                                              primaries, quorum=1).handoff_nodes()
                     if node["id"] != device["id"])
         acknowledged = 0
         for node in peers:
