@@ -1,7 +1,8 @@
 """The object server: a WSGI app speaking Swift's backend object protocol.
 
-``PUT|GET|HEAD|POST|DELETE /<device>/<partition>/<account>/<container>/<object>``
-and ``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]``; the README's
+``PUT|GET|HEAD|POST|DELETE /<device>/<partition>/<account>/<container>/<object>``,
+``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]`` and ``SSYNC
+/<device>/<partition>`` (``objstore/obj/ssync.py``); the README's
 "Object server" section lists headers, status codes and options.  Run it with
 ``objstore-object-server --config FILE`` (section ``[object-server]``).
 """
@@ -28,8 +29,9 @@ from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.common.wsgi import status_line
-from objstore.obj import footers, ondisk, store
+from objstore.obj import footers, ondisk, ssync, store
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
+from objstore.obj.ssync_receiver import SsyncError, SsyncReceiver
 from objstore.obj.store import ContainerUpdate, ObjectPath, ObjectStore
 from objstore.obj.container_updates import ContainerUpdateSender, parse_targets
 
@@ -159,11 +161,12 @@ class ObjectServer:
             node_timeout=get_float(options, "node_timeout", 3.0),
             update_timeout=get_float(options, "container_update_timeout", 1.0))
         self.store = ObjectStore(self.manager, sender, self.constraints.max_file_size)
+        self.ssync_receiver = SsyncReceiver(self.manager, logger)
         self.allowed_headers = {name.strip().title() for name in options.get(
             "allowed_headers", DEFAULT_ALLOWED_HEADERS).split(",") if name.strip()}
         self._allowed_environ = {environ_key(name): name for name in self.allowed_headers}
         self.handlers = {"GET": self.get, "HEAD": self.get, "PUT": self.put, "POST": self.post,
-                         "DELETE": self.delete, "REPLICATE": self.replicate}
+                         "DELETE": self.delete, "REPLICATE": self.replicate, "SSYNC": self.ssync}
 
     # -- dispatch ----------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -522,18 +525,35 @@ class ObjectServer:
             return respond(start_response, 204, headers=headers)
         return respond(start_response, 404, "Not Found", headers)
 
-    def replicate(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def _partition_request(self, environ: dict, tail: str = ""
+                           ) -> tuple[str, str, StoragePolicy, str | None]:
+        """(device path, partition, policy, optional third path segment) of a
+        replication request ``/<device>/<partition>[/<tail>]``."""
         path = wsgi_to_str(environ.get("PATH_INFO", "")) or ""
         try:
-            segments = split_path(path, 2, 3)
+            segments = split_path(path, 2, 3 if tail else 2)
         except ValueError:
-            raise HTTPError(400, "Path must be /<device>/<partition>[/<suffix>-<suffix>...]") from None
+            raise HTTPError(400, f"Path must be /<device>/<partition>{tail}") from None
         _, dev_path, partition = self._device_and_partition(segments)
-        policy = self._policy(environ)
-        suffixes = segments[2].split("-") if segments[2] else []
-        hashes = self.manager.get_hashes(dev_path, policy.data_dir, partition, suffixes)
+        return dev_path, partition, self._policy(environ), segments[2] if tail else None
+
+    def replicate(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        dev_path, partition, policy, suffixes = self._partition_request(
+            environ, "[/<suffix>-<suffix>...]")
+        hashes = self.manager.get_hashes(dev_path, policy.data_dir, partition,
+                                         suffixes.split("-") if suffixes else [])
         return respond(start_response, 200, msgpack.packb(hashes, use_bin_type=True),
                        [("Content-Type", "application/x-msgpack")])
+
+    def ssync(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        dev_path, partition, policy, _ = self._partition_request(environ)
+        phase = environ.get("HTTP_" + ssync.PHASE_HEADER.upper().replace("-", "_"), "")
+        try:
+            answer = self.ssync_receiver.handle(phase, environ["wsgi.input"], dev_path,
+                                                policy.data_dir, partition)
+        except SsyncError as err:
+            raise HTTPError(err.status, str(err)) from None
+        return respond(start_response, 200, answer, [("Content-Type", "application/x-msgpack")])
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Callable:
