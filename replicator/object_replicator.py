@@ -29,6 +29,7 @@ from typing import Callable, Mapping
 
 import eventlet
 
+from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
 from objstore.common.backend_http import ConnectionPool
 from objstore.common.config import ConfigError, get_float, get_int, section
 from objstore.common.policies import REPLICATION, load_policies
@@ -39,7 +40,8 @@ from replicator.devices import device_settings
 from replicator.handoff_cleanup import remove_objects, remove_partition_if_empty
 from replicator.object_jobs import PartitionJob, device_jobs, local_ring_devices
 from replicator.rate_limit import RateLimiter
-from replicator.ssync_sender import HTTPPeer, Peer, PeerError, Sender, local_objects
+from replicator.ssync_sender import (HTTPPeer, Peer, PeerError, Sender, SyncResult,
+                                     local_objects)
 
 SECTION = "object-replicator"
 SERVER_SECTION = "object-server"
@@ -49,7 +51,7 @@ _WILDCARDS = ("", "0.0.0.0", "::")
 PeerFactory = Callable[[Mapping], Peer]
 
 
-class ObjectReplicator:
+class ObjectReplicator(BackgroundDaemon):
     """One replication pass over this node's object partitions."""
 
     unit = "partitions"
@@ -120,7 +122,7 @@ class ObjectReplicator:
         return jobs
 
     # -- one pass ----------------------------------------------------------------
-    def run_once(self, progress) -> dict[str, float]:
+    def run_once(self, progress: PassProgress) -> dict[str, float]:
         started = time.monotonic()
         stats: collections.Counter = collections.Counter(
             partitions=0, suffixes_synced=0, objects_pushed=0, bytes_pushed=0,
@@ -134,7 +136,9 @@ class ObjectReplicator:
 
     def _run_job(self, job: PartitionJob, stats: collections.Counter) -> None:
         try:
-            if job.is_handoff:
+            if not os.path.isdir(job.part_dir):
+                pass  # removed since the pass listed it (another pass moved it away)
+            elif job.is_handoff:
                 self._push_handoff(job, stats)
             else:
                 self._sync_primary(job, stats)
@@ -163,17 +167,21 @@ class ObjectReplicator:
             return True
         return swept < time.time() - self.sweep_interval
 
-    def _all_suffixes(self, job: PartitionJob) -> list[str]:
-        """Every suffix directory, rehashed (and cleaned: reclaim) on the way."""
-        suffixes = [name for name in os.listdir(job.part_dir) if len(name) == 3]
-        local = self._local_hashes(job, suffixes)
+    def _sweep(self, job: PartitionJob) -> dict[str, str]:
+        """Rehash every suffix (removing old tombstones and obsolete files on
+        the way) and note when; the partition's hashes."""
+        local = self._local_hashes(job, [name for name in os.listdir(job.part_dir)
+                                         if len(name) == 3])
         with open(os.path.join(job.part_dir, SWEEP_STAMP), "wb"):
             pass  # its mtime is the sweep's time
-        return sorted(local)
+        return local
 
     def _sync_primary(self, job: PartitionJob, stats: collections.Counter) -> None:
-        rehashed = set(self._all_suffixes(job)) if self._sweep_due(job) else set()
-        local = self._local_hashes(job, [])
+        if self._sweep_due(job):
+            local = self._sweep(job)
+            rehashed = set(local)
+        else:
+            local, rehashed = self._local_hashes(job, []), set()
         for node in job.targets:
             sender = self._sender(job, node)
             try:
@@ -189,19 +197,18 @@ class ObjectReplicator:
             except PeerError as err:
                 self._failed(job, node, err, stats)
                 continue
-            self._count(result, len(differing), stats)
-            if result.failed:
-                self._failed(job, node, PeerError(f"{len(result.failed)} objects refused"),
-                             stats)
+            self._count(job, node, result, len(differing), stats)
 
-    @staticmethod
-    def _count(result, suffixes: int, stats: collections.Counter) -> None:
+    def _count(self, job: PartitionJob, node: Mapping, result: SyncResult, suffixes: int,
+               stats: collections.Counter) -> None:
         stats["suffixes_synced"] += suffixes
         stats["objects_pushed"] += result.files
         stats["bytes_pushed"] += result.bytes
+        if result.failed:
+            self._failed(job, node, PeerError(f"{len(result.failed)} objects refused"), stats)
 
     def _push_handoff(self, job: PartitionJob, stats: collections.Counter) -> None:
-        suffixes = self._all_suffixes(job)
+        suffixes = sorted(self._sweep(job))
         objects = list(local_objects(job.part_dir, suffixes))
         confirmed = {item.offer.hash for item in objects}
         complete = True
@@ -212,10 +219,7 @@ class ObjectReplicator:
                 self._failed(job, node, err, stats)
                 complete = False
                 continue
-            self._count(result, len(suffixes), stats)
-            if result.failed:
-                self._failed(job, node, PeerError(f"{len(result.failed)} objects refused"),
-                             stats)
+            self._count(job, node, result, len(suffixes), stats)
             confirmed -= result.failed
         if not complete:
             return
@@ -223,3 +227,7 @@ class ObjectReplicator:
         if remove_partition_if_empty(job.part_dir):
             stats["handoffs_removed"] += 1
             self.logger.info("handoff partition %s moved to its primaries", job.part_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_background_daemon(SECTION, ObjectReplicator, argv)

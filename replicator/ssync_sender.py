@@ -148,12 +148,10 @@ class Sender:
         except Exception as err:
             raise PeerError(f"bad {what} answer: {err}") from None
 
-    def replicate(self, suffixes: Iterable[str] = ()) -> dict[str, str]:
-        """The peer's suffix hashes of this partition (rehashing ``suffixes`` first)."""
-        path = f"/{self.device}/{self.partition}"
-        wanted = "-".join(suffixes)
-        hashes = self._decode(self._call("REPLICATE", path + (f"/{wanted}" if wanted else ""),
-                                         None), "REPLICATE")
+    def replicate(self) -> dict[str, str]:
+        """The peer's suffix hashes of this partition."""
+        hashes = self._decode(self._call("REPLICATE", f"/{self.device}/{self.partition}", None),
+                              "REPLICATE")
         if not isinstance(hashes, dict):
             raise PeerError("REPLICATE answer is not a dict")
         return hashes

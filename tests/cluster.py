@@ -61,6 +61,7 @@ class Cluster:
         self.ports: list[dict[str, int]] = []
         self.proxy_port = 0
         self.processes: dict[str, subprocess.Popen] = {}
+        self.builders: dict[str, RingBuilder] = {}  # to add devices and rebalance in tests
 
     # ---- layout ------------------------------------------------------------------
     def _cluster_conf(self) -> configparser.ConfigParser:
@@ -110,6 +111,7 @@ class Cluster:
                                  "weight": 100})
             builder.rebalance(seed=1)
             builder.write_ring(os.path.join(self.ring_dir, f"{kind}.ring.gz"))
+            self.builders[kind] = builder
 
     def ring(self, kind: str) -> Ring:
         return Ring(self.ring_dir, kind, hash_suffix=HASH_PATH_SUFFIX.encode())

@@ -4,11 +4,14 @@ sockets) and a real ring; each node's replicator reaches its peers through
 from __future__ import annotations
 
 import collections
+import logging
 import os
+import threading
 import time
 
 import pytest
 
+from objstore.common.background import PassProgress
 from objstore.common.timestamp import Timestamp  # first: objstore silences eventlet's notice
 import eventlet  # noqa: E402
 from replicator.device_pool import run_per_device
@@ -25,21 +28,6 @@ NOW = int(time.time()) - 600
 
 def ts(offset: float = 0) -> str:
     return Timestamp(NOW + offset).internal
-
-
-class Progress:
-    """What the pass needs of the runner's PassProgress."""
-
-    def __init__(self) -> None:
-        self.total = None
-        self.done = 0
-        self.stopping = False
-
-    def set_total(self, total: int) -> None:
-        self.total = total
-
-    def advance(self) -> None:
-        self.done += 1
 
 
 class Cluster:
@@ -76,7 +64,7 @@ class Cluster:
         return ObjectReplicator(conf, _logger(), peer_factory=self.peer)
 
     def run(self, node: int, **options) -> dict:
-        return self.replicator(node, **options).run_once(Progress())
+        return self.replicator(node, **options).run_once(progress())
 
     def run_all(self) -> list[dict]:
         return [self.run(node) for node in range(NODES)]
@@ -91,9 +79,12 @@ class Cluster:
                 and f.endswith((".data", ".ts", ".meta"))]
 
 
-def _logger():
-    import logging
+def _logger() -> logging.Logger:
     return logging.getLogger("objstore.test-object-replicator")
+
+
+def progress() -> PassProgress:
+    return PassProgress(1, "partitions", _logger(), threading.Event())
 
 
 def put_to(cluster, nodes, name, body, timestamp):
