@@ -28,7 +28,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from ring import Ring  # noqa: E402
+from ring.ring import Ring  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 
 DAEMON = "object-replicator"

@@ -14,7 +14,7 @@ import os
 from typing import Mapping
 
 from objstore.common.policies import StoragePolicy
-from ring import Ring
+from ring.ring import Ring
 
 
 @dataclasses.dataclass(frozen=True)

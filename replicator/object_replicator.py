@@ -34,7 +34,8 @@ from objstore.common.backend_http import ConnectionPool
 from objstore.common.config import ConfigError, get_float, get_int, section
 from objstore.common.policies import REPLICATION, load_policies
 from objstore.obj import hashes
-from ring import Ring, RingError, load_ring
+from ring.errors import RingError
+from ring.ring import Ring, load_ring
 from replicator.device_pool import run_per_device
 from replicator.devices import device_settings
 from replicator.handoff_cleanup import remove_objects, remove_partition_if_empty

@@ -17,7 +17,7 @@ import eventlet  # noqa: E402
 from replicator.device_pool import run_per_device
 from replicator.object_replicator import SWEEP_STAMP, ObjectReplicator
 from replicator.ssync_sender import PeerError
-from ring import RingBuilder
+from ring.builder import RingBuilder
 from tests.unit.obj_helpers import files_under, make_app, make_conf, put, req
 from tests.unit.ssync_helpers import WsgiPeer
 
