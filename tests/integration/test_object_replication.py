@@ -16,7 +16,7 @@ import signal
 import pytest
 
 from objstore.common.hashing import hash_path
-from tests.cluster import Cluster
+from tests.cluster import HASH_PATH_SUFFIX, Cluster
 from tests.support import wait_for
 
 ACCOUNT, CONTAINER = "AUTH_test", "repl"
@@ -44,7 +44,7 @@ def run_passes(cluster: Cluster, nodes, **options: str) -> list[dict]:
 
 def holders(cluster: Cluster, name: str) -> dict[tuple[int, str], list[str]]:
     """(node, device) -> the files of the object's hash directory, wherever it is."""
-    obj_hash = hash_path(ACCOUNT, CONTAINER, name, suffix=b"integration").hex()
+    obj_hash = hash_path(ACCOUNT, CONTAINER, name, suffix=HASH_PATH_SUFFIX.encode()).hex()
     found = {}
     for node in range(cluster.node_count):
         pattern = os.path.join(cluster.devices(node), "*", "objects", "*", obj_hash[-3:],

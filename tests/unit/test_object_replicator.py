@@ -6,18 +6,17 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import threading
 import time
 
 import pytest
 
-from objstore.common.background import PassProgress
 from objstore.common.timestamp import Timestamp  # first: objstore silences eventlet's notice
 import eventlet  # noqa: E402
 from replicator.device_pool import run_per_device
 from replicator.object_replicator import SWEEP_STAMP, ObjectReplicator
 from replicator.ssync_sender import PeerError
 from ring.builder import RingBuilder
+from tests.support import pass_progress
 from tests.unit.obj_helpers import files_under, make_app, make_conf, put, req
 from tests.unit.ssync_helpers import WsgiPeer
 
@@ -64,7 +63,7 @@ class Cluster:
         return ObjectReplicator(conf, _logger(), peer_factory=self.peer)
 
     def run(self, node: int, **options) -> dict:
-        return self.replicator(node, **options).run_once(progress())
+        return self.replicator(node, **options).run_once(pass_progress())
 
     def run_all(self) -> list[dict]:
         return [self.run(node) for node in range(NODES)]
@@ -81,10 +80,6 @@ class Cluster:
 
 def _logger() -> logging.Logger:
     return logging.getLogger("objstore.test-object-replicator")
-
-
-def progress() -> PassProgress:
-    return PassProgress(1, "partitions", _logger(), threading.Event())
 
 
 def put_to(cluster, nodes, name, body, timestamp):
