@@ -1,11 +1,10 @@
 """What the object replicator has to do on this node: one job per local
 device partition of each replicated storage policy.
 
-A ring device is this node's if its address (or replication address) is
-the object server's ``bind_ip:bind_port`` and its directory exists under
-``devices``.  A partition directory on such a device is a *primary* job if
-the ring puts one of the partition's replicas on that device, otherwise a
-*handoff* job (a handoff write, or what a rebalance moved away).
+The node's ring devices are found by ``replicator.devices``.  A partition
+directory on one of them is a *primary* job if the ring puts one of the
+partition's replicas on that device, otherwise a *handoff* job (a handoff
+write, or what a rebalance moved away).
 """
 from __future__ import annotations
 
@@ -37,16 +36,6 @@ class PartitionJob:
     def targets(self) -> list[dict]:
         """Where this partition's objects go: the other primaries, or all of them."""
         return [node for node in self.primaries if node["id"] != self.device["id"]]
-
-
-def is_local(device: Mapping, ip: str, port: int) -> bool:
-    return (device["ip"], device["port"]) == (ip, port) or \
-        (device.get("replication_ip"), device.get("replication_port")) == (ip, port)
-
-
-def local_ring_devices(ring: Ring, ip: str, port: int) -> list[dict]:
-    """The ring's devices served by this node's object server, by id."""
-    return [device for device in ring.devs if device is not None and is_local(device, ip, port)]
 
 
 def partitions(dev_path: str, policy: StoragePolicy) -> list[int]:

@@ -31,15 +31,15 @@ import eventlet
 
 from objstore.common.background import BackgroundDaemon, PassProgress, run_background_daemon
 from objstore.common.backend_http import ConnectionPool
-from objstore.common.config import ConfigError, get_float, get_int, section
+from objstore.common.config import get_float, get_int, section
 from objstore.common.policies import REPLICATION, load_policies
 from objstore.obj import hashes
 from ring.errors import RingError
 from ring.ring import Ring, load_ring
 from replicator.device_pool import run_per_device
-from replicator.devices import device_settings
+from replicator.devices import device_settings, local_devices, ring_devices
 from replicator.handoff_cleanup import remove_objects, remove_partition_if_empty
-from replicator.object_jobs import PartitionJob, device_jobs, local_ring_devices
+from replicator.object_jobs import PartitionJob, device_jobs
 from replicator.rate_limit import RateLimiter
 from replicator.ssync_sender import (HTTPPeer, Peer, PeerError, Sender, SyncResult,
                                      local_objects)
@@ -47,7 +47,6 @@ from replicator.ssync_sender import (HTTPPeer, Peer, PeerError, Sender, SyncResu
 SECTION = "object-replicator"
 SERVER_SECTION = "object-server"
 SWEEP_STAMP = "hashes.swept"  # in a partition dir: mtime = when all its suffixes were rehashed
-_WILDCARDS = ("", "0.0.0.0", "::")
 
 PeerFactory = Callable[[Mapping], Peer]
 
@@ -64,9 +63,6 @@ class ObjectReplicator(BackgroundDaemon):
         self.logger = logger
         self.devices, self.mount_check = device_settings(conf, SECTION, SERVER_SECTION)
         self.ip = options.get("bind_ip", server.get("bind_ip", "127.0.0.1"))
-        if self.ip in _WILDCARDS:
-            raise ConfigError(f"[{SECTION}] bind_ip must be this node's address in the ring "
-                              f"(the object server binds {self.ip or 'all addresses'})")
         self.port = get_int(options, "bind_port", get_int(server, "bind_port", 6200))
         self.concurrency = max(1, get_int(options, "concurrency", 4))
         self.per_device = max(1, get_int(options, "concurrency_per_device", 2))
@@ -93,15 +89,11 @@ class ObjectReplicator(BackgroundDaemon):
             ring.reload()
         return ring
 
-    def _dev_path(self, device: str) -> str | None:
-        path = os.path.join(self.devices, device)
-        usable = os.path.ismount(path) if self.mount_check else os.path.isdir(path)
-        return path if usable else None
-
     def jobs(self, stats: collections.Counter) -> list[tuple[str, PartitionJob]]:
         """(device path, job) for every local partition; unusable devices are counted."""
+        usable = dict(local_devices(self.devices, self.mount_check, self.logger))
+        skipped: set[str] = set()
         jobs = []
-        dev_paths: dict[str, str | None] = {}
         for policy in self.policies:
             try:
                 ring = self._ring(policy.index)
@@ -109,17 +101,13 @@ class ObjectReplicator(BackgroundDaemon):
                 self.logger.error("policy %d: %s", policy.index, err)
                 stats["failures"] += 1
                 continue
-            for device in local_ring_devices(ring, self.ip, self.port):
-                name = device["device"]
-                if name not in dev_paths:
-                    dev_paths[name] = self._dev_path(name)
-                    if dev_paths[name] is None:
-                        self.logger.warning("skipping %s/%s: not mounted", self.devices, name)
-                        stats["devices_skipped"] += 1
-                dev_path = dev_paths[name]
-                if dev_path is not None:
-                    jobs.extend((dev_path, job)
-                                for job in device_jobs(policy, ring, device, dev_path))
+            for name, device in ring_devices(ring.devs, self.ip, self.port).items():
+                if name not in usable:
+                    skipped.add(name)
+                    continue
+                jobs.extend((usable[name], job)
+                            for job in device_jobs(policy, ring, device, usable[name]))
+        stats["devices_skipped"] = len(skipped)
         return jobs
 
     # -- one pass ----------------------------------------------------------------
