@@ -161,7 +161,7 @@ class ObjectServer:
             node_timeout=get_float(options, "node_timeout", 3.0),
             update_timeout=get_float(options, "container_update_timeout", 1.0))
         self.store = ObjectStore(self.manager, sender, self.constraints.max_file_size)
-        self.ssync_receiver = SsyncReceiver(self.manager, logger)
+        self.ssync_receiver = SsyncReceiver(self.store, logger)
         self.allowed_headers = {name.strip().title() for name in options.get(
             "allowed_headers", DEFAULT_ALLOWED_HEADERS).split(",") if name.strip()}
         self._allowed_environ = {environ_key(name): name for name in self.allowed_headers}
@@ -526,19 +526,20 @@ class ObjectServer:
         return respond(start_response, 404, "Not Found", headers)
 
     def _partition_request(self, environ: dict, tail: str = ""
-                           ) -> tuple[str, str, StoragePolicy, str | None]:
-        """(device path, partition, policy, optional third path segment) of a
-        replication request ``/<device>/<partition>[/<tail>]``."""
+                           ) -> tuple[str, str, str, StoragePolicy, str | None]:
+        """(device, device path, partition, policy, optional third path
+        segment) of a replication request ``/<device>/<partition>[/<tail>]``."""
         path = wsgi_to_str(environ.get("PATH_INFO", "")) or ""
         try:
             segments = split_path(path, 2, 3 if tail else 2)
         except ValueError:
             raise HTTPError(400, f"Path must be /<device>/<partition>{tail}") from None
-        _, dev_path, partition = self._device_and_partition(segments)
-        return dev_path, partition, self._policy(environ), segments[2] if tail else None
+        device, dev_path, partition = self._device_and_partition(segments)
+        return device, dev_path, partition, self._policy(environ), \
+            segments[2] if tail else None
 
     def replicate(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        dev_path, partition, policy, suffixes = self._partition_request(
+        _, dev_path, partition, policy, suffixes = self._partition_request(
             environ, "[/<suffix>-<suffix>...]")
         hashes = self.manager.get_hashes(dev_path, policy.data_dir, partition,
                                          suffixes.split("-") if suffixes else [])
@@ -546,11 +547,11 @@ class ObjectServer:
                        [("Content-Type", "application/x-msgpack")])
 
     def ssync(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        dev_path, partition, policy, _ = self._partition_request(environ)
-        phase = environ.get("HTTP_" + ssync.PHASE_HEADER.upper().replace("-", "_"), "")
+        device, dev_path, partition, policy, _ = self._partition_request(environ)
         try:
-            answer = self.ssync_receiver.handle(phase, environ["wsgi.input"], dev_path,
-                                                policy.data_dir, partition)
+            answer = self.ssync_receiver.handle(
+                environ.get(environ_key(ssync.PHASE_HEADER), ""), environ["wsgi.input"],
+                device, dev_path, policy, partition)
         except SsyncError as err:
             raise HTTPError(err.status, str(err)) from None
         return respond(start_response, 200, answer, [("Content-Type", "application/x-msgpack")])

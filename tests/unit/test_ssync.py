@@ -2,6 +2,7 @@
 and refusing, and a sender pushing a partition to a receiver (no sockets)."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -179,7 +180,9 @@ def test_updates_never_move_an_object_backwards(pair):
 
 
 @pytest.mark.parametrize("metadata, why", [
-    (data_metadata(b"other", ts(1)), "do not match"),
+    (data_metadata(b"other", ts(1)), "does not match ETag"),
+    ({**data_metadata(b"hello", ts(1)), "Content-Length": "4"}, "longer than"),
+    ({**data_metadata(b"hello", ts(1)), "ETag": ""}, "needs its ETag"),
     ({**data_metadata(b"hello", ts(1)), "X-Timestamp": ts(2)}, "X-Timestamp"),
     ({**data_metadata(b"hello", ts(1)), "name": "a/c"}, "not /account"),
 ])
@@ -192,6 +195,24 @@ def test_updates_refuse_bad_files_and_go_on(pair, tmp_path, metadata, why):
     assert len(answer["stored"]) == 1 and why in answer["failed"][0][1]
     assert req(app, "/sda/1/a/c/o").status_int == 404
     assert req(app, "/sda/1/a/c/ok").body == b"fine"
+    assert os.listdir(tmp_path / "b" / "sda" / "tmp") == []
+
+
+def test_full_device_during_updates_is_507_and_leaves_nothing(pair, tmp_path, monkeypatch):
+    _, app = pair
+    body = os.urandom(100_000)
+    frames = ssync.frame_header(f"{ts(1)}.data", data_metadata(body, ts(1)), len(body)) + body
+    real_write = os.write
+
+    def full(fd, data):
+        if len(data) >= 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", full)
+    resp = ssync_request(app, ssync.UPDATES, frames)
+    monkeypatch.undo()
+    assert resp.status_int == 507
+    assert [f for f in files_under(tmp_path / "b") if f.endswith(".data")] == []
     assert os.listdir(tmp_path / "b" / "sda" / "tmp") == []
 
 
