@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import configparser
+import errno
 import logging
 import os
 
@@ -62,3 +63,15 @@ def files_under(root) -> list[str]:
     for dirpath, _, names in os.walk(root):
         found.extend(os.path.relpath(os.path.join(dirpath, n), root) for n in names)
     return sorted(found)
+
+
+def fill_device(monkeypatch) -> None:
+    """Make every write of 10 bytes or more fail as on a full device (until
+    ``monkeypatch.undo()``)."""
+    real_write = os.write
+
+    def full(fd, data):
+        if len(data) >= 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", full)

@@ -13,7 +13,7 @@ import pytest
 from webob import Request
 
 from objstore.obj import server as server_mod
-from tests.unit.obj_helpers import TS, files_under, make_app, put, req, ts
+from tests.unit.obj_helpers import TS, files_under, fill_device, make_app, put, req, ts
 
 
 @pytest.fixture
@@ -124,13 +124,7 @@ def test_crash_during_commit_leaves_nothing_visible(app, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("size", [10, 200_000])
 def test_full_device_is_507(app, tmp_path, monkeypatch, size):
-    real_write = os.write
-
-    def full(fd, data):
-        if len(data) >= 10:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-    monkeypatch.setattr(os, "write", full)
+    fill_device(monkeypatch)
     resp = put(app, body=b"x" * size)
     monkeypatch.undo()
     assert resp.status_int == 507 and b"space" in resp.body.lower()

@@ -2,7 +2,6 @@
 and refusing, and a sender pushing a partition to a receiver (no sockets)."""
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
@@ -14,7 +13,7 @@ import pytest
 from objstore.obj import ondisk, ssync
 from replicator.ssync_sender import Sender, coalesce, local_objects
 from objstore.common.timestamp import Timestamp
-from tests.unit.obj_helpers import files_under, make_app, put, req
+from tests.unit.obj_helpers import files_under, fill_device, make_app, put, req
 from tests.unit.ssync_helpers import WsgiPeer, ssync_request
 
 HASH = "0123456789abcdef0123456789abcdef"
@@ -202,13 +201,7 @@ def test_full_device_during_updates_is_507_and_leaves_nothing(pair, tmp_path, mo
     _, app = pair
     body = os.urandom(100_000)
     frames = ssync.frame_header(f"{ts(1)}.data", data_metadata(body, ts(1)), len(body)) + body
-    real_write = os.write
-
-    def full(fd, data):
-        if len(data) >= 10:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-    monkeypatch.setattr(os, "write", full)
+    fill_device(monkeypatch)
     resp = ssync_request(app, ssync.UPDATES, frames)
     monkeypatch.undo()
     assert resp.status_int == 507
