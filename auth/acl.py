@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
+from objstore.common.checks import InputError, load_json
+
 REFERRER_ALIASES = (".r", ".ref", ".referer", ".referrer")
 
 
@@ -87,6 +89,7 @@ def referrer_allowed(referrer: str | None, referrers: list[str]) -> bool:
 
 
 ACCOUNT_ACL_KEYS = ("admin", "read-write", "read-only")
+MAX_ACCOUNT_ACL_BYTES = 8192  # one header's worth (Swift's max_header_size)
 
 
 def parse_account_acl(value: str) -> dict[str, list[str]]:
@@ -98,9 +101,9 @@ def parse_account_acl(value: str) -> dict[str, list[str]]:
     if not value.strip():
         return {key: [] for key in ACCOUNT_ACL_KEYS}
     try:
-        parsed = json.loads(value)
-    except ValueError:
-        raise ACLError("X-Account-Access-Control must be a JSON object") from None
+        parsed = load_json(value, "X-Account-Access-Control", MAX_ACCOUNT_ACL_BYTES)
+    except InputError as err:
+        raise ACLError(f"X-Account-Access-Control must be a JSON object: {err}") from None
     if not isinstance(parsed, dict):
         raise ACLError("X-Account-Access-Control must be a JSON object")
     unknown = set(parsed) - set(ACCOUNT_ACL_KEYS)

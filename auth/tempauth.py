@@ -204,9 +204,11 @@ class TempAuth:
         ``X-Account-Access-Control`` (validated here) and see them on GET/HEAD."""
         method = environ.get("REQUEST_METHOD")
         if method in ("PUT", "POST") and "HTTP_X_ACCOUNT_ACCESS_CONTROL" in environ:
-            raw = environ.pop("HTTP_X_ACCOUNT_ACCESS_CONTROL")
+            value = wsgi_to_str(environ.pop("HTTP_X_ACCOUNT_ACCESS_CONTROL"))
             try:
-                acl = parse_account_acl(wsgi_to_str(raw) or "")
+                if value is None:  # not stored: the ACL in place stays
+                    raise ACLError("X-Account-Access-Control must be valid UTF-8")
+                acl = parse_account_acl(value)
             except ACLError as err:
                 return SimpleResponse("400 Bad Request", f"{err}\n")(environ, start_response)
             if (is_system_request(environ) or self.authorize(environ) is None) \

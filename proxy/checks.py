@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 
-from objstore.common.checks import metadata_error
+from objstore.common.checks import (
+    InputError, listing_limit, metadata_error, parse_clamped_int, parse_int)
 from objstore.common.constraints import Constraints
 from proxy.http import Request, Response, error_response
 
@@ -40,9 +41,10 @@ def check_listing(req: Request, max_limit: int) -> Response | None:
         limit = req.param("limit")
     except ValueError as err:
         return error_response(400, str(err))
-    # like Swift, a limit that is not a whole number is ignored
-    if limit and limit.isdigit() and limit.isascii() and int(limit) > max_limit:
-        return error_response(412, f"Maximum limit is {max_limit}")
+    try:
+        listing_limit(limit, max_limit)
+    except InputError as err:
+        return error_response(412, str(err))
     return None
 
 
@@ -56,9 +58,11 @@ def content_length_error(req: Request, max_size: int) -> Response | None:
     length = req.headers.get("content-length")
     if length is None:
         return error_response(411, "Missing Content-Length and not chunked")
-    if not length.isdigit():
-        return error_response(400, f"Invalid Content-Length {length!r}")
-    if int(length) > max_size:
+    try:
+        size = parse_int(length, "Content-Length")
+    except InputError as err:
+        return error_response(400, str(err))
+    if size > max_size:
         return error_response(413, f"Your request is too large; max object size is {max_size}")
     return None
 
@@ -68,8 +72,8 @@ MAX_DELETE_AT = 9999999999  # Swift clamps expiry times to ten digits
 
 def _whole_seconds(value: str) -> int | None:
     try:
-        return int(value)
-    except ValueError:
+        return parse_clamped_int(value.strip(), "seconds", -MAX_DELETE_AT, MAX_DELETE_AT)
+    except InputError:
         return None
 
 
@@ -83,7 +87,7 @@ def delete_at_error(headers: dict[str, str]) -> Response | None:
         seconds = _whole_seconds(after)
         if seconds is None:
             return error_response(400, "Non-integer X-Delete-After", newline=False)
-        at = min(max(int(now + seconds), 0), MAX_DELETE_AT)
+        at = min(max(int(now) + seconds, 0), MAX_DELETE_AT)
         if at <= now:
             return error_response(400, "X-Delete-After in past", newline=False)
         headers["x-delete-at"] = "%010d" % at

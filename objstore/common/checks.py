@@ -7,9 +7,24 @@ None, so each layer wraps it in its own 4xx.
 """
 from __future__ import annotations
 
-from typing import Iterable
+import json
+import math
+import re
+from typing import Any, Iterable
 
 from objstore.common.constraints import Constraints, wsgi_to_str
+
+# Sizes, counts, offsets and times all fit in 19 digits (2**63 has 19); a longer
+# number is refused before int() sees it (int() refuses over 4,300 digits itself,
+# with a ValueError no caller expects, and is quadratic below that).
+MAX_NUMBER_DIGITS = 19
+MAX_NUMBER = 2 ** 63 - 1
+MAX_JSON_DEPTH = 32
+MAX_PARTITION = 2 ** 32 - 1  # partitions are stored as 4 bytes
+
+
+class InputError(ValueError):
+    """Client input that cannot be used; ``str()`` is the message for the client."""
 
 
 def metadata_totals_error(count: int, size: int, limits: Constraints) -> str | None:
@@ -76,6 +91,121 @@ def device_error(device: str, partition: str) -> str | None:
     """A storage node's ``/<device>/<partition>`` names: one path component, a number."""
     if not device or device in (".", "..") or "\x00" in device or "/" in device:
         return f"Invalid device name {device!r}"
-    if not (partition.isascii() and partition.isdigit()):
-        return f"Invalid partition {partition!r}"
+    try:
+        parse_int(partition, "partition", maximum=MAX_PARTITION)
+    except InputError:
+        return f"Invalid partition {partition[:40]!r}"
     return None
+
+
+def parse_int(text: str | None, name: str, minimum: int = 0, maximum: int = MAX_NUMBER) -> int:
+    """``text`` as a whole number in ``minimum..maximum``, else InputError.
+
+    The one parser of numbers from headers, query strings and JSON: ASCII digits
+    (a leading ``-`` only where ``minimum`` is negative), at most
+    ``MAX_NUMBER_DIGITS`` of them, so no input reaches ``int()`` that it would
+    refuse or choke on.
+    """
+    if len(_digits(text, name, minimum < 0)) > MAX_NUMBER_DIGITS:
+        raise InputError(f"Invalid {name}: more than {MAX_NUMBER_DIGITS} digits")
+    value = int(text)  # type: ignore[arg-type]
+    if value < minimum:
+        raise InputError(f"Invalid {name}: less than {minimum}")
+    if value > maximum:
+        raise InputError(f"Invalid {name}: more than {maximum}")
+    return value
+
+
+def parse_clamped_int(text: str | None, name: str, minimum: int, maximum: int) -> int:
+    """``text``, a whole number of any length, clamped into ``minimum..maximum``
+    (InputError when it is not a number): for values Swift clamps rather than
+    refuses, such as expiry times and byte offsets past any object's end."""
+    digits = _digits(text, name, minimum < 0).lstrip("0")
+    if len(digits) > MAX_NUMBER_DIGITS:
+        return minimum if text.startswith("-") else maximum  # type: ignore[union-attr]
+    return min(max(int(text), minimum), maximum)  # type: ignore[arg-type]
+
+
+def _digits(text: str | None, name: str, signed: bool) -> str:
+    """The ASCII digits of ``text`` (after a ``-`` when ``signed``), else InputError."""
+    if text is None:
+        raise InputError(f"Missing {name}")
+    digits = text[1:] if signed and text[:1] == "-" else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise InputError(f"Invalid {name}: not a whole number")
+    return digits
+
+
+def listing_limit(raw: str | None, max_limit: int) -> int:
+    """A listing's ``limit`` parameter: ``max_limit`` when absent or not a whole
+    number (ignored, as Swift does); InputError ("Maximum limit", 412 for the
+    caller) when it asks for more than ``max_limit``, however many digits."""
+    if not (raw and raw.isascii() and raw.isdigit()):
+        return max_limit
+    try:
+        return parse_int(raw, "limit", maximum=max_limit)
+    except InputError:
+        raise InputError(f"Maximum limit is {max_limit}") from None
+
+
+def is_whole_number(text: str | None) -> bool:
+    """Whether ``parse_int`` accepts ``text`` (for inputs that are ignored, not
+    refused, when they are not a number, as Swift ignores a bad listing limit)."""
+    try:
+        parse_int(text, "number")
+    except InputError:
+        return False
+    return True
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_depth_exceeds(text: str, max_depth: int) -> bool:
+    """Whether arrays/objects in ``text`` nest deeper than ``max_depth`` (strings,
+    which may hold brackets, are skipped); checked before parsing because the
+    parser itself would recurse into a RecursionError."""
+    depth = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > max_depth:
+            return True
+    return False
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def _bounded_json_int(text: str) -> int:
+    return parse_int(text, "JSON number", minimum=-MAX_NUMBER)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(raw: bytes | str, what: str, max_bytes: int,
+              max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse a JSON body or header (``what`` names it in messages) of at most
+    ``max_bytes`` and ``max_depth`` levels; InputError when it is not valid,
+    bounded JSON.  The one JSON parser for client input: no RecursionError, no
+    giant integers, no NaN or Infinity."""
+    if len(raw) > max_bytes:
+        raise InputError(f"{what} is larger than {max_bytes} bytes")
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{what} is not valid UTF-8") from None
+    if _json_depth_exceeds(raw, max_depth):
+        raise InputError(f"{what} nests deeper than {max_depth} levels")
+    try:
+        return json.loads(raw, parse_int=_bounded_json_int, parse_float=_finite_float,
+                          parse_constant=_no_constant)
+    except ValueError as err:
+        raise InputError(f"{what} is not valid JSON: {err}") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
+from objstore.common.checks import MAX_NUMBER, parse_clamped_int
+
 MAX_RANGES = 100
 
 
@@ -35,14 +37,14 @@ def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None
                 or not (first or last):
             return None
         if first:
-            start = int(first)
-            if last and int(last) < start:
+            start = _offset(first)
+            if last and _offset(last) < start:
                 return None
-            stop = min(int(last) + 1, length) if last else length
+            stop = min(_offset(last) + 1, length) if last else length
             if start < length:
                 ranges.append((start, stop))
         else:
-            suffix = int(last)
+            suffix = _offset(last)
             if suffix > 0 and length > 0:
                 ranges.append((max(0, length - suffix), length))
     if not ranges:
@@ -53,6 +55,11 @@ def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None
 def _is_number(text: str) -> bool:
     """ASCII digits only: ``str.isdigit`` alone also accepts '²', which int() refuses."""
     return text.isascii() and text.isdigit()
+
+
+def _offset(digits: str) -> int:
+    """A byte position; one too long to parse is past the end of any object."""
+    return parse_clamped_int(digits, "Range", 0, MAX_NUMBER)
 
 
 def content_range(start: int, stop: int, length: int) -> str:

@@ -14,6 +14,8 @@ import functools
 import math
 import time
 
+from objstore.common.checks import parse_int
+
 PRECISION = 100_000  # ticks per second: 5 decimal places
 _OFFSET_HEX_DIGITS = 16
 
@@ -112,7 +114,8 @@ def _parse(text: str) -> tuple[int, int]:
             raise ValueError(f"bad timestamp offset: {text!r}")
         offset = int(offset_text, 16)
     whole, dot, frac = base.partition(".")
-    if not whole.isdigit() or (dot and frac and not frac.isdigit()):
+    parse_int(whole, "timestamp")  # digits, and few enough that float() stays finite
+    if dot and frac and not (frac.isascii() and frac.isdigit()):
         raise ValueError(f"bad timestamp: {text!r}")
     frac = (frac + "00000")[:5] if len(frac) <= 5 else frac
     if len(frac) > 5:  # more precision than we keep: round to nearest tick

@@ -16,6 +16,7 @@ from webob import Request, Response
 from webob import exc
 
 from objstore.common import listing
+from objstore.common.checks import is_whole_number
 from objstore.common.config import get_float, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.wsgi_daemon import run_wsgi_daemon
@@ -37,7 +38,7 @@ def listing_bytes_and_type(size: int, content_type: str) -> tuple[int, str]:
     kept = []
     for param in content_type.split(";"):
         key, _, value = param.strip().partition("=")
-        if key == "swift_bytes" and value.isdigit():
+        if key == "swift_bytes" and is_whole_number(value):
             size = int(value)
         else:
             kept.append(param)

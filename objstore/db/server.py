@@ -23,8 +23,8 @@ from webob import Request, Response
 from webob import exc
 
 from objstore.common import listing
-from objstore.common.checks import (device_error, metadata_error, metadata_totals_error,
-                                    name_error)
+from objstore.common.checks import (InputError, device_error, listing_limit, metadata_error,
+                                    metadata_totals_error, name_error, parse_int)
 from objstore.common.config import config_true_value, get_float, get_int, hash_path_affixes, section
 from objstore.common.constraints import load_constraints, str_to_wsgi, wsgi_to_str
 from objstore.common.hashing import hash_path
@@ -212,12 +212,9 @@ class DBServer:
         if raw is None and default is not None:
             return default
         try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            value = -1
-        if value < 0:
+            return parse_int(raw, header)
+        except InputError:
             fail(exc.HTTPBadRequest, f"Missing or invalid {header} header")
-        return value
 
     def requested_policy(self, req: Request) -> int | None:
         raw = req.headers.get("X-Backend-Storage-Policy-Index")
@@ -382,12 +379,10 @@ class DBServer:
                                              "delimiter", "reverse", "path")}
         except UnicodeDecodeError:
             fail(exc.HTTPBadRequest, "Listing parameters must be valid UTF-8")
-        limit = self.listing_limit
-        if raw["limit"] and raw["limit"].isdigit() and raw["limit"].isascii():
-            # like Swift, a limit that is not a whole number is ignored
-            limit = int(raw["limit"])
-            if limit > self.listing_limit:
-                fail(exc.HTTPPreconditionFailed, f"Maximum limit is {self.listing_limit}")
+        try:
+            limit = listing_limit(raw["limit"], self.listing_limit)
+        except InputError as err:
+            fail(exc.HTTPPreconditionFailed, str(err))
         for key in ("marker", "end_marker", "prefix", "delimiter", "path"):
             # NUL is fine: it sorts below every name (Swift lists with marker=<name>%00)
             value = raw[key]

@@ -27,9 +27,9 @@ part confirming the PUT after a second ``100 Continue``) is not supported.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Iterable, Iterator
 
+from objstore.common.checks import InputError, load_json
 from objstore.common.constraints import str_to_wsgi
 from objstore.obj.store import SENDER_OVERRIDE_PREFIX, STORED_PREFIXES, Footers
 
@@ -167,9 +167,9 @@ def parse_footer(body: bytes) -> Footers:
     to check the body against and listing overrides.  Values become WSGI
     strings (UTF-8 bytes as latin-1) like the same metadata sent as headers."""
     try:
-        items = json.loads(body)
-    except ValueError:
-        raise MimeError("MIME footer is not valid JSON") from None
+        items = load_json(body, "MIME footer", MAX_FOOTER_BYTES)
+    except InputError as err:
+        raise MimeError(str(err)) from None
     if not isinstance(items, dict) or not all(isinstance(v, str) for v in items.values()):
         raise MimeError("MIME footer must be a JSON object of strings")
     metadata, overrides, etag = {}, {}, None

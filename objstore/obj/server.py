@@ -18,7 +18,8 @@ from typing import Callable, Iterable, Iterator
 import msgpack
 
 from objstore.common import conditional, ranges
-from objstore.common.checks import device_error, metadata_error, name_error
+from objstore.common.checks import (
+    MAX_NUMBER, InputError, device_error, metadata_error, name_error, parse_int)
 from objstore.common.config import (config_true_value, get_float, get_int, hash_path_affixes,
                                     section)
 from objstore.common.constraints import load_constraints, wsgi_to_str
@@ -107,9 +108,10 @@ _STORE_ERROR_STATUS: dict[type[store.StoreError], int] = {
 
 
 def _length(raw: str, header: str) -> int:
-    if not raw.isdigit():
-        raise HTTPError(400, f"Invalid {header} {raw!r}")
-    return int(raw)
+    try:
+        return parse_int(raw, header)
+    except InputError as err:
+        raise HTTPError(400, str(err)) from None
 
 
 def _http_error(err: store.StoreError) -> HTTPError:
@@ -290,9 +292,9 @@ class ObjectServer:
         if delete_at is None and after is None:
             return None
         try:
-            when = int(delete_at) if delete_at is not None else \
-                int(timestamp.seconds) + int(after)
-        except ValueError:
+            when = parse_int(delete_at, "X-Delete-At", minimum=-MAX_NUMBER) if delete_at is not None else \
+                int(timestamp.seconds) + parse_int(after, "X-Delete-After", minimum=-MAX_NUMBER)
+        except InputError:
             raise HTTPError(400, "Non-integer X-Delete-At" if delete_at is not None
                             else "Non-integer X-Delete-After") from None
         if when < time.time():

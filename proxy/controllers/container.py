@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from objstore.common.checks import name_length_error
+from objstore.common.constraints import wsgi_to_str
 from objstore.common.fanout import BackendResult
 from objstore.common.policies import majority
 from objstore.common.timestamp import Timestamp
@@ -83,6 +84,8 @@ class ContainerController(Controller):
             for name in OWNER_HEADERS:
                 headers.pop(name, None)
         for name in ("x-container-read", "x-container-write"):
+            if headers.get(name) and wsgi_to_str(headers[name]) is None:
+                return headers, error_response(400, f"{name} must be valid UTF-8")
             clean = self.req.environ.get("swift.clean_acl")
             if headers.get(name) and clean is not None:
                 try:

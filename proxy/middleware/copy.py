@@ -17,6 +17,7 @@ import configparser
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
+from objstore.common.checks import is_whole_number
 from objstore.common.config import config_true_value, section
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.paths import split_object_path
@@ -157,7 +158,7 @@ class ServerSideCopy:
     def _put(self, environ: dict, source: SubResponse, dest: tuple[str, str, str],
              query: str, reader: IterReader) -> SubResponse:
         length = source.header("content-length")
-        if length and length.isdigit() and int(length) > self.max_file_size:
+        if is_whole_number(length) and int(length) > self.max_file_size:
             raise CopyError("413 Request Entity Too Large", "Source object too large")
         headers = {name: value for name, value in source.headers
                    if name.lower() in COPIED_HEADERS or name.lower().startswith("x-object-meta-")}

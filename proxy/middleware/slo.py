@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator
 
 import eventlet
 
+from objstore.common.checks import InputError, is_whole_number, load_json, parse_int
 from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import CHUNK_SIZE
@@ -142,13 +143,13 @@ class StaticLargeObject:
             return resp.forward(start_response)
         method = environ["REQUEST_METHOD"]
         part_number = query_param(environ, "part-number")
-        if part_number is not None and not (part_number.isdigit() and int(part_number) > 0):
+        if part_number is not None and not (is_whole_number(part_number) and int(part_number) > 0):
             resp.close()
             return simple_response(start_response, "400 Bad Request", "" if method == "HEAD" else
                                    "Part number must be an integer greater than 0", method=method)
         headers = client_headers(resp.headers) + [("X-Manifest-Etag", resp.header("etag") or "")]
         etag, size = resp.header(SYSMETA_ETAG), resp.header(SYSMETA_SIZE)
-        if method == "HEAD" and etag and size and size.isdigit() and part_number is None:
+        if method == "HEAD" and etag and is_whole_number(size) and part_number is None:
             resp.close()
             entries = None
         else:
@@ -205,8 +206,9 @@ class StaticLargeObject:
             resp.close()
             raise SegmentError(f"cannot read manifest: {resp.status}")
         try:
-            entries = json.loads(resp.read(self.max_manifest_size * 2))
-        except ValueError as err:
+            entries = load_json(resp.read(self.max_manifest_size * 2), "manifest",
+                                self.max_manifest_size * 2)
+        except InputError as err:
             raise SegmentError(f"unreadable manifest ({err})") from None
         if not isinstance(entries, list) or not all(
                 isinstance(e, dict) and ("data" in e or {"name", "hash", "bytes"} <= set(e))
@@ -314,19 +316,22 @@ class StaticLargeObject:
         return resp.forward(start_response, headers)
 
     def _parse_put_body(self, environ: dict) -> list[dict]:
-        declared = environ.get("CONTENT_LENGTH")
-        if declared and declared.isdigit() and int(declared) > self.max_manifest_size:
+        declared = environ.get("CONTENT_LENGTH") or None
+        try:
+            length = None if declared is None else parse_int(declared, "Content-Length")
+        except InputError as err:
+            raise ManifestInvalid("400 Bad Request", str(err)) from None
+        if length is not None and length > self.max_manifest_size:
             raise ManifestInvalid("413 Request Entity Too Large",
                                   f"Manifest File > {self.max_manifest_size} bytes")
-        raw = _read_limited(environ["wsgi.input"], self.max_manifest_size,
-                            int(declared) if declared and declared.isdigit() else None)
+        raw = _read_limited(environ["wsgi.input"], self.max_manifest_size, length)
         if raw is None:
             raise ManifestInvalid("413 Request Entity Too Large",
                                   f"Manifest File > {self.max_manifest_size} bytes")
         try:
-            segments = json.loads(raw)
-        except ValueError:
-            raise ManifestInvalid("400 Bad Request", "Manifest must be valid JSON.") from None
+            segments = load_json(raw, "Manifest", self.max_manifest_size)
+        except InputError as err:
+            raise ManifestInvalid("400 Bad Request", f"Manifest must be valid JSON. ({err})") from None
         if not isinstance(segments, list):
             raise ManifestInvalid("400 Bad Request", "Manifest must be a list.")
         if not segments:

@@ -294,3 +294,14 @@ def test_authorization_matrix_on_the_v1_0_prefix(auth, user, method, path, statu
             "admin:admin": "admin"}
     token = token_for(auth, user, keys[user]) if user else None
     assert call(auth, method, "/v1.0" + path[len("/v1"):], token).status_int == status
+
+
+@pytest.mark.parametrize("value", ['{"admin": ["caf\xc3"]}', "[" * 5000 + "]" * 5000,
+                                   '{"admin": [' + "1" * 5000 + "]}"])
+def test_invalid_account_acl_is_400_and_keeps_the_stored_one(auth, swift, value):
+    admin = token_for(auth, "test:tester", "testing")
+    acl = '{"read-only":["test:tester3"]}'
+    assert call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": acl}).status_int == 204
+    resp = call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": value})
+    assert resp.status_int == 400 and b"X-Account-Access-Control" in resp.body
+    assert swift.account_headers["AUTH_test"]["x-account-sysmeta-core-access-control"] == acl
