@@ -199,8 +199,11 @@ class ObjectServer:
 
     def _policy(self, environ: dict) -> StoragePolicy:
         raw = environ.get("HTTP_X_BACKEND_STORAGE_POLICY_INDEX")
-        if raw is not None and not raw.strip().isdigit():
-            raise HTTPError(400, f"Invalid X-Backend-Storage-Policy-Index {raw!r}")
+        if raw is not None:
+            try:
+                parse_int(raw.strip(), "X-Backend-Storage-Policy-Index")
+            except InputError as err:
+                raise HTTPError(400, str(err)) from None
         policy = self.policies.get_by_index(raw)
         if policy is None:
             raise HTTPError(503, f"No policy with index {raw}")

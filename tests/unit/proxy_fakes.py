@@ -77,7 +77,7 @@ class FakeNode:
 
     def handle(self, method: str, path: str, headers: dict[str, str],
                query: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        names = path.split("/")[3:]
+        names = path.split("/", 5)[3:]  # an object name may hold slashes
         name_path = "/" + "/".join(names)
         kind = ("account", "container", "object")[len(names) - 1]
         handler = getattr(self, f"{kind}_{method.lower()}")
@@ -184,17 +184,20 @@ class FakeNode:
         rec = self._live(path)
         if rec is None:
             return 404, {}, b""
-        names = self._children(path)
+        names = [n for n in self._children(path) if n.startswith(query.get("prefix", ""))]
         out = dict(rec.headers)
         out.update({"x-container-object-count": str(len(names)), "x-container-bytes-used": "0",
                     "x-timestamp": Timestamp(rec.timestamp).normal,
                     "x-put-timestamp": Timestamp(rec.timestamp).normal})
-        return self._listing(out, names, query, head)
+        entries = [{"name": n, "bytes": int(self.records[f"{path}/{n}"].headers.get("x-size", 0)),
+                    "hash": self.records[f"{path}/{n}"].headers.get("x-etag", "")} for n in names]
+        return self._listing(out, entries, query, head)
 
     @staticmethod
-    def _listing(out, names, query, head):
+    def _listing(out, entries, query, head):
+        names = [entry["name"] for entry in entries]
         if query.get("format") == "json":
-            data = json.dumps([{"name": n} for n in names]).encode()
+            data = json.dumps(entries).encode()
             out["content-type"] = "application/json; charset=utf-8"
         else:
             data = "".join(n + "\n" for n in names).encode()
