@@ -4,6 +4,12 @@ Every daemon (proxy, object, container, account server) is started through
 ``serve()`` so that they all log one line per request in the same format and
 stop the same way: SIGTERM stops accepting, lets in-flight requests finish and
 exits.
+
+Slow clients are bounded in total time, not per byte (a socket timeout is per
+``recv``: a client sending a byte now and then would hold its connection, and
+a slot of ``max_clients``, for ever): the request line and headers must arrive
+within ``header_timeout`` seconds, and every read of the body within
+``client_timeout``.
 """
 from __future__ import annotations
 
@@ -128,6 +134,34 @@ def _quote_byte(match: re.Match) -> bytes:
     return b"%%%02X" % match.group()[0]
 
 
+class _DeadlineInput:
+    """``wsgi.input`` whose every read completes within ``timeout`` seconds
+    in total, else raises ``socket.timeout`` (servers answer 408)."""
+
+    def __init__(self, wsgi_input, timeout: float) -> None:
+        self._input = wsgi_input
+        self._timeout = timeout
+
+    def _bounded(self, read: Callable, *args):
+        with eventlet.Timeout(self._timeout, socket.timeout("the client is too slow sending the body")):
+            return read(*args)
+
+    def read(self, *args) -> bytes:
+        return self._bounded(self._input.read, *args)
+
+    def readline(self, *args) -> bytes:
+        return self._bounded(self._input.readline, *args)
+
+    def readlines(self, *args) -> list[bytes]:
+        return self._bounded(self._input.readlines, *args)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def __getattr__(self, name: str):
+        return getattr(self._input, name)  # eventlet's 100-continue helpers
+
+
 class _Protocol(eventlet.wsgi.HttpProtocol):
     """eventlet fills in ``CONTENT_TYPE: text/plain`` when the client sent
     none; drop it so servers can tell "no Content-Type" (e.g. guess one).
@@ -137,11 +171,28 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
     request syntax") and collapses a leading ``//`` in the path.  Non-ASCII
     and control bytes are percent-quoted before parsing (eventlet unquotes
     PATH_INFO, so the app sees the same bytes) and the path is kept as sent.
+
+    From the moment the server waits for a request, its line and headers must
+    come within ``header_timeout`` seconds; each body read must finish within
+    ``body_timeout``.  A connection out of time is closed (eventlet closes it
+    on ``socket.timeout``).
     """
+    header_timeout = 60.0
+    body_timeout = 60.0
+
+    def handle_one_request(self) -> None:
+        self._head_timer = eventlet.Timeout(
+            self.header_timeout, socket.timeout("request line and headers not complete in time"))
+        try:
+            super().handle_one_request()
+        finally:
+            self._head_timer.cancel()
 
     def parse_request(self) -> bool:
         self.raw_requestline = _UNSAFE_REQUEST_LINE_BYTES.sub(_quote_byte, self.raw_requestline)
-        if not super().parse_request():
+        parsed = super().parse_request()  # reads the headers
+        self._head_timer.cancel()
+        if not parsed:
             return False
         words = self.requestline.split()
         if len(words) == 3:
@@ -152,7 +203,20 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
         environ = super().get_environ(*args, **kwargs)
         if self.headers.get("content-type") is None:
             environ.pop("CONTENT_TYPE", None)
+        environ["wsgi.input"] = _DeadlineInput(environ["wsgi.input"], self.body_timeout)
         return environ
+
+
+def server_options(options: Mapping[str, str]) -> dict:
+    """``eventlet.wsgi.server``'s keyword arguments for a daemon's section."""
+    client_timeout = get_float(options, "client_timeout", 60.0)
+    protocol = type("_Protocol", (_Protocol,), {
+        "header_timeout": get_float(options, "header_timeout", 60.0),
+        "body_timeout": client_timeout})
+    return {"custom_pool": eventlet.GreenPool(get_int(options, "max_clients", 1024)),
+            "log_output": False, "socket_timeout": client_timeout, "keepalive": True,
+            "minimum_chunk_size": CHUNK_SIZE, "protocol": protocol,
+            "debug": False}  # never send a traceback to a client
 
 
 def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[str, str]) -> None:
@@ -166,12 +230,7 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     wake-up pipe, and a greenthread stops the server in order.
     """
     signal_fd = stop_signal_pipe()
-    pool = eventlet.GreenPool(get_int(options, "max_clients", 1024))
-    server = eventlet.spawn(
-        eventlet.wsgi.server, sock, app, custom_pool=pool, log_output=False,
-        socket_timeout=get_float(options, "client_timeout", 60.0),
-        keepalive=True, minimum_chunk_size=CHUNK_SIZE, protocol=_Protocol,
-        debug=False)  # never send a traceback to a client
+    server = eventlet.spawn(eventlet.wsgi.server, sock, app, **server_options(options))
     stopping = eventlet.event.Event()
     server.link(lambda _: stopping.ready() or stopping.send())
     eventlet.spawn_n(_wait_for_stop_signal, signal_fd, stopping)
