@@ -11,10 +11,14 @@ import os
 import random
 import shutil
 import sys
+import time
 
 from aio import layout as lay
 from aio import processes, rings
-from aio.layout import ClusterState, Layout, LayoutError, NodePorts
+from aio.layout import ClusterState, Daemon, Layout, LayoutError, NodePorts
+from objstore.common.background import stats_path
+from objstore.common.config import load_config
+from objstore.common.recon import read_stats
 
 DEFAULT_PROXY_PORT = 8080
 FIRST_STORAGE_PORT = 6200  # the default cluster's storage ports: 6200, 6201, ...
@@ -41,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="INI sections merged into every daemon's config (e.g. more tempauth users)")
         sub.add_argument("--timeout", type=float, default=HEALTH_TIMEOUT,
                          help="seconds to wait for the daemons to become healthy")
-    for name, text in (("status", "show each daemon's pid, port and health"),
+    for name, text in (("status", "show each daemon's pid, port and health, and each background "
+                                  "daemon's last pass"),
                        ("stop", "stop every daemon (SIGTERM, then SIGKILL)"),
                        ("reset", "stop every daemon and delete the cluster directory")):
         sub = commands.add_parser(name, help=text)
@@ -142,6 +147,11 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
         print(f"objstore-aio: not healthy after {args.timeout:.0f}s: {names} "
               f"(logs in {layout.logs})", file=sys.stderr)
         return 1
+    # the background daemons last: their first pass finds every server up
+    background = [d for d in layout.background_daemons(state) if processes.read_pid(layout, d) is None]
+    for daemon in background:
+        processes.start(layout, daemon)
+    to_start += background
     summary = ("started " + ", ".join(d.name for d in to_start) if to_start
                else "already running ('objstore-aio restart' applies config changes)")
     print(f"objstore all-in-one cluster in {layout.base}: {summary}")
@@ -198,14 +208,37 @@ def cmd_status(layout: Layout) -> int:
         else:
             condition, all_ok = "running, not answering /healthcheck", False
         print(f"{daemon.name:<14} {pid or '-':>8} {daemon.port:>6}  {condition}")
+    print(f"\n{'background daemon':<24} {'pid':>8}  {'state':<8} last pass")
+    now = time.time()
+    for daemon in layout.background_daemons(state):
+        pid = processes.read_pid(layout, daemon)
+        all_ok = all_ok and pid is not None
+        print(f"{daemon.name:<24} {pid or '-':>8}  {'running' if pid else 'stopped':<8} "
+              f"{last_pass_text(read_stats(stats_file(daemon)), now)}")
     return 0 if all_ok else 3
+
+
+def stats_file(daemon: Daemon) -> str:
+    """Where a background daemon writes its stats (its config may move them)."""
+    return stats_path(load_config(daemon.config), daemon.kind)
+
+
+def last_pass_text(stats: dict | None, now: float) -> str:
+    """``01:02:03 (12s ago), done in 0.42s``, or why there is none yet."""
+    last = (stats or {}).get("last_pass")
+    if not last:
+        return "no pass finished yet"
+    finished = last["finished"]
+    return (f"{time.strftime('%H:%M:%S', time.localtime(finished))} "
+            f"({max(now - finished, 0):.0f}s ago), {last['outcome']} in {last['duration']:.2f}s")
 
 
 def cmd_stop(layout: Layout) -> int:
     if not layout.exists():
         print(f"no all-in-one cluster in {layout.base}")
         return 0
-    stopped = processes.stop(layout, layout.daemons(layout.load_state()))
+    state = layout.load_state()
+    stopped = processes.stop(layout, layout.background_daemons(state) + layout.daemons(state))
     print("stopped " + ", ".join(stopped) if stopped else "nothing was running")
     return 0
 

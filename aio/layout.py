@@ -8,6 +8,7 @@ One directory holds everything::
     DIR/etc/extra.conf      a copy of ``start --config EXTRA.conf``, merged into every config
     DIR/rings/              *.builder and *.ring.gz
     DIR/nodes/<N>/d<N>/     node N's one disk (``devices = DIR/nodes/<N>``)
+    DIR/recon/<N>/          node N's background daemons' stats files (its recon_cache_path)
     DIR/logs/<daemon>.log   each daemon's output
     DIR/run/<daemon>.pid    each daemon's pid
 
@@ -47,9 +48,37 @@ PIPELINE_FILTERS = (
     ("copy", "proxy.middleware.copy"),
 )
 
+
+
+@dataclasses.dataclass(frozen=True)
+class BackgroundProgram:
+    """A background daemon every node runs: its name (config section and stats
+    file), entry point (when its script is not installed) and pass interval."""
+
+    name: str
+    entry_point: str
+    interval: int
+
+    @property
+    def program(self) -> str:
+        return f"objstore-{self.name}"
+
+
+# The background daemons of every node; one line per daemon.  Intervals are
+# short so that an all-in-one converges within seconds of a change.
+BACKGROUND_DAEMONS = (
+    BackgroundProgram("object-auditor", "replicator.object_auditor:main", 30),
+    BackgroundProgram("container-auditor", "replicator.db_auditor:main_container_auditor", 30),
+    BackgroundProgram("account-auditor", "replicator.db_auditor:main_account_auditor", 30),
+    BackgroundProgram("object-updater", "replicator.object_updater:main", 10),
+    BackgroundProgram("container-replicator", "replicator.db_replicator:main_container", 15),
+    BackgroundProgram("account-replicator", "replicator.db_replicator:main_account", 15),
+)
+
 # Keys the all-in-one decides itself: an extra config cannot override them.
 OWNED_KEYS = frozenset({"bind_ip", "bind_port", "devices", "mount_check", "ring_dir",
-                        "hash_path_prefix", "hash_path_suffix", "log_file", "pipeline", "use"})
+                        "hash_path_prefix", "hash_path_suffix", "log_file", "pipeline", "use",
+                        "recon_cache_path", "stats_file"})
 
 
 class LayoutError(Exception):
@@ -92,8 +121,8 @@ class Daemon:
     """One process of the cluster: its name (``proxy``, ``object-2``...), port and config."""
 
     name: str
-    kind: str  # proxy, object, container or account
-    port: int
+    kind: str  # proxy, object, container, account or a background daemon's name
+    port: int  # 0 for a background daemon
     config: str
     node: int = 0
 
@@ -125,6 +154,9 @@ class Layout:
     def device_name(node: int) -> str:
         return f"d{node}"
 
+    def recon_cache(self, node: int) -> str:
+        return os.path.join(self.base, "recon", str(node))
+
     def log_file(self, daemon: str) -> str:
         return os.path.join(self.logs, f"{daemon}.log")
 
@@ -152,6 +184,7 @@ class Layout:
             os.makedirs(path, exist_ok=True)
         for node in range(1, state.nodes + 1):
             os.makedirs(os.path.join(self.devices(node), self.device_name(node)), exist_ok=True)
+            os.makedirs(self.recon_cache(node), exist_ok=True)
 
     def daemons(self, state: ClusterState) -> list[Daemon]:
         """Every process of the cluster, storage nodes first, the proxy last."""
@@ -159,6 +192,11 @@ class Layout:
                  for node, ports in enumerate(state.node_ports, start=1) for kind in STORAGE_KINDS]
         found.append(Daemon("proxy", "proxy", state.proxy_port, self.proxy_config))
         return found
+
+    def background_daemons(self, state: ClusterState) -> list[Daemon]:
+        """Every node's background daemons (``object-auditor-1``...), node by node."""
+        return [Daemon(f"{program.name}-{node}", program.name, 0, self.node_config(node), node)
+                for node in range(1, state.nodes + 1) for program in BACKGROUND_DAEMONS]
 
 
 def new_state(nodes: int, replicas: int, part_power: int, proxy_port: int,
@@ -192,7 +230,8 @@ def _cluster_section(layout: Layout, state: ClusterState) -> dict[str, str]:
 
 def node_config(layout: Layout, state: ClusterState, node: int) -> configparser.ConfigParser:
     conf = new_parser()
-    conf["objstore"] = _cluster_section(layout, state)
+    conf["objstore"] = {**_cluster_section(layout, state),
+                        "recon_cache_path": layout.recon_cache(node)}
     ports = state.node_ports[node - 1]
     for kind in STORAGE_KINDS:
         conf[f"{kind}-server"] = {
@@ -203,6 +242,8 @@ def node_config(layout: Layout, state: ClusterState, node: int) -> configparser.
             "workers": "0",
             "log_level": "INFO",
         }
+    for program in BACKGROUND_DAEMONS:
+        conf[program.name] = {"interval": str(program.interval), "log_level": "INFO"}
     return conf
 
 

@@ -17,22 +17,25 @@ import subprocess
 import sys
 import time
 
-from aio.layout import Daemon, Layout
+from aio.layout import BACKGROUND_DAEMONS, Daemon, Layout
 
 PROGRAMS = {
     "proxy": "objstore-proxy-server",
     "object": "objstore-object-server",
     "container": "objstore-container-server",
     "account": "objstore-account-server",
+    **{background.name: background.program for background in BACKGROUND_DAEMONS},
 }
-MODULES = {  # fallbacks when the bin/ scripts are not installed
-    "objstore-proxy-server": "proxy.server",
-    "objstore-object-server": "objstore.obj.server",
-    "objstore-container-server": "objstore.container.server",
-    "objstore-account-server": "objstore.account.server",
-    "objstore-ring-builder": "ring.cli",
-    "objstore-aio": "aio.cli",
-    "objstore": "client.cli",
+ENTRY_POINTS = {  # fallbacks when the bin/ scripts are not installed
+    "objstore-proxy-server": "proxy.server:main",
+    "objstore-object-server": "objstore.obj.server:main",
+    "objstore-container-server": "objstore.container.server:main",
+    "objstore-account-server": "objstore.account.server:main",
+    "objstore-ring-builder": "ring.cli:main",
+    "objstore-aio": "aio.cli:main",
+    "objstore-recon": "recon.cli:main",
+    "objstore": "client.cli:main",
+    **{background.program: background.entry_point for background in BACKGROUND_DAEMONS},
 }
 
 
@@ -41,7 +44,8 @@ def program(name: str) -> list[str]:
     script = shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
     if script:
         return [sys.executable, script]
-    return [sys.executable, "-c", f"from {MODULES[name]} import main; raise SystemExit(main())"]
+    module, function = ENTRY_POINTS[name].split(":")
+    return [sys.executable, "-c", f"from {module} import {function}; raise SystemExit({function}())"]
 
 
 def read_pid(layout: Layout, daemon: Daemon) -> int | None:

@@ -19,6 +19,7 @@ from webob import exc
 from objstore.common import listing
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import HealthCheck, server_healthcheck
+from objstore.common.recon import server_recon
 from objstore.db.broker import Info
 from objstore.db.responses import fail, ok
 from objstore.db.schema import CONTAINERS, ZERO_TS
@@ -102,7 +103,8 @@ class AccountServer(DBServer):
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:
-    return server_healthcheck(AccountServer(conf, logger), conf, AccountServer.section_name)
+    recon = server_recon(AccountServer(conf, logger), conf, AccountServer.section_name)
+    return server_healthcheck(recon, conf, AccountServer.section_name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from objstore.common.config import get_float, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import HealthCheck, server_healthcheck
+from objstore.common.recon import server_recon
 from objstore.container.account_update import AccountUpdater, HTTPSender, parse_account_hosts
 from objstore.db.broker import Broker, Info
 from objstore.db.responses import fail, ok
@@ -166,7 +167,8 @@ class ContainerServer(DBServer):
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:
-    return server_healthcheck(ContainerServer(conf, logger), conf, ContainerServer.section_name)
+    recon = server_recon(ContainerServer(conf, logger), conf, ContainerServer.section_name)
+    return server_healthcheck(recon, conf, ContainerServer.section_name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,7 @@ from objstore.common.config import (config_true_value, get_float, get_int, hash_
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import server_healthcheck
+from objstore.common.recon import server_recon
 from objstore.common.http import CHUNK_SIZE
 from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
@@ -563,8 +564,9 @@ class ObjectServer:
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Callable:
-    """The object server app wrapped in /healthcheck."""
-    return server_healthcheck(ObjectServer(conf, logger), conf, SECTION)
+    """The object server app wrapped in /recon and /healthcheck."""
+    recon = server_recon(ObjectServer(conf, logger), conf, SECTION)
+    return server_healthcheck(recon, conf, SECTION)
 
 
 def main(argv: list[str] | None = None) -> int:

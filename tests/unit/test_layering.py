@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("objstore", "ring", "proxy", "auth", "replicator", "aio", "client")
+PACKAGES = ("objstore", "ring", "proxy", "auth", "replicator", "recon", "aio", "client")
 
 # The one layer table, bottom to top.  A module belongs to the longest entry
 # that is it or one of its parent packages.  A module may import from lower
@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("objstore.obj", "objstore.db", "objstore.container", "objstore.account"),  # storage servers
      ("proxy",)),  # the proxy core (everything in proxy/ but its middleware)
     (("auth", "proxy.middleware"),),
-    (("replicator",),),
+    (("replicator",), ("recon",)),  # the daemons; the operator's view of them
     (("aio",),),
 )
 # a user's tool: the standard library and its own modules, nothing else
