@@ -5,9 +5,14 @@ from aio.processes import program
 from tests.support import free_port
 
 
+def server_lines(status_output: str) -> list[str]:
+    """The servers' table of ``objstore-aio status`` (the background daemons' follows it)."""
+    return status_output.split("\n\n")[0].splitlines()[1:]
+
+
 def test_status_and_second_start(cluster):
     status = cluster.aio("status")
-    lines = status.stdout.splitlines()[1:]
+    lines = server_lines(status.stdout)
     assert len(lines) == 4 * 3 + 1
     assert all(line.endswith("healthy") for line in lines), status.stdout
     again = cluster.aio("start")
@@ -18,7 +23,7 @@ def test_status_and_second_start(cluster):
     bad_config = cluster.aio("restart", "--config", "/nonexistent.conf", check=False)
     assert bad_config.returncode == 1 and "cannot read extra config" in bad_config.stderr
     # refused before stopping anything: the cluster still serves
-    assert all(line.endswith("healthy") for line in cluster.aio("status").stdout.splitlines()[1:])
+    assert all(line.endswith("healthy") for line in server_lines(cluster.aio("status").stdout))
     assert cluster.auth_url in again.stdout
 
 

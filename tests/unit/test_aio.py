@@ -227,3 +227,38 @@ def test_stop_kills_a_daemon_that_ignores_sigterm(tmp_path):
     finally:
         stubborn.kill()
         stubborn.wait()
+
+
+def test_every_node_runs_each_background_daemon_with_its_own_stats_directory(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state(nodes=2, replicas=2)
+    layout.make_dirs(state)
+    lay.write_configs(layout, state, filters=[])
+    daemons = layout.background_daemons(state)
+    assert [d.name for d in daemons] == [f"{program.name}-{node}" for node in (1, 2)
+                                         for program in lay.BACKGROUND_DAEMONS]
+    assert {d.config for d in daemons if d.node == 2} == {layout.node_config(2)}
+    for node in (1, 2):
+        conf = read_conf(layout.node_config(node))
+        assert conf["objstore"]["recon_cache_path"] == layout.recon_cache(node)
+        assert os.path.isdir(layout.recon_cache(node))
+        for program in lay.BACKGROUND_DAEMONS:
+            assert conf[program.name]["interval"] == str(program.interval)
+    assert layout.recon_cache(1) != layout.recon_cache(2)
+
+
+def test_every_background_daemon_has_an_entry_point_and_a_script():
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for program in lay.BACKGROUND_DAEMONS:
+        module, function = processes.ENTRY_POINTS[program.program].split(":")
+        assert callable(getattr(__import__(module, fromlist=[function]), function))
+        assert os.path.exists(os.path.join(repo, "bin", program.program))
+        assert processes.PROGRAMS[program.name] == program.program
+
+
+def test_status_line_of_a_background_daemon_says_its_last_pass():
+    assert cli.last_pass_text(None, 100.0) == "no pass finished yet"
+    assert cli.last_pass_text({"last_pass": None}, 100.0) == "no pass finished yet"
+    text = cli.last_pass_text({"last_pass": {"finished": 90.0, "duration": 1.5,
+                                             "outcome": "done"}}, 100.0)
+    assert text.endswith(" (10s ago), done in 1.50s")
