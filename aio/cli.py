@@ -18,7 +18,7 @@ from aio import processes, rings
 from aio.layout import ClusterState, Daemon, Layout, LayoutError, NodePorts
 from objstore.common.background import stats_path
 from objstore.common.config import load_config
-from objstore.common.recon import read_stats
+from objstore.common.recon import describe_last_pass, read_stats
 
 DEFAULT_PROXY_PORT = 8080
 FIRST_STORAGE_PORT = 6200  # the default cluster's storage ports: 6200, 6201, ...
@@ -192,7 +192,8 @@ boto3 (the S3 API comes with a later release of objstore; this is how it will lo
                     aws_access_key_id="test:tester", aws_secret_access_key="testing")
   s3.list_buckets()
 
-objstore-aio status | stop | restart | reset   (logs: {layout.logs})"""
+objstore-aio status | stop | restart | reset   (logs: {layout.logs})
+objstore-recon --config {layout.proxy_config}   (replication, async pendings, quarantines per node)"""
 
 
 def cmd_status(layout: Layout) -> int:
@@ -213,24 +214,15 @@ def cmd_status(layout: Layout) -> int:
     for daemon in layout.background_daemons(state):
         pid = processes.read_pid(layout, daemon)
         all_ok = all_ok and pid is not None
+        last_pass = (read_stats(stats_file(daemon)) or {}).get("last_pass")
         print(f"{daemon.name:<24} {pid or '-':>8}  {'running' if pid else 'stopped':<8} "
-              f"{last_pass_text(read_stats(stats_file(daemon)), now)}")
+              f"{describe_last_pass(last_pass, now)}")
     return 0 if all_ok else 3
 
 
 def stats_file(daemon: Daemon) -> str:
     """Where a background daemon writes its stats (its config may move them)."""
     return stats_path(load_config(daemon.config), daemon.kind)
-
-
-def last_pass_text(stats: dict | None, now: float) -> str:
-    """``01:02:03 (12s ago), done in 0.42s``, or why there is none yet."""
-    last = (stats or {}).get("last_pass")
-    if not last:
-        return "no pass finished yet"
-    finished = last["finished"]
-    return (f"{time.strftime('%H:%M:%S', time.localtime(finished))} "
-            f"({max(now - finished, 0):.0f}s ago), {last['outcome']} in {last['duration']:.2f}s")
 
 
 def cmd_stop(layout: Layout) -> int:

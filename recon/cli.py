@@ -11,6 +11,7 @@ import sys
 import time
 
 from objstore.common.config import ConfigError, load_config
+from objstore.common.recon import describe_last_pass
 from recon.cluster import CHECKS, QUARANTINED_KEY, ClusterRecon
 from ring.errors import RingError
 
@@ -76,19 +77,10 @@ def describe(check: str, answer, server_type: str, now: float) -> str:
         return f"{answer} pending"
     if check == "quarantined":
         return f"{answer} {QUARANTINED_KEY[server_type]}"
-    text = last_pass(answer["last_pass"], now)
+    text = describe_last_pass(answer["last_pass"], now)
     if check == "replication":
         if answer["last_pass"]:
             text += f", {answer['last_pass']['to_sync']} still to sync"
         if "handoffs_left" in answer:
             text += f", {answer['handoffs_left']} handoff partitions left"
     return text
-
-
-def last_pass(summary: dict | None, now: float) -> str:
-    if not summary:
-        return "no pass finished yet"
-    finished = summary["finished"]
-    return (f"last pass {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(finished))} "
-            f"({max(now - finished, 0):.0f}s ago), {summary['outcome']} in "
-            f"{summary['duration']:.2f}s")

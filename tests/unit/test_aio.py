@@ -254,11 +254,3 @@ def test_every_background_daemon_has_an_entry_point_and_a_script():
         assert callable(getattr(__import__(module, fromlist=[function]), function))
         assert os.path.exists(os.path.join(repo, "bin", program.program))
         assert processes.PROGRAMS[program.name] == program.program
-
-
-def test_status_line_of_a_background_daemon_says_its_last_pass():
-    assert cli.last_pass_text(None, 100.0) == "no pass finished yet"
-    assert cli.last_pass_text({"last_pass": None}, 100.0) == "no pass finished yet"
-    text = cli.last_pass_text({"last_pass": {"finished": 90.0, "duration": 1.5,
-                                             "outcome": "done"}}, 100.0)
-    assert text.endswith(" (10s ago), done in 1.50s")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from objstore.common.recon import Recon, server_recon, still_to_sync
+from objstore.common.recon import Recon, describe_last_pass, server_recon, still_to_sync
 
 
 def inner_app(environ, start_response):
@@ -125,3 +125,9 @@ def test_still_to_sync_is_failures_plus_work_never_reached():
     assert still_to_sync({"done": 10, "total": 10, "counters": {"failures": 2}}) == 2
     assert still_to_sync({"done": 4, "total": 10, "counters": {}}) == 6  # stopped early
     assert still_to_sync({"done": 3, "total": None, "counters": {"failed": 1}}) == 1
+
+
+def test_a_last_pass_is_described_by_when_it_finished_and_how_long_it_took():
+    assert describe_last_pass(None, 100.0) == "no pass finished yet"
+    text = describe_last_pass({"finished": 90.0, "duration": 1.5, "outcome": "stopped"}, 100.0)
+    assert text.endswith(" (10s ago), stopped in 1.50s")
