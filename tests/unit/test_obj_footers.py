@@ -162,7 +162,8 @@ def test_object_length_is_the_object_parts(app, tmp_path):
 
 def test_footer_listing_overrides_reach_the_container(app, monkeypatch):
     sent = []
-    monkeypatch.setattr(app.app.store, "update_container",
+    server = app.app.app  # behind /healthcheck and /recon
+    monkeypatch.setattr(server.store, "update_container",
                         lambda op, target, diskfile, update, timestamp, listing:
                         sent.append(listing))
     meta = {"Etag": DATA_ETAG, "X-Backend-Container-Update-Override-Etag": "whole-etag",

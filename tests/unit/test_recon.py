@@ -2,10 +2,15 @@
 import configparser
 import io
 import json
+import logging
 
 import pytest
 
+from objstore.account.server import app_factory as account_app
+from objstore.container.server import app_factory as container_app
 from objstore.common.recon import Recon, describe_last_pass, server_recon, still_to_sync
+from tests.unit.obj_helpers import make_app
+from tests.unit.test_container_server import make_conf
 
 
 def inner_app(environ, start_response):
@@ -131,3 +136,14 @@ def test_a_last_pass_is_described_by_when_it_finished_and_how_long_it_took():
     assert describe_last_pass(None, 100.0) == "no pass finished yet"
     text = describe_last_pass({"finished": 90.0, "duration": 1.5, "outcome": "stopped"}, 100.0)
     assert text.endswith(" (10s ago), stopped in 1.50s")
+
+
+def test_every_storage_server_answers_recon_over_its_own_devices(tmp_path):
+    log = logging.getLogger("objstore.test-recon")
+    apps = {"container": container_app(make_conf(tmp_path), log),
+            "account": account_app(make_conf(tmp_path), log),
+            "object": make_app(str(tmp_path / "objects-node"))}
+    assert get_json(apps["container"], "/recon/devices") == {str(tmp_path / "node"): ["sda"]}
+    assert get_json(apps["account"], "/recon/async") == {"async_pending": 0}
+    assert get_json(apps["object"], "/recon/devices") == {str(tmp_path / "objects-node"): ["sda"]}
+    assert call(apps["object"], "/healthcheck") == ("200 OK", b"OK")
