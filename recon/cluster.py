@@ -102,10 +102,8 @@ class ClusterRecon:
     def __init__(self, conf: configparser.ConfigParser, timeout: float = 5.0) -> None:
         self.timeout = timeout
         self.rings = {server_type: load_ring(conf, server_type) for server_type in SERVER_TYPES}
-        self.object_rings = {
-            "objects" if policy.index == 0 else f"objects-{policy.index}":
-                self.rings["object"] if policy.index == 0 else load_ring(conf, "object", policy.index)
-            for policy in load_policies(conf)}
+        self.object_rings = {policy.data_dir: load_ring(conf, "object", policy.index)
+                             for policy in load_policies(conf)}
         self.servers = [server for server_type in SERVER_TYPES
                         for server in ring_servers(server_type, self.rings[server_type])]
 
