@@ -73,6 +73,7 @@ BACKGROUND_DAEMONS = (
     BackgroundProgram("object-updater", "replicator.object_updater:main", 10),
     BackgroundProgram("container-replicator", "replicator.db_replicator:main_container", 15),
     BackgroundProgram("account-replicator", "replicator.db_replicator:main_account", 15),
+    BackgroundProgram("object-replicator", "replicator.object_replicator:main", 15),
 )
 
 # Keys the all-in-one decides itself: an extra config cannot override them.
