@@ -11,7 +11,8 @@ remove that file if they all succeed after all.
 
 Async pending format (consumed by the object updater)
     Path: ``<dev>/async_pending[-N]/<hash[-3:]>/<hash>-<X-Timestamp>`` where
-    ``<hash>`` is the object's path hash and ``-N`` the storage policy index.
+    ``<hash>`` is the object's path hash (the queue entry's, for an update of
+    the expiry queue) and ``-N`` the storage policy index.
     Content: msgpack dict, written temp + fsync + rename + dir fsync::
 
         {"op": "PUT" | "DELETE",
@@ -43,17 +44,19 @@ from objstore.common.backend_http import ConnectionPool, request_status
 Target = dict[str, str]
 
 
-def parse_targets(environ: dict) -> tuple[str, list[Target]] | None:
-    """(partition, [{"host", "device"}]) from the proxy's X-Container-* headers."""
-    hosts = environ.get("HTTP_X_CONTAINER_HOST")
-    devices = environ.get("HTTP_X_CONTAINER_DEVICE")
-    partition = environ.get("HTTP_X_CONTAINER_PARTITION")
+def parse_targets(environ: dict, kind: str = "Container") -> tuple[str, list[Target]] | None:
+    """(partition, [{"host", "device"}]) from the proxy's X-<kind>-* headers
+    (``Container``, or ``Delete-At`` for the expiry queue container)."""
+    prefix = "HTTP_X_" + kind.upper().replace("-", "_")
+    hosts = environ.get(prefix + "_HOST")
+    devices = environ.get(prefix + "_DEVICE")
+    partition = environ.get(prefix + "_PARTITION")
     if not hosts or not devices or not partition:
         return None
     host_list = [h.strip() for h in hosts.split(",") if h.strip()]
     device_list = [d.strip() for d in devices.split(",") if d.strip()]
     if len(host_list) != len(device_list):
-        raise ValueError("X-Container-Host and X-Container-Device list different counts")
+        raise ValueError(f"X-{kind}-Host and X-{kind}-Device list different counts")
     return partition.strip(), [{"host": h, "device": d} for h, d in zip(host_list, device_list)]
 
 
@@ -102,9 +105,11 @@ class ContainerUpdateSender:
     def update(self, op: str, dev_path: str, async_dir: str, obj_hash: str,
                account: str, container: str, obj: str, partition: str,
                targets: list[Target], headers: dict[str, str]) -> None:
-        """Tell the container replicas; return once done or covered by an async pending."""
+        """Tell the container replicas; return once done or covered by an async
+        pending.  With no ``targets`` the update is only an async pending (the
+        updater finds the replicas in the container ring)."""
         path = f"/{account}/{container}/{obj}"
-        pool = eventlet.GreenPool(len(targets))
+        pool = eventlet.GreenPool(max(len(targets), 1))
         threads = [(target, pool.spawn(self.send_one, target, partition, path, op, headers))
                    for target in targets]
         results: dict[int, bool] = {}
@@ -112,7 +117,7 @@ class ContainerUpdateSender:
             for index, (_, thread) in enumerate(threads):
                 results[index] = thread.wait()
         failed = [target for index, (target, _) in enumerate(threads) if not results.get(index)]
-        if not failed:
+        if targets and not failed:
             return
         pending = async_pending_path(dev_path, async_dir, obj_hash, headers["X-Timestamp"])
         record = {"op": op, "account": account, "container": container, "obj": obj,

@@ -241,13 +241,17 @@ class ObjectServer:
             raise HTTPError(400, f"Invalid X-Timestamp {raw!r}") from None
 
     @staticmethod
-    def _container_update(environ: dict) -> ContainerUpdate | None:
-        """The container replicas the proxy named for this write's listing
-        update, if any; 400 if the headers are malformed."""
+    def _targets(environ: dict, kind: str) -> tuple[str, list[dict[str, str]]] | None:
+        """The replicas named by the proxy's X-<kind>-* headers; 400 if malformed."""
         try:
-            targets = parse_targets(environ)
+            return parse_targets(environ, kind)
         except ValueError as err:
             raise HTTPError(400, str(err)) from None
+
+    def _container_update(self, environ: dict) -> ContainerUpdate | None:
+        """The container replicas the proxy named for this write's listing
+        update, if any; 400 if the headers are malformed."""
+        targets = self._targets(environ, "Container")
         if targets is None:
             return None
         overrides = {header_name("HTTP_X_" + key[len(_OVERRIDE_ENVIRON_PREFIX):]): value
@@ -255,6 +259,18 @@ class ObjectServer:
                      if key.startswith(_OVERRIDE_ENVIRON_PREFIX) and value}
         return ContainerUpdate(*targets, trans_id=environ.get("HTTP_X_TRANS_ID", "-"),
                                overrides=overrides)
+
+    def _expiry_queue(self, environ: dict) -> ContainerUpdate:
+        """The expiry queue container replicas the proxy named (X-Delete-At-*),
+        if any: an object's entry in the queue is updated like its listing."""
+        partition, nodes = self._targets(environ, "Delete-At") or ("", [])
+        return ContainerUpdate(partition, nodes, trans_id=environ.get("HTTP_X_TRANS_ID", "-"))
+
+    def _stored_delete_at(self, target: ObjectPath) -> str | None:
+        """The X-Delete-At of the version a PUT replaces (expired or not)."""
+        diskfile = self.store.diskfile(target).open()
+        diskfile.close()
+        return diskfile.metadata.get("X-Delete-At") if diskfile.exists else None
 
     def _commit(self, writer: DiskFileWriter, metadata: dict[str, str], timestamp: Timestamp,
                 ext: str) -> None:
@@ -316,10 +332,12 @@ class ObjectServer:
         self._check_metadata(environ)
         delete_at = self._delete_at(environ, timestamp)
         update = self._container_update(environ)
+        queue = self._expiry_queue(environ)
         metadata = self._request_metadata(environ, sysmeta=True)
         metadata["Content-Type"] = content_type
         if delete_at is not None:
             metadata["X-Delete-At"] = delete_at
+        old_delete_at = self._stored_delete_at(target)
         try:
             stored = self.store.put(
                 target, timestamp, metadata, body, expected_etag=environ.get("HTTP_ETAG"),
@@ -331,6 +349,7 @@ class ObjectServer:
             raise HTTPError(400, str(err)) from None
         except footers.FooterChecksumError as err:
             raise HTTPError(422, str(err)) from None
+        self.store.update_expiry_queue(target, timestamp, old_delete_at, delete_at, queue)
         return respond(start_response, 201, headers=[("ETag", stored.etag)])
 
     def _put_body(self, environ: dict) -> tuple[Iterator[bytes],
@@ -480,6 +499,7 @@ class ObjectServer:
         self._check_metadata(environ)
         delete_at = self._delete_at(environ, timestamp)
         update = self._container_update(environ)
+        queue = self._expiry_queue(environ)
         diskfile = self._open_existing(target)
         diskfile.close()
         if diskfile.meta_timestamp >= timestamp:
@@ -503,6 +523,8 @@ class ObjectServer:
             self.store.update_container("PUT", target, diskfile, update, diskfile.timestamp,
                                         _post_listing_update(diskfile.data_metadata, content_type,
                                                              ctype_timestamp, timestamp))
+        self.store.update_expiry_queue(target, timestamp, diskfile.metadata.get("X-Delete-At"),
+                                       delete_at, queue)
         return respond(start_response, 202, "Accepted",
                        [("X-Backend-Timestamp", timestamp.internal)])
 
@@ -526,6 +548,9 @@ class ObjectServer:
                      timestamp, ondisk.TOMBSTONE)
         if update:
             self.store.update_container("DELETE", target, diskfile, update, timestamp, {})
+        if if_delete_at is None and diskfile.exists:  # else the expirer drops the entry itself
+            self.store.update_expiry_queue(target, timestamp, diskfile.metadata.get("X-Delete-At"),
+                                           None, self._expiry_queue(environ))
         headers = [("X-Backend-Timestamp", timestamp.internal)]
         if existed:
             return respond(start_response, 204, headers=headers)

@@ -16,6 +16,7 @@ import dataclasses
 import errno
 from typing import Callable, Iterable, NamedTuple
 
+from objstore.common.expiring import EXPIRING_ACCOUNT, QueueEntry, queue_container
 from objstore.common.policies import StoragePolicy
 from objstore.common.timestamp import Timestamp
 from objstore.obj import ondisk
@@ -31,6 +32,10 @@ LISTING_OVERRIDE_PREFIX = "X-Object-Sysmeta-Container-Update-Override-"
 # listing values a sender (the proxy) imposes on this write only; they win
 # over the stored ones
 SENDER_OVERRIDE_PREFIX = "X-Backend-Container-Update-Override-"
+# what an expiry queue entry lists (an empty record, as Swift's), in policy 0
+QUEUE_ENTRY_LISTING = {"X-Size": "0", "X-Content-Type": "text/plain",
+                       "X-Etag": "d41d8cd98f00b204e9800998ecf8427e"}
+QUEUE_POLICY_INDEX = "0"
 
 
 class ObjectPath(NamedTuple):
@@ -206,3 +211,35 @@ class ObjectStore:
         self.sender.update(op, target.dev_path, target.policy.async_dir, diskfile.hash,
                             target.account, target.container, target.obj, update.partition,
                             update.nodes, headers)
+
+    def update_expiry_queue(self, target: ObjectPath, timestamp: Timestamp,
+                            old_delete_at: str | None, new_delete_at: str | None,
+                            queue: ContainerUpdate) -> None:
+        """Move the object's entry in the expiry queue (objstore.common.expiring)
+        from ``old_delete_at`` to ``new_delete_at`` (either may be None) after
+        a write at ``timestamp``.  The new entry goes to the queue replicas the
+        proxy named in ``queue``; the old one too when it lives in the same
+        queue container, otherwise (the proxy cannot know the old time) it is
+        left as an async pending that the object updater delivers through the
+        container ring, as Swift does.  No named replicas: async pendings only."""
+        if old_delete_at == new_delete_at:
+            return
+        if new_delete_at is not None:
+            self._queue_update("PUT", target, new_delete_at, timestamp, queue)
+        if old_delete_at is not None:
+            if new_delete_at is None or \
+                    queue_container(old_delete_at) != queue_container(new_delete_at):
+                queue = dataclasses.replace(queue, partition="", nodes=[])
+            self._queue_update("DELETE", target, old_delete_at, timestamp, queue)
+
+    def _queue_update(self, op: str, target: ObjectPath, delete_at: str, timestamp: Timestamp,
+                      queue: ContainerUpdate) -> None:
+        entry = QueueEntry(delete_at, target.account, target.container, target.obj)
+        headers = {"X-Timestamp": timestamp.internal,
+                   "X-Backend-Storage-Policy-Index": QUEUE_POLICY_INDEX,
+                   "X-Trans-Id": queue.trans_id, **(QUEUE_ENTRY_LISTING if op == "PUT" else {})}
+        path_hash = self.manager.name_hash(
+            f"/{EXPIRING_ACCOUNT}/{entry.queue_container}/{entry.name}")
+        self.sender.update(op, target.dev_path, target.policy.async_dir, path_hash,
+                           EXPIRING_ACCOUNT, entry.queue_container, entry.name,
+                           queue.partition, queue.nodes, headers)

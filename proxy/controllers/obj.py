@@ -20,6 +20,7 @@ import eventlet
 from objstore.common.checks import name_length_error
 from objstore.common.http import CHUNK_SIZE
 from objstore.common.config import config_true_value
+from objstore.common.expiring import EXPIRING_ACCOUNT, queue_container
 from objstore.common.fanout import BackendResult, best_result, unavailable_message
 from objstore.common.policies import ERASURE_CODING, REPLICATION, majority
 from objstore.common.timestamp import Timestamp
@@ -105,8 +106,16 @@ class ReplicatedObjectController(Controller):
         return info, None
 
     def _update_headers(self, base: dict[str, str], count: int) -> list[dict[str, str]]:
-        targets = self.update_targets(self.app.container_ring, "Container",
-                                      (self.account, self.container), count)
+        """Per replica: the container replica to update and, for an object
+        with ``X-Delete-At``, the replica of its expiry queue container
+        (``X-Delete-At-Host/-Partition/-Device``, see objstore.common.expiring)."""
+        ring = self.app.container_ring
+        targets = self.update_targets(ring, "Container", (self.account, self.container), count)
+        delete_at = base.get("x-delete-at")
+        if delete_at:
+            queue = self.update_targets(ring, "Delete-At",
+                                        (EXPIRING_ACCOUNT, queue_container(delete_at)), count)
+            targets = [{**target, **entry} for target, entry in zip(targets, queue)]
         return [{**base, **target} for target in targets]
 
     def _meta_headers(self, info: dict) -> tuple[dict[str, str], Response | None]:

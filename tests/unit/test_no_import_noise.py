@@ -12,7 +12,7 @@ def test_importing_the_daemon_runner_is_silent():
 
 
 @pytest.mark.parametrize("module", ["replicator.object_auditor", "replicator.db_auditor",
-                                    "replicator.object_updater"])
+                                    "replicator.object_updater", "replicator.object_expirer"])
 def test_importing_a_background_daemon_is_silent(module):
     """As its bin/ script runs it (webob's own DeprecationWarning is hidden there)."""
     result = subprocess.run([sys.executable, "-c", f"import {module}"],
