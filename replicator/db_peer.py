@@ -29,15 +29,22 @@ class PeerError(Exception):
 
 
 class Replicate(Protocol):
-    """What a DB replicator needs of its transport (a test may call a WSGI app)."""
+    """What a DB replicator needs of its transport (a test may call a WSGI app):
+    ``op`` on one DB, or on the device when ``db_hash`` is None."""
 
-    def __call__(self, node: Mapping[str, Any], partition: int, db_hash: bytes, op: str,
+    def __call__(self, node: Mapping[str, Any], partition: int, db_hash: bytes | None, op: str,
                  args: Payload) -> tuple[int, Payload]: ...
 
 
 def replication_address(node: Mapping[str, Any]) -> tuple[str, int]:
     """Where replication traffic for a ring device goes."""
     return node.get("replication_ip") or node["ip"], node.get("replication_port") or node["port"]
+
+
+def replicate_path(node: Mapping[str, Any], partition: int, db_hash: bytes | None) -> str:
+    """``/<device>/<partition>[/<db hash hex>]``, quoted."""
+    path = f"/{quote(node['device'])}/{partition}"
+    return path if db_hash is None else f"{path}/{db_hash.hex()}"
 
 
 def decode_answer(status: int, content_type: str, body: bytes) -> tuple[int, Payload]:
@@ -63,11 +70,11 @@ class HTTPReplicate:
         self.node_timeout = node_timeout
         self.pool = ConnectionPool(max_per_address=pool_size)
 
-    def __call__(self, node: Mapping[str, Any], partition: int, db_hash: bytes, op: str,
+    def __call__(self, node: Mapping[str, Any], partition: int, db_hash: bytes | None, op: str,
                  args: Payload) -> tuple[int, Payload]:
         ip, port = replication_address(node)
         body = msgpack.packb([op, args], use_bin_type=True)
-        path = f"/{quote(node['device'])}/{partition}/{db_hash.hex()}"
+        path = replicate_path(node, partition, db_hash)
         headers = {"Content-Type": "application/x-msgpack", "Content-Length": str(len(body))}
         try:
             conn = BackendConnection({"ip": ip, "port": port}, self.conn_timeout,

@@ -1,10 +1,10 @@
 """Pushing one local DB to one peer: the records it lacks, in batches.
 
-``sync`` tells what the peer has of this DB: its info, its metadata and the
-sync point (the last sequence number of this DB it merged, -1 if never;
-404 if it has no such DB).  When the peer already holds every record,
-timestamp and metadata value, nothing is written anywhere, so a pass over
-replicas that agree costs one small request per DB and peer.  Otherwise
+``sync`` (or this DB's answer in a ``sync_many`` of many DBs) tells what the
+peer has of this DB: its info, its metadata and the sync point (the last
+sequence number of this DB it merged, -1 if never; 404 if it has no such
+DB).  When the peer already holds every record, timestamp and metadata
+value, nothing is sent or written.  Otherwise
 ``get_items_since(point)`` goes out in ``merge`` batches; the last batch
 moves the peer's sync point to this DB's ``max_seq``, so the next pass
 starts where this one ended.  Both operations are idempotent: a push that
@@ -56,10 +56,12 @@ def peer_is_current(db: LocalDB, peer_info: Info, peer_metadata: Metadata, point
                for key, (_value, ts) in db.metadata.items())
 
 
-def push(replicate: Replicate, node: Mapping[str, Any], db: LocalDB, batch_size: int) -> PushResult:
-    """Bring ``node``'s replica of ``db`` up to date; PeerError if it could not."""
+def push(replicate: Replicate, node: Mapping[str, Any], db: LocalDB, batch_size: int,
+         synced: tuple[int, Payload] | None = None) -> PushResult:
+    """Bring ``node``'s replica of ``db`` up to date; PeerError if it could not.
+    ``synced``: the peer's ``sync`` answer (200 or 404) if already known."""
     info = db.info
-    status, answer = _call(replicate, node, db, "sync", {"id": info["id"]}, (200, 404))
+    status, answer = synced or _call(replicate, node, db, "sync", {"id": info["id"]}, (200, 404))
     result = PushResult(whole_copy=status == 404)
     point = -1
     if status == 200:
@@ -82,6 +84,20 @@ def push(replicate: Replicate, node: Mapping[str, Any], db: LocalDB, batch_size:
         point = seq
         if last_batch:
             return result
+
+
+def sync_many(replicate: Replicate, node: Mapping[str, Any],
+              dbs: list[tuple[bytes, str]]) -> list[tuple[int, Payload]]:
+    """The peer's ``sync`` answer for each (DB hash, DB id), in one request:
+    (200, answer), or (404, {}) for a DB it does not have."""
+    status, answer = replicate(node, 0, None, "sync_many", {"dbs": [list(db) for db in dbs]})
+    where = f"{node['ip']}:{node['port']}/{node['device']}"
+    if status != 200:
+        raise PeerError(f"sync_many on {where} got {status}: {answer.get('error', '')}", status)
+    answers = answer.get("answers")
+    if not isinstance(answers, list) or len(answers) != len(dbs):
+        raise PeerError(f"malformed sync_many answer from {where}")
+    return [(404, {}) if one is None else (200, one) for one in answers]
 
 
 def _call(replicate: Replicate, node: Mapping[str, Any], db: LocalDB, op: str, args: Payload,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import configparser
+import dataclasses
 import itertools
 import logging
 import time
@@ -46,10 +47,11 @@ from objstore.container.server import ContainerServer
 from objstore.db.broker import Broker
 from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, broker_for, databases, \
     is_reclaimable, reclaim, reclaim_cutoff
+from objstore.db.replication import MAX_SYNC_MANY
 from objstore.db.server import DBServer
 from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
-from replicator.db_peer import HTTPReplicate, PeerError, Replicate
-from replicator.db_push import LocalDB, push
+from replicator.db_peer import HTTPReplicate, Payload, PeerError, Replicate
+from replicator.db_push import LocalDB, push, sync_many
 from replicator.devices import device_settings, local_devices, ring_devices
 
 # options a replicator takes from its server's section unless its own sets them
@@ -59,6 +61,23 @@ SERVER_OPTIONS = ("bind_ip", "bind_port", "reclaim_age", "db_map_size", "db_use_
 # already current; failures: peer replicas that could not be reached or refused
 COUNTERS = ("checked", "synced", "in_sync", "records_sent", "whole_copies", "handoffs_removed",
             "reclaimed_dbs", "reclaimed_records", "failures", "devices_skipped")
+
+
+Synced = tuple[int, Payload] | PeerError | eventlet.Timeout
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """One DB of this node and the peers it goes to."""
+    db: LocalDB
+    names: list[str]
+    device_id: int                   # the ring device of this node holding it
+    primaries: list[dict[str, Any]]
+    peers: list[dict[str, Any]]      # the other primaries (every primary, from a handoff)
+
+    @property
+    def is_primary(self) -> bool:
+        return len(self.peers) < len(self.primaries)
 
 
 class DBReplicator(BackgroundDaemon):
@@ -81,6 +100,7 @@ class DBReplicator(BackgroundDaemon):
         self.reclaim_age = get_float(options, "reclaim_age", DEFAULT_RECLAIM_AGE)
         self.concurrency = max(1, get_int(options, "concurrency", 8))
         self.batch_size = max(1, get_int(options, "batch_size", 1000))
+        self.sync_batch = max(1, min(MAX_SYNC_MANY, get_int(options, "sync_batch", 1000)))
         self.stores = stores or StoreCache(server.store_subdir,
                                            get_int(options, "db_map_size", DEFAULT_MAP_SIZE),
                                            config_true_value(options.get("db_use_tpool", "true")))
@@ -116,12 +136,11 @@ class DBReplicator(BackgroundDaemon):
                 work.append((device, store, list(databases(store)), cutoff))
         progress.set_total(sum(len(dbs) for _, _, dbs, _ in work))
         for device, store, dbs, cutoff in work:
-            pool = eventlet.GreenPool(self.concurrency)
             rows = _until_stopped(dbs, progress)
-            for counts in pool.imap(lambda row: self._replicate_safely(device, store, *row, cutoff),
-                                    rows):
-                stats.update(counts)
-                progress.advance()
+            while chunk := list(itertools.islice(rows, self.sync_batch)):
+                for counts in self._replicate_chunk(device, store, chunk, cutoff):
+                    stats.update(counts)
+                    progress.advance()
         return dict(stats)
 
     def _reclaim(self, store: ListingStore, stats: collections.Counter[str]) -> str:
@@ -135,40 +154,95 @@ class DBReplicator(BackgroundDaemon):
         stats["reclaimed_dbs"] += dropped
         return reclaim_cutoff(self.reclaim_age, now)
 
-    def _replicate_safely(self, device: dict[str, Any], store: ListingStore, db_hash: bytes,
-                          info: dict[str, Any], cutoff: str) -> collections.Counter[str]:
-        """One DB's failure (say a corrupt record) is logged and counted, not fatal to the pass."""
-        try:
-            return self.replicate_db(device, store, db_hash, info, cutoff)
-        except Exception:
-            self.logger.exception("%s DB %s: replication failed", self.server_type, db_hash.hex())
-            return collections.Counter(checked=1, failures=1)
+    def _replicate_chunk(self, device: dict[str, Any], store: ListingStore,
+                         rows: list[tuple[bytes, dict[str, Any]]],
+                         cutoff: str) -> Iterator[collections.Counter[str]]:
+        """Replicate some DBs of a device: one ``sync_many`` per peer device
+        for all of them, then pushes only where a peer lacks something."""
+        plans: list[Plan] = []
+        for db_hash, info in rows:
+            try:
+                plan = self._plan(device, store, db_hash, info, cutoff)
+            except Exception:
+                self.logger.exception("%s DB %s: cannot read it", self.server_type, db_hash.hex())
+                yield collections.Counter(checked=1, failures=1)
+                continue
+            if plan is None:
+                yield collections.Counter(checked=1)
+            else:
+                plans.append(plan)
+        synced = self._sync_many(plans)
+        pool = eventlet.GreenPool(self.concurrency)
+        yield from pool.imap(lambda plan: self._replicate_safely(plan, synced), plans)
 
-    def replicate_db(self, device: dict[str, Any], store: ListingStore, db_hash: bytes,
-                     info: dict[str, Any], cutoff: str) -> collections.Counter[str]:
-        """Push one DB to its other primaries (all of them from a handoff)."""
-        counts: collections.Counter[str] = collections.Counter(checked=1)
+    def _plan(self, device: dict[str, Any], store: ListingStore, db_hash: bytes,
+              info: dict[str, Any], cutoff: str) -> Plan | None:
+        """Where one DB goes (None: nothing to do: gone meanwhile, or deleted
+        long ago and kept only until its account has heard of it)."""
         broker = broker_for(store, self.kind, db_hash, info)
         names = [info["account"]] + ([info["container"]] if info["container"] else [])
         partition = self.ring.get_part(*names)
         db = LocalDB.read(broker, partition)
         if db is None or is_reclaimable(broker, db.info, cutoff):
-            return counts  # gone meanwhile, or deleted long ago and kept only until reported
+            return None
         primaries = self.ring.get_part_nodes(partition)
-        is_primary = any(node["id"] == device["id"] for node in primaries)
-        peers = [node for node in primaries if node["id"] != device["id"]]
-        handoffs = (node for node in NodeIter(self.ring, partition, self.error_limiter,
-                                              primaries, quorum=1).handoff_nodes()
-                    if node["id"] != device["id"])
+        return Plan(db, names, device["id"], primaries,
+                    [node for node in primaries if node["id"] != device["id"]])
+
+    def _sync_many(self, plans: list[Plan]) -> dict[tuple[bytes, int], Synced]:
+        """Every peer's sync answer for ``plans``' DBs, by (DB hash, peer
+        device id): one request per peer device (a PeerError if it failed)."""
+        groups: dict[int, tuple[dict[str, Any], list[Plan]]] = {}
+        for plan in plans:
+            for node in plan.peers:
+                groups.setdefault(node["id"], (node, []))[1].append(plan)
+
+        def ask(group: tuple[dict[str, Any], list[Plan]]) -> dict[tuple[bytes, int], Synced]:
+            node, members = group
+            hashes = [plan.db.broker.hash for plan in members]
+            try:
+                answers = sync_many(self.replicate, node, [(h, plan.db.info["id"])
+                                                           for h, plan in zip(hashes, members)])
+            except (PeerError, eventlet.Timeout) as err:
+                return {(h, node["id"]): err for h in hashes}
+            return {(h, node["id"]): answer for h, answer in zip(hashes, answers)}
+
+        found: dict[tuple[bytes, int], Synced] = {}
+        for answers in eventlet.GreenPool(self.concurrency).imap(ask, groups.values()):
+            found.update(answers)
+        return found
+
+    def _replicate_safely(self, plan: Plan,
+                          synced: dict[tuple[bytes, int], Synced]) -> collections.Counter[str]:
+        """One DB's failure (say a corrupt record) is logged and counted, not fatal to the pass."""
+        try:
+            return self.replicate_db(plan, synced)
+        except Exception:
+            self.logger.exception("%s DB %s: replication failed", self.server_type,
+                                  "/".join(plan.names))
+            return collections.Counter(checked=1, failures=1)
+
+    def replicate_db(self, plan: Plan,
+                     synced: dict[tuple[bytes, int], Synced]) -> collections.Counter[str]:
+        """Push one DB to its other primaries (all of them from a handoff)."""
+        counts: collections.Counter[str] = collections.Counter(checked=1)
+        db, peers = plan.db, list(plan.peers)
+        handoffs = (node for node in NodeIter(self.ring, db.partition, self.error_limiter,
+                                              plan.primaries, quorum=1).handoff_nodes()
+                    if node["id"] != plan.device_id)
         acknowledged = 0
         for node in peers:
             try:
-                result = push(self.replicate, node, db, self.batch_size)
+                known = synced.get((db.broker.hash, node["id"]))
+                if isinstance(known, BaseException):
+                    raise known
+                result = push(self.replicate, node, db, self.batch_size, known)
             except (PeerError, eventlet.Timeout) as err:
                 counts["failures"] += 1
                 self.logger.warning("%s %s to %s:%s/%s failed: %s", self.server_type,
-                                    "/".join(names), node["ip"], node["port"], node["device"], err)
-                if is_primary and getattr(err, "status", None) == 507:
+                                    "/".join(plan.names), node["ip"], node["port"],
+                                    node["device"], err)
+                if plan.is_primary and getattr(err, "status", None) == 507:
                     # an unmounted disk may stay so for long: keep a copy on
                     # a handoff meanwhile (its replicator brings it back)
                     self.error_limiter.limit_now(node, "507 Insufficient Storage")
@@ -178,11 +252,11 @@ class DBReplicator(BackgroundDaemon):
             counts["in_sync" if result.in_sync else "synced"] += 1
             counts["whole_copies"] += result.whole_copy
             counts["records_sent"] += result.records_sent
-        if not is_primary and peers and acknowledged == len(peers):
-            if store.write(lambda txn, s: _drop_if_unchanged(txn, db)):
+        if not plan.is_primary and peers and acknowledged == len(peers):
+            if db.broker.store.write(lambda txn, s: _drop_if_unchanged(txn, db)):
                 counts["handoffs_removed"] += 1
                 self.logger.info("handoff %s %s moved to its primaries", self.server_type,
-                                 "/".join(names))
+                                 "/".join(plan.names))
         return counts
 
     def close(self) -> None:

@@ -14,6 +14,12 @@
     metadata (per key, newest wins) and the records (newest wins), and
     remembers ``source_seq`` as the sync point of the sender's DB id.
 
+``REPLICATE /<device>/<partition>`` (any partition) with
+``["sync_many", {"dbs": [[<db hash>, <sender DB id>], ...]}]``
+    -> 200 ``{"answers": [<what sync answers> or None, ...]}``: the ``sync``
+    of up to 10,000 DBs of the device in one request (None: no such DB), so
+    that a pass over replicas that agree costs a few requests, not one per DB.
+
 A replicator pushes a DB to a peer with ``sync``, then
 ``Broker.get_items_since(point)`` in batches through ``merge``; both
 operations are idempotent, so an interrupted push is simply retried.
@@ -37,15 +43,21 @@ if TYPE_CHECKING:
     from objstore.db.server import DBServer
 
 MAX_BODY = 64 * 1024 * 1024
+MAX_SYNC_MANY = 10_000
 
 
 def replicate(server: "DBServer", req: Request) -> Response:
     path = wsgi_to_str(req.environ.get("PATH_INFO", "")) or ""
     try:
-        device, partition, hash_hex = split_path(path, 3)
+        device, partition, hash_hex = split_path(path, 2, 3)
     except ValueError:
-        fail(exc.HTTPBadRequest, "REPLICATE path must be /<device>/<partition>/<hash>")
+        fail(exc.HTTPBadRequest, "REPLICATE path must be /<device>/<partition>[/<hash>]")
     part = server.check_device(device, partition)
+    if hash_hex is None:
+        op, args = _read_body(req)
+        if op == "sync_many":
+            return _sync_many(server, device, args)
+        fail(exc.HTTPBadRequest, f"Unknown REPLICATE operation {op!r} on a device")
     try:
         db_hash = bytes.fromhex(hash_hex)
     except ValueError:
@@ -81,13 +93,35 @@ def _answer(payload: dict[str, Any]) -> Response:
 
 
 def _sync(broker: Broker, args: dict[str, Any]) -> Response:
-    info = broker.get_info()
-    if info is None:
-        fail(exc.HTTPNotFound, "No such DB")
     with broker.store.read() as txn:
-        metadata = broker.metadata_txn(txn)
-    return _answer({"info": info, "metadata": metadata,
-                    "point": broker.get_sync(str(args.get("id", "")))})
+        answer = _sync_answer(txn, broker, str(args.get("id", "")))
+    if answer is None:
+        fail(exc.HTTPNotFound, "No such DB")
+    return _answer(answer)
+
+
+def _sync_answer(txn, broker: Broker, remote_id: str) -> dict[str, Any] | None:
+    """What ``sync`` answers about one DB (None: no such DB here)."""
+    info = broker.info_txn(txn)
+    if info is None:
+        return None
+    return {"info": info, "metadata": broker.metadata_txn(txn),
+            "point": broker.get_sync_txn(txn, remote_id)}
+
+
+def _sync_many(server: "DBServer", device: str, args: dict[str, Any]) -> Response:
+    """``sync`` of many DBs of a device in one request and one read transaction."""
+    try:
+        wanted = [(bytes(db_hash), str(remote_id)) for db_hash, remote_id in args["dbs"]]
+        if len(wanted) > MAX_SYNC_MANY or any(len(h) != 16 for h, _ in wanted):
+            raise ValueError(f"at most {MAX_SYNC_MANY} [16-byte hash, id] pairs")
+    except (KeyError, TypeError, ValueError) as err:
+        fail(exc.HTTPBadRequest, f"Invalid sync_many arguments: {err!r}")
+    store = server.store(device)
+    with store.read() as txn:
+        answers = [_sync_answer(txn, Broker(store, server.kind, db_hash, "", None), remote_id)
+                   for db_hash, remote_id in wanted]
+    return _answer({"answers": answers})
 
 
 def _merge(server: "DBServer", broker: Broker, partition: int, args: dict[str, Any]) -> Response:

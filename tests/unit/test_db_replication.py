@@ -94,6 +94,23 @@ def test_delete_and_newer_records_win_both_ways(pair):
         assert head.headers["X-Container-Meta-Owner"] == "b"
 
 
+def test_sync_many_answers_for_many_dbs_at_once(pair):
+    a, _ = pair
+    put_container(a)
+    known = a.broker(a.parse_path(Request.blank("/sda/1/a/c")))
+    body = msgpack.packb(["sync_many", {"dbs": [[known.hash, "peer"], [b"\x01" * 16, "peer"]]}],
+                         use_bin_type=True)
+    resp = Request.blank("/sda/0", method="REPLICATE", body=body).get_response(a)
+    answers = msgpack.unpackb(resp.body, raw=False, strict_map_key=False)["answers"]
+    assert resp.status_int == 200 and answers[1] is None
+    assert answers[0]["point"] == -1 and answers[0]["info"]["id"] == known.get_info()["id"]
+    for args in ({}, {"dbs": [[b"short", "x"]]}, {"dbs": [[known.hash, "x"]] * 10_001}):
+        bad = msgpack.packb(["sync_many", args], use_bin_type=True)
+        assert Request.blank("/sda/0", method="REPLICATE", body=bad).get_response(a).status_int == 400
+    wrong = msgpack.packb(["merge", {}], use_bin_type=True)
+    assert Request.blank("/sda/0", method="REPLICATE", body=wrong).get_response(a).status_int == 400
+
+
 def test_sync_of_unknown_db_is_404(pair):
     status, _ = replicate(pair[0], b"\x01" * 16, "sync", {"id": "x"})
     assert status == 404

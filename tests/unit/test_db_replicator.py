@@ -21,7 +21,7 @@ from objstore.common.timestamp import Timestamp
 from objstore.container.server import ContainerServer
 from objstore.db.maintenance import clear_dirty, databases, dirty_entries
 from objstore.db.server import DBServer
-from replicator.db_peer import PeerError, decode_answer
+from replicator.db_peer import PeerError, decode_answer, replicate_path
 from replicator.db_push import LocalDB, peer_is_current
 from replicator.db_replicator import DBReplicator, _drop_if_unchanged
 from replicator.devices import ring_devices
@@ -58,6 +58,7 @@ class Cluster:
         builder.write_ring(str(rings / f"{self.kind}.ring.gz"))
         self.ring = Ring(str(rings), self.kind, hash_suffix=b"test")
         self.down: set[int] = set()
+        self.requests: list[str] = []  # REPLICATE operations sent, in order
         self.confs = [self._conf(node, replicator_options) for node in range(NODES)]
         extra = {"account_ring": object(), "sender": lambda *a: 201} \
             if server is ContainerServer else {}
@@ -80,8 +81,9 @@ class Cluster:
         index = node["port"] - BASE_PORT
         if index in self.down:
             raise PeerError(f"node {index} is down")
+        self.requests.append(op)
         body = msgpack.packb([op, args], use_bin_type=True)
-        resp = Request.blank(f"/{node['device']}/{partition}/{db_hash.hex()}", method="REPLICATE",
+        resp = Request.blank(replicate_path(node, partition, db_hash), method="REPLICATE",
                              body=body).get_response(self.apps[index])
         return decode_answer(resp.status_int, resp.content_type or "", resp.body)
 
@@ -184,7 +186,9 @@ def test_diverged_primaries_converge_and_a_second_pass_writes_nothing(containers
     echo = containers.run_all()
     assert versions == [containers.info(n, "a", "c")["version"] for n in (n0, n1, n2)]
     assert sum(s["failures"] for s in echo) == 0
+    containers.requests.clear()
     again = containers.run_all()
+    assert containers.requests == ["sync_many"] * 6   # one per node and peer device
     assert sum(s["synced"] for s in again) == 0 and sum(s["records_sent"] for s in again) == 0
     assert sum(s["in_sync"] for s in again) == 6 and sum(s["checked"] for s in again) == 3
     assert versions == [containers.info(n, "a", "c")["version"] for n in (n0, n1, n2)]
