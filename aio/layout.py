@@ -74,6 +74,7 @@ BACKGROUND_DAEMONS = (
     BackgroundProgram("container-replicator", "replicator.db_replicator:main_container", 15),
     BackgroundProgram("account-replicator", "replicator.db_replicator:main_account", 15),
     BackgroundProgram("object-replicator", "replicator.object_replicator:main", 15),
+    BackgroundProgram("object-expirer", "replicator.object_expirer:main", 15),
 )
 
 # Keys the all-in-one decides itself: an extra config cannot override them.
@@ -245,6 +246,8 @@ def node_config(layout: Layout, state: ClusterState, node: int) -> configparser.
         }
     for program in BACKGROUND_DAEMONS:
         conf[program.name] = {"interval": str(program.interval), "log_level": "INFO"}
+    # every node runs an expirer over the one cluster-wide queue: each takes its share
+    conf["object-expirer"].update(processes=str(state.nodes), process=str(node - 1))
     return conf
 
 

@@ -124,7 +124,7 @@ def test_missing_check_answers_what_is_missing_or_older(pair):
 
 
 def local_objects_of(app, partition: str = "1"):
-    part_dir = os.path.join(app.app.manager.devices, "sda", "objects", partition)
+    part_dir = os.path.join(app.app.app.manager.devices, "sda", "objects", partition)
     return list(local_objects(part_dir, os.listdir(part_dir) if os.path.isdir(part_dir) else []))
 
 
