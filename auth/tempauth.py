@@ -29,6 +29,7 @@ from auth.acl import (
     ACLError, clean_acl, format_account_acl, parse_account_acl, parse_acl, referrer_allowed)
 from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.http import Response, error_response
 from objstore.common.paths import split_api_path
 from objstore.common.wsgi import WSGIApp
 from proxy.infocache import get_account_info
@@ -48,21 +49,6 @@ class User:
     key: str
     groups: tuple[str, ...]  # REMOTE_USER groups, Swift's order: user, account, extras
     storage_url: str | None
-
-
-class SimpleResponse:
-    """A tiny WSGI response (also what ``swift.authorize`` returns on denial)."""
-
-    def __init__(self, status: str, body: str = "", headers: Iterable[tuple[str, str]] = ()) -> None:
-        self.status = status
-        self.status_int = int(status.split(" ", 1)[0])
-        self.body = body.encode("utf-8")
-        self.headers = [("Content-Type", "text/plain; charset=utf-8"),
-                        ("Content-Length", str(len(self.body))), *headers]
-
-    def __call__(self, environ: dict, start_response: Callable) -> list[bytes]:
-        start_response(self.status, self.headers)
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
 
 
 def parse_users(options: dict[str, str], reseller_prefix: str) -> dict[str, User]:
@@ -210,7 +196,7 @@ class TempAuth:
                     raise ACLError("X-Account-Access-Control must be valid UTF-8")
                 acl = parse_account_acl(value)
             except ACLError as err:
-                return SimpleResponse("400 Bad Request", f"{err}\n")(environ, start_response)
+                return error_response(400, str(err))(environ, start_response)
             if (is_system_request(environ) or self.authorize(environ) is None) \
                     and environ.get("swift_owner"):
                 environ[ACCOUNT_ACL_ENV] = format_account_acl(acl)
@@ -230,7 +216,7 @@ class TempAuth:
         api = split_api_path(path)
         return api is not None and api.account.startswith(self.reseller_prefix)
 
-    def handle_get_token(self, environ: dict) -> SimpleResponse:
+    def handle_get_token(self, environ: dict) -> Response:
         """``GET <auth_prefix>v1.0`` (also ``auth``, ``v1``, bare ``/v1.0``) with
         ``X-Auth-User: account:user``; or ``GET <auth_prefix>v1/<account>/auth``
         where ``X-Storage-User`` may name just the user."""
@@ -243,21 +229,22 @@ class TempAuth:
             if ":" not in name:
                 name = f"{segments[1]}:{name}"
             elif name.split(":", 1)[0] != segments[1]:
-                return self._challenge(401, environ, "User is not in that account\n")
+                return self._challenge(401, environ, "User is not in that account")
         elif len(segments) != 1 or segments[0] not in AUTH_VERSIONS:
-            return SimpleResponse("400 Bad Request", "Unknown auth path; use GET /auth/v1.0\n")
+            return error_response(400, "Unknown auth path; use GET /auth/v1.0")
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return SimpleResponse("400 Bad Request", "Auth requests are GETs\n")
+            return error_response(400, "Auth requests are GETs")
         key = environ.get("HTTP_X_AUTH_KEY") or environ.get("HTTP_X_STORAGE_PASS") or ""
         user = self.users.get(wsgi_to_str(name) or "")
         if user is None or not hmac.compare_digest(user.key.encode("utf-8"),
                                                     (wsgi_to_str(key) or "").encode("utf-8")):
-            return self._challenge(401, environ, "Invalid user or key\n")
+            return self._challenge(401, environ, "Invalid user or key")
         token, expires = self.issue_token(user)
-        return SimpleResponse("200 OK", headers=[
-            ("X-Storage-Url", self._storage_url(user, environ)),
-            ("X-Auth-Token", token), ("X-Storage-Token", token),
-            ("X-Auth-Token-Expires", str(max(0, int(expires - time.time()))))])
+        return Response(200, {
+            "content-type": "text/plain; charset=UTF-8",
+            "x-storage-url": self._storage_url(user, environ),
+            "x-auth-token": token, "x-storage-token": token,
+            "x-auth-token-expires": str(max(0, int(expires - time.time())))})
 
     def _storage_url(self, user: User, environ: dict) -> str:
         """The user's configured URL (``$HOST`` becomes this request's scheme://host),
@@ -270,22 +257,21 @@ class TempAuth:
         template = user.storage_url or f"$HOST/v1/{self.reseller_prefix}{user.account}"
         return template.replace("$HOST", f"{scheme}://{host}")
 
-    def _challenge(self, status: int, environ: dict, body: str = "") -> SimpleResponse:
+    def _challenge(self, status: int, environ: dict, message: str | None = None) -> Response:
         if status == 403:
-            return SimpleResponse("403 Forbidden", body or "Forbidden\n")
+            return error_response(403, message)
         api = split_api_path(environ.get("PATH_INFO", ""))
         realm = api.account if api is not None else "unknown"
         # quoted as in the URL, so a crafted account name cannot break the header
         realm = quote(realm.encode("latin-1", "replace"), safe="/")
-        return SimpleResponse("401 Unauthorized", body or "Unauthorized\n",
-                              [("WWW-Authenticate", f'Swift realm="{realm}"')])
+        return error_response(401, message, {"www-authenticate": f'Swift realm="{realm}"'})
 
-    def denied_response(self, req) -> SimpleResponse:
+    def denied_response(self, req) -> Response:
         """403 for an authenticated user, 401 for an anonymous one."""
         environ = _environ_of(req)
         return self._challenge(403 if environ.get("REMOTE_USER") else 401, environ)
 
-    def authorize(self, req) -> SimpleResponse | None:
+    def authorize(self, req) -> Response | None:
         """Swift's ``swift.authorize``: None to allow, or the denial to send.
 
         ``req`` is a request object (``req.environ``, optional ``req.acl`` set by

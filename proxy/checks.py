@@ -10,7 +10,8 @@ import time
 from objstore.common.checks import (
     InputError, listing_limit, metadata_error, parse_clamped_int, parse_int)
 from objstore.common.constraints import Constraints
-from proxy.http import Request, Response, error_response
+from objstore.common.http import Response, error_response
+from proxy.http import Request
 
 LISTING_PARAMS = ("marker", "end_marker", "prefix", "delimiter", "path", "format", "reverse")
 

@@ -10,7 +10,7 @@ origin gets ``Access-Control-Allow-Origin`` and ``-Expose-Headers``.
 """
 from __future__ import annotations
 
-from proxy.http import Response, error_response
+from objstore.common.http import Response, error_response
 
 # the CORS spec's simple response headers, plus Swift's
 DEFAULT_EXPOSE = ("cache-control", "content-language", "content-type", "expires",

@@ -27,7 +27,8 @@ from proxy.controllers.base import AuthRequest, Controller
 from proxy.controllers.container import ContainerController
 from proxy.controllers.obj import object_controller
 from proxy.controllers.reader import Reader
-from proxy.http import Request, Response, error_response
+from objstore.common.http import HTTPError, Response, error_response
+from proxy.http import Request
 from proxy.info import capabilities
 from proxy.internal.subrequest import is_system_request
 from proxy.infocache import (INFOCACHE, Generations, TTLCache, account_info_from, account_key,
@@ -47,8 +48,9 @@ def _load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0
         raise ConfigError(f"cannot load the {kind} ring: {err}") from None
 
 
-class UnknownPolicy(LookupError):
+def _no_ring(policy_index: str | int) -> HTTPError:
     """A container names a storage policy this proxy has no ring for."""
+    return HTTPError(503, f"No ring for storage policy {policy_index}")
 
 
 class Application:
@@ -108,17 +110,17 @@ class Application:
         return config_true_value(req.headers.get("x-newest", ""))
 
     def storage_policy(self, policy_index: str | int) -> StoragePolicy:
-        """The policy a container names; UnknownPolicy (a 503) if this proxy has none."""
+        """The policy a container names; HTTPError 503 if this proxy has none."""
         policy = self.policies.get_by_index(policy_index)
         if policy is None:
-            raise UnknownPolicy(policy_index)
+            raise _no_ring(policy_index)
         return policy
 
     def object_ring(self, policy_index: str | int) -> Ring:
         try:
             return self.object_rings[int(policy_index)]
         except (KeyError, ValueError):
-            raise UnknownPolicy(policy_index) from None
+            raise _no_ring(policy_index) from None
 
     def _cache_for(self, key: str) -> TTLCache:
         return self.container_cache if key.startswith("container/") else self.account_cache
@@ -188,8 +190,8 @@ class Application:
         req = Request(environ)
         try:
             response = self.handle(req)
-        except UnknownPolicy as err:
-            response = error_response(503, f"No ring for storage policy {err}")
+        except HTTPError as err:
+            response = err.response
         return response(environ, start_response)
 
     def handle(self, req: Request) -> Response:

@@ -13,7 +13,6 @@ within ``header_timeout`` seconds, and every read of the body within
 """
 from __future__ import annotations
 
-import http
 import logging
 import os
 import re
@@ -34,16 +33,8 @@ from objstore.common.logs import bind_txn_id, new_txn_id
 from objstore.common.stop_signals import STOP_SIGNALS, stop_signal_pipe
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
-# reason phrases for status lines; 499 is Swift's "the client went away"
-REASONS = {s.value: s.phrase for s in http.HTTPStatus}
-REASONS[499] = "Client Disconnect"
 # bytes str.split() may treat as whitespace besides " \t": controls, 0x85, 0xa0 (not CR/LF)
 _UNSAFE_REQUEST_LINE_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]")
-
-
-def status_line(status: int) -> str:
-    """``404`` -> ``404 Not Found``, the form ``start_response`` takes."""
-    return f"{status} {REASONS.get(status, 'Unknown')}"
 
 
 class AccessLog:

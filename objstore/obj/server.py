@@ -26,11 +26,10 @@ from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import server_healthcheck
 from objstore.common.recon import server_recon
-from objstore.common.http import CHUNK_SIZE
+from objstore.common.http import CHUNK_SIZE, status_line
 from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
-from objstore.common.wsgi import status_line
 from objstore.obj import footers, ondisk, ssync, store
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
 from objstore.obj.ssync_receiver import SsyncError, SsyncReceiver

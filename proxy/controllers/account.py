@@ -14,7 +14,7 @@ from objstore.common.policies import majority
 from objstore.common.timestamp import Timestamp
 from proxy.checks import check_listing, check_metadata, remove_headers_to_empty
 from proxy.controllers.base import Controller
-from proxy.http import Response, error_response
+from objstore.common.http import Response, error_response
 from proxy.infocache import INFO_REQUEST, account_info_from, account_key
 from ring.ring import Ring
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from objstore.common.fanout import BackendResult, RingLike
 from proxy.controllers.reader import Reader
-from proxy.http import Request, Response, error_response
+from objstore.common.http import Response, error_response
+from proxy.http import Request
 
 if TYPE_CHECKING:
     from proxy.server import Application

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 import eventlet
 
 from objstore.common.checks import name_length_error
-from objstore.common.http import CHUNK_SIZE
+from objstore.common.http import CHUNK_SIZE, Response, empty_response, error_response
 from objstore.common.config import config_true_value
 from objstore.common.expiring import EXPIRING_ACCOUNT, queue_container
 from objstore.common.fanout import BackendResult, best_result, unavailable_message
@@ -28,7 +28,7 @@ from proxy.checks import (check_metadata, content_length_error, delete_at_error,
                           if_delete_at_error, remove_headers_to_empty)
 from proxy.controllers.base import Controller
 from proxy.controllers.putters import ReplicaPutters, UploadError
-from proxy.http import Request, Response, empty_response, error_response
+from proxy.http import Request
 from ring.ring import Ring
 
 if TYPE_CHECKING:

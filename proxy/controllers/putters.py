@@ -14,7 +14,7 @@ from typing import Iterator
 
 from objstore.common.backend_http import BackendConnection
 from objstore.common.fanout import NET_ERRORS, BackendResult, FanOut
-from proxy.http import error_response
+from objstore.common.http import error_response
 
 _ANSWER_LIMIT = 65536  # bytes of a node's answer body kept (an error text)
 

@@ -17,7 +17,7 @@ from objstore.common.backend_http import BackendResponse
 from objstore.common.fanout import NET_ERRORS, FanOut, NodeIter, unavailable_message
 from objstore.common.http import CHUNK_SIZE
 from objstore.common.timestamp import Timestamp
-from proxy.http import Response, error_response
+from objstore.common.http import Response, error_response
 
 _RESPONSE_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te",
                                   "trailer", "upgrade", "date", "server", "x-trans-id"})

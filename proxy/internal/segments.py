@@ -23,7 +23,8 @@ from proxy.internal.subrequest import SubResponse, call_app, make_env, simple_re
 from objstore.common import ranges as http_ranges
 from objstore.common.conditional import evaluate
 from objstore.common.timestamp import parse_http_date
-from objstore.common.wsgi import WSGIApp, status_line
+from objstore.common.http import status_line
+from objstore.common.wsgi import WSGIApp
 
 CONDITIONAL_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
                     "HTTP_IF_UNMODIFIED_SINCE")

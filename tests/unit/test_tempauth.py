@@ -212,7 +212,7 @@ def test_authorize_accepts_bare_environ(auth):
     environ = {"PATH_INFO": "/v1/AUTH_test/c/o", "REQUEST_METHOD": "GET", "swift.acl": ".r:*"}
     assert auth.authorize(environ) is None
     environ = {"PATH_INFO": "/v1/AUTH_test/c/o", "REQUEST_METHOD": "GET"}
-    assert auth.authorize(environ).status_int == 401
+    assert auth.authorize(environ).status == 401
 
 
 def test_clean_and_parse_acl():
