@@ -18,11 +18,17 @@ CHUNK_SIZE = 65536
 # reason phrases for status lines; 499 is Swift's "the client went away"
 REASONS = {s.value: s.phrase for s in http.HTTPStatus}
 REASONS[499] = "Client Disconnect"
+TEXT_PLAIN = "text/plain; charset=UTF-8"
 
 
 def status_line(status: int) -> str:
     """``404`` -> ``404 Not Found``, the form ``start_response`` takes."""
     return f"{status} {REASONS.get(status, 'Unknown')}"
+
+
+def header_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """WSGI header pairs as the lower-case dict a ``Response`` takes (the last one wins)."""
+    return {name.lower(): value for name, value in pairs}
 
 
 def _wire_name(name: str) -> str:
@@ -57,7 +63,7 @@ def error_response(status: int, message: str | None = None,
     """A short text body saying why; the reason phrase when there is nothing more to say.
     ``newline=False`` for the few bodies Swift sends (and clients compare) verbatim."""
     body = (message or REASONS.get(status, "Error")).encode("utf-8") + (b"\n" if newline else b"")
-    merged = {"content-type": "text/plain; charset=UTF-8"}
+    merged = {"content-type": TEXT_PLAIN}
     merged.update(headers or {})
     return Response(status, merged, body)
 

@@ -19,11 +19,11 @@ from typing import Callable, Iterable, Iterator
 import eventlet
 from eventlet.greenthread import GreenThread
 
-from proxy.internal.subrequest import SubResponse, call_app, make_env, simple_response
+from proxy.internal.subrequest import SubResponse, call_app, make_env
 from objstore.common import ranges as http_ranges
 from objstore.common.conditional import evaluate
 from objstore.common.timestamp import parse_http_date
-from objstore.common.http import status_line
+from objstore.common.http import TEXT_PLAIN, Response, error_response, header_dict
 from objstore.common.wsgi import WSGIApp
 
 CONDITIONAL_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
@@ -230,15 +230,13 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
     last_modified = next((v for k, v in headers if k.lower() == "last-modified"), None)
     conditional = evaluate(environ, etag, parse_http_date(last_modified))
     if conditional:
-        return simple_response(start_response, status_line(conditional),
-                               headers=[(k, v) for k, v in headers if k.lower() != "content-type"],
-                               method="HEAD")
+        kept = header_dict((k, v) for k, v in headers if k.lower() != "content-type")
+        return Response(conditional, {"content-type": TEXT_PLAIN, "content-length": "0", **kept},
+                        [])(environ, start_response)
     range_header = environ.get("HTTP_RANGE")
     ranges = None if not multirange and "," in (range_header or "") else parse_range(range_header, total)
     if ranges == []:
-        return simple_response(start_response, "416 Requested Range Not Satisfiable",
-                               "Requested Range Not Satisfiable\n",
-                               headers=[("Content-Range", f"bytes */{total}")], method=method)
+        return error_response(416, headers={"content-range": f"bytes */{total}"})(environ, start_response)
     if ranges is None:
         headers.append(("Content-Length", str(total)))
         status = "200 OK"
@@ -281,6 +279,6 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
     try:
         first_chunk = next(stream, b"")
     except SegmentError as err:
-        return simple_response(start_response, "409 Conflict", f"{err}\n")
+        return error_response(409, str(err))(environ, start_response)
     start_response(status, headers)
     return PrimedBody(first_chunk, stream)

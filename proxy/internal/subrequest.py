@@ -224,13 +224,3 @@ class IterReader(io.RawIOBase):
         data = bytes(self.buffer[:size])
         del self.buffer[:size]
         return data
-
-
-def simple_response(start_response: Callable, status: str, body: str = "",
-                    headers: list[tuple[str, str]] | None = None,
-                    content_type: str = "text/plain; charset=utf-8", method: str = "GET") -> list[bytes]:
-    """Answer with a small in-memory body (errors, manifests, summaries)."""
-    data = body.encode("utf-8")
-    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(data))),
-                            *(headers or [])])
-    return [] if method == "HEAD" else [data]

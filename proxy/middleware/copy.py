@@ -20,12 +20,13 @@ from urllib.parse import quote, unquote
 from objstore.common.checks import is_whole_number
 from objstore.common.config import config_true_value, section
 from objstore.common.constraints import load_constraints, wsgi_to_str
+from objstore.common.http import HTTPError, error_response
 from objstore.common.paths import split_object_path
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.dlo import DynamicLargeObject
 from proxy.middleware.slo import StaticLargeObject, is_slo
 from proxy.internal.subrequest import (
-    IterReader, SourceReadError, SubResponse, call_app, make_env, query_param, simple_response)
+    IterReader, SourceReadError, SubResponse, call_app, make_env, query_param)
 
 SOURCE = "COPY"
 COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition")
@@ -40,18 +41,12 @@ SOURCE_CONDITIONALS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_
                        "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
 
 
-class CopyError(Exception):
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def parse_object_ref(value: str, header: str) -> tuple[str, str]:
     """``[/]container/object`` (URL-quoted WSGI string) -> decoded (container, object)."""
     decoded = wsgi_to_str(unquote(value, encoding="latin-1")) or ""
     container, _, obj = decoded.lstrip("/").partition("/")
     if not container or not obj:
-        raise CopyError("412 Precondition Failed",
+        raise HTTPError(412,
                         f"{header} header must be of the form <container name>/<object name>")
     return container, obj
 
@@ -86,22 +81,22 @@ class ServerSideCopy:
             if target is not None:
                 try:
                     return self.handle_copy(environ, start_response, target)
-                except CopyError as err:
-                    return simple_response(start_response, err.status, f"{err}\n")
+                except HTTPError as err:
+                    return err.response(environ, start_response)
         return self.app(environ, start_response)
 
     def handle_copy(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
         account, container, obj = (wsgi_to_str(p) or "" for p in target)
         if environ["REQUEST_METHOD"] == "COPY":
             if not environ.get("HTTP_DESTINATION"):
-                raise CopyError("412 Precondition Failed", "Destination header required")
+                raise HTTPError(412, "Destination header required")
             dest_container, dest_obj = parse_object_ref(environ["HTTP_DESTINATION"], "Destination")
             dest_account = wsgi_to_str(unquote(environ.get("HTTP_DESTINATION_ACCOUNT", ""))) or account
             src_account, src = account, (container, obj)
             dest = (dest_account, dest_container, dest_obj)
         else:
             if environ.get("CONTENT_LENGTH") not in (None, "", "0"):
-                raise CopyError("400 Bad Request", "Copy requests require a zero byte body")
+                raise HTTPError(400, "Copy requests require a zero byte body")
             src = parse_object_ref(environ["HTTP_X_COPY_FROM"], "X-Copy-From")
             src_account = wsgi_to_str(unquote(environ.get("HTTP_X_COPY_FROM_ACCOUNT", ""))) or account
             dest = (account, container, obj)
@@ -121,7 +116,7 @@ class ServerSideCopy:
         if reader.error is not None or resp is None:
             if resp is not None:
                 resp.close()
-            return simple_response(start_response, "409 Conflict", f"copy source failed: {reader.error}\n")
+            return error_response(409, f"copy source failed: {reader.error}")(environ, start_response)
         if not resp.ok:
             return resp.forward(start_response)
         extra = [("X-Copied-From", quote(f"{src[0]}/{src[1]}")),
@@ -159,7 +154,7 @@ class ServerSideCopy:
              query: str, reader: IterReader) -> SubResponse:
         length = source.header("content-length")
         if is_whole_number(length) and int(length) > self.max_file_size:
-            raise CopyError("413 Request Entity Too Large", "Source object too large")
+            raise HTTPError(413, "Source object too large")
         headers = {name: value for name, value in source.headers
                    if name.lower() in COPIED_HEADERS or name.lower().startswith("x-object-meta-")}
         if query == "" and source.header("x-object-manifest") is not None \

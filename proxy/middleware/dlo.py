@@ -17,11 +17,12 @@ from typing import Callable, Iterable, Iterator
 from urllib.parse import unquote
 
 from objstore.common.constraints import wsgi_to_str
+from objstore.common.http import Response, error_response
 from objstore.common.paths import split_api_path, split_object_path
 from objstore.common.wsgi import WSGIApp
 from proxy.internal.segments import SegmentPart, fetch_object, large_object_response
 from proxy.internal.subrequest import (
-    call_app, make_env, proxy_logger, query_param, simple_response)
+    call_app, make_env, proxy_logger, query_param)
 
 SOURCE = "DLO"
 MAX_LISTING_BYTES = 64 * 1024 * 1024
@@ -55,7 +56,7 @@ class DynamicLargeObject:
             try:
                 parse_manifest_header(environ["HTTP_X_OBJECT_MANIFEST"])
             except ManifestError as err:
-                return simple_response(start_response, "400 Bad Request", f"{err}\n")
+                return error_response(400, str(err))(environ, start_response)
             return self.app(environ, start_response)
         if method not in ("GET", "HEAD") or query_param(environ, "multipart-manifest") == "get":
             return self.app(environ, start_response)
@@ -73,12 +74,11 @@ class DynamicLargeObject:
         try:
             container, prefix = parse_manifest_header(value)
         except ManifestError as err:
-            return simple_response(start_response, "409 Conflict", f"bad manifest: {err}\n")
+            return error_response(409, f"bad manifest: {err}")(environ, start_response)
         segments: list[tuple[str, str, int]] = []
         for page in self._listing_pages(environ, account, container, prefix):
-            if isinstance(page, tuple):  # an error response: (status, body)
-                return simple_response(start_response, page[0], page[1],
-                                       method=environ["REQUEST_METHOD"])
+            if isinstance(page, Response):  # the listing failed
+                return page(environ, start_response)
             segments.extend((entry["name"], entry["hash"], entry["bytes"]) for entry in page)
         etag = '"%s"' % hashlib.md5("".join(s[1] for s in segments).encode("ascii")).hexdigest()
         total = sum(s[2] for s in segments)
@@ -100,7 +100,7 @@ class DynamicLargeObject:
 
     def _listing_pages(self, environ: dict, account: str, container: str, prefix: str):
         """Yield listing pages (lists of dicts) until an empty one, or one
-        (status, message) tuple if the listing fails."""
+        error response if the listing fails."""
         marker = ""
         while True:
             query = {"format": "json", "prefix": prefix}
@@ -113,7 +113,8 @@ class DynamicLargeObject:
                 return
             if not resp.ok:
                 resp.close()
-                yield (resp.status, f"Listing segment container {container} failed: {resp.status}\n")
+                yield error_response(resp.status_int,
+                                     f"Listing segment container {container} failed: {resp.status}")
                 return
             try:
                 page = json.loads(resp.read(MAX_LISTING_BYTES) or b"[]")

@@ -24,7 +24,7 @@ import eventlet
 from objstore.common.checks import InputError, is_whole_number, load_json, parse_int
 from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
-from objstore.common.http import CHUNK_SIZE
+from objstore.common.http import CHUNK_SIZE, TEXT_PLAIN, HTTPError, Response, error_response, header_dict
 from objstore.common.paths import split_object_path, split_path
 from objstore.common.timestamp import Timestamp, parse_http_date
 from objstore.common.wsgi import WSGIApp
@@ -32,21 +32,13 @@ from proxy.internal.segments import (
     MANIFEST_ONLY_HEADERS, SegmentError, SegmentPart, fetch_object, large_object_response,
     parse_range)
 from proxy.internal.subrequest import (
-    SubResponse, call_app, make_env, proxy_logger, query_param, simple_response)
+    SubResponse, call_app, make_env, proxy_logger, query_param)
 
 SOURCE = "SLO"
 SYSMETA_ETAG = "X-Object-Sysmeta-Slo-Etag"
 SYSMETA_SIZE = "X-Object-Sysmeta-Slo-Size"
 PUT_KEYS = frozenset({"path", "etag", "size_bytes", "range"})
 JSON_TYPE = "application/json; charset=utf-8"
-
-
-class ManifestInvalid(Exception):
-    """The manifest body cannot be accepted; ``status`` and message for the client."""
-
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def is_slo(resp: SubResponse) -> bool:
@@ -125,9 +117,9 @@ class StaticLargeObject:
             if mode == "put":
                 return self.handle_put(environ, start_response, target)
             if "HTTP_X_STATIC_LARGE_OBJECT" in environ:
-                return simple_response(start_response, "400 Bad Request",
-                                       "X-Static-Large-Object is a reserved header. To create a static "
-                                       "large object add query param multipart-manifest=put.\n")
+                return error_response(400, "X-Static-Large-Object is a reserved header. To create a "
+                                      "static large object add query param multipart-manifest=put."
+                                      )(environ, start_response)
         elif method in ("GET", "HEAD"):
             if mode == "get":
                 return self.handle_manifest_get(environ, start_response)
@@ -145,8 +137,8 @@ class StaticLargeObject:
         part_number = query_param(environ, "part-number")
         if part_number is not None and not (is_whole_number(part_number) and int(part_number) > 0):
             resp.close()
-            return simple_response(start_response, "400 Bad Request", "" if method == "HEAD" else
-                                   "Part number must be an integer greater than 0", method=method)
+            body = b"" if method == "HEAD" else b"Part number must be an integer greater than 0"
+            return Response(400, {"content-type": TEXT_PLAIN}, body)(environ, start_response)
         headers = client_headers(resp.headers) + [("X-Manifest-Etag", resp.header("etag") or "")]
         etag, size = resp.header(SYSMETA_ETAG), resp.header(SYSMETA_SIZE)
         if method == "HEAD" and etag and is_whole_number(size) and part_number is None:
@@ -159,7 +151,7 @@ class StaticLargeObject:
             try:
                 entries = self._read_manifest(resp)
             except SegmentError as err:
-                return simple_response(start_response, "409 Conflict", f"{err}\n")
+                return error_response(409, str(err))(environ, start_response)
             etag, size = slo_etag(entries), str(slo_size(entries))
         if part_number is not None:
             environ, err = self._part_request(environ, start_response, headers, entries or [],
@@ -186,11 +178,10 @@ class StaticLargeObject:
             kept = [(k, v) for k, v in headers
                     if k.lower() not in MANIFEST_ONLY_HEADERS and k.lower() != "content-type"]
             head = environ["REQUEST_METHOD"] == "HEAD"
-            return environ, simple_response(
-                start_response, "416 Requested Range Not Satisfiable",
-                "" if head else "The requested part number is not satisfiable",
-                kept + [("Etag", etag), ("Content-Range", f"bytes */{size}")],
-                method=environ["REQUEST_METHOD"])
+            body = b"" if head else b"The requested part number is not satisfiable"
+            return environ, Response(416, {"content-type": TEXT_PLAIN, **header_dict(kept), "etag": etag,
+                                           "content-range": f"bytes */{size}"},
+                                     body)(environ, start_response)
         first = sum(last - start + 1 for start, last in map(entry_span, entries[:number - 1]))
         start, last = entry_span(entries[number - 1])
         return {**environ, "HTTP_RANGE": f"bytes={first}-{first + last - start}"}, None
@@ -268,7 +259,7 @@ class StaticLargeObject:
         try:
             entries = self._read_manifest(resp)
         except SegmentError as err:
-            return simple_response(start_response, "409 Conflict", f"{err}\n")
+            return error_response(409, str(err))(environ, start_response)
         if raw:
             entries = [e if "data" in e else
                        {"path": e["name"], "etag": e["hash"], "size_bytes": int(e["bytes"]),
@@ -288,15 +279,15 @@ class StaticLargeObject:
         try:
             segments = self._parse_put_body(environ)
             entries, problems = self._check_segments(environ, account, f"/{container}/{obj}", segments)
-        except ManifestInvalid as err:
-            return simple_response(start_response, err.status, f"{err}\n")
+        except HTTPError as err:
+            return err.response(environ, start_response)
         if problems:
             return self._error_listing(environ, start_response, problems)
         etag, size = slo_etag(entries), slo_size(entries)
         client_etag = (environ.get("HTTP_ETAG") or "").strip('"')
         if client_etag and client_etag != etag:
-            return simple_response(start_response, "422 Unprocessable Entity",
-                                   f"Manifest ETag {etag} does not match the ETag header {client_etag}\n")
+            return error_response(422, f"Manifest ETag {etag} does not match the ETag header "
+                                  f"{client_etag}")(environ, start_response)
         body = json.dumps(entries).encode("utf-8")
         body_etag = hashlib.md5(body).hexdigest()
         env = {k: v for k, v in environ.items()
@@ -320,49 +311,49 @@ class StaticLargeObject:
         try:
             length = None if declared is None else parse_int(declared, "Content-Length")
         except InputError as err:
-            raise ManifestInvalid("400 Bad Request", str(err)) from None
+            raise HTTPError(400, str(err)) from None
         if length is not None and length > self.max_manifest_size:
-            raise ManifestInvalid("413 Request Entity Too Large",
-                                  f"Manifest File > {self.max_manifest_size} bytes")
+            raise HTTPError(413,
+                            f"Manifest File > {self.max_manifest_size} bytes")
         raw = _read_limited(environ["wsgi.input"], self.max_manifest_size, length)
         if raw is None:
-            raise ManifestInvalid("413 Request Entity Too Large",
-                                  f"Manifest File > {self.max_manifest_size} bytes")
+            raise HTTPError(413,
+                            f"Manifest File > {self.max_manifest_size} bytes")
         try:
             segments = load_json(raw, "Manifest", self.max_manifest_size)
         except InputError as err:
-            raise ManifestInvalid("400 Bad Request", f"Manifest must be valid JSON. ({err})") from None
+            raise HTTPError(400, f"Manifest must be valid JSON. ({err})") from None
         if not isinstance(segments, list):
-            raise ManifestInvalid("400 Bad Request", "Manifest must be a list.")
+            raise HTTPError(400, "Manifest must be a list.")
         if not segments:
-            raise ManifestInvalid("400 Bad Request", "Manifest must have at least one segment.")
+            raise HTTPError(400, "Manifest must have at least one segment.")
         if len(segments) > self.max_manifest_segments:
-            raise ManifestInvalid("413 Request Entity Too Large",
-                                  f"Number of segments must be <= {self.max_manifest_segments}")
+            raise HTTPError(413,
+                            f"Number of segments must be <= {self.max_manifest_segments}")
         for index, seg in enumerate(segments):
             if not isinstance(seg, dict):
-                raise ManifestInvalid("400 Bad Request", f"Index {index}: not a JSON object")
+                raise HTTPError(400, f"Index {index}: not a JSON object")
             if "data" in seg:
                 _check_data_segment(seg, index)
                 continue
             extra = set(seg) - PUT_KEYS
             if extra:
-                raise ManifestInvalid("400 Bad Request", f"Index {index}: extraneous keys "
+                raise HTTPError(400, f"Index {index}: extraneous keys "
                                       + ", ".join(f'"{k}"' for k in sorted(extra)))
             path = seg.get("path")
             if not isinstance(path, str) or "/" not in path.lstrip("/") or \
                     not all(path.lstrip("/").partition("/")[::2]):
-                raise ManifestInvalid("400 Bad Request",
-                                      f"Index {index}: path does not refer to an object. Path must "
+                raise HTTPError(400,
+                                f"Index {index}: path does not refer to an object. Path must "
                                       "be of the form /container/object.")
             size = seg.get("size_bytes")
             if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-                raise ManifestInvalid("400 Bad Request",
-                                      f"Index {index}: size_bytes must be an integer")
+                raise HTTPError(400,
+                                f"Index {index}: size_bytes must be an integer")
             if seg.get("etag") is not None and not isinstance(seg["etag"], str):
-                raise ManifestInvalid("400 Bad Request", f"Index {index}: etag must be a string")
+                raise HTTPError(400, f"Index {index}: etag must be a string")
             if seg.get("range") is not None and not isinstance(seg["range"], str):
-                raise ManifestInvalid("400 Bad Request", f"Index {index}: range must be a string")
+                raise HTTPError(400, f"Index {index}: range must be a string")
         return segments
 
     def _check_segments(self, environ: dict, account: str, own_path: str,
@@ -432,9 +423,10 @@ class StaticLargeObject:
                        problems: list[tuple[str, str]]) -> Iterable[bytes]:
         if "application/json" in environ.get("HTTP_ACCEPT", ""):
             body = json.dumps({"Errors": [list(p) for p in problems]})
-            return simple_response(start_response, "400 Bad Request", body, content_type=JSON_TYPE)
+            return error_response(400, body, {"content-type": JSON_TYPE},
+                                  newline=False)(environ, start_response)
         body = "Errors:\n" + "".join(f"{path}, {problem}\n" for path, problem in problems)
-        return simple_response(start_response, "400 Bad Request", body)
+        return error_response(400, body, newline=False)(environ, start_response)
 
     # ---- DELETE -------------------------------------------------------------------
     def handle_delete(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
@@ -499,24 +491,25 @@ class StaticLargeObject:
             status = "401 Unauthorized"
         result = {**summary, "Response Status": status, "Response Body": ""}
         if "application/json" in environ.get("HTTP_ACCEPT", ""):
-            return simple_response(start_response, "200 OK", json.dumps(result), content_type=JSON_TYPE)
+            return Response(200, {"content-type": JSON_TYPE},
+                            json.dumps(result).encode("utf-8"))(environ, start_response)
         body = (f"Number Deleted: {result['Number Deleted']}\n"
                 f"Number Not Found: {result['Number Not Found']}\n"
                 f"Response Body: \nResponse Status: {status}\nErrors:\n"
                 + "".join(f"{p}, {s}\n" for p, s in result["Errors"]))
-        return simple_response(start_response, "200 OK", body)
+        return Response(200, {"content-type": TEXT_PLAIN}, body.encode("utf-8"))(environ, start_response)
 
 
 def _check_data_segment(seg: dict, index: int) -> None:
     """An inline ``{"data": "<base64>"}`` segment: alone in its entry, non-empty."""
     if set(seg) != {"data"}:
-        raise ManifestInvalid("400 Bad Request", f"Index {index}: a data segment has only a \"data\" key")
+        raise HTTPError(400, f"Index {index}: a data segment has only a \"data\" key")
     try:
         raw = base64.b64decode(seg["data"], validate=True) if isinstance(seg["data"], str) else b""
     except (binascii.Error, ValueError):
         raw = b""
     if not raw:
-        raise ManifestInvalid("400 Bad Request", f"Index {index}: data must be non-empty base64")
+        raise HTTPError(400, f"Index {index}: data must be non-empty base64")
 
 
 def _in_account(path: str) -> str:
