@@ -1,6 +1,7 @@
 """Talking to a Swift v1 endpoint with http.client: auth v1, keep-alive per thread, retries.
 
-Every thread keeps its own persistent HTTP connection, so parallel segment
+Every thread keeps its own persistent HTTP connection (``HTTPPool``, which the
+admin client of ``client.auth_admin`` uses too), so parallel segment
 uploads each reuse one socket.  A request is retried once on a fresh
 connection when a kept-alive socket turns out to be closed, and once after
 re-authenticating when the token expired (401).  Bodies are streamed from
@@ -35,28 +36,13 @@ def quote(name: str) -> str:
     return urllib.parse.quote(name, safe="/")
 
 
-class Connection:
-    """One user's session with one Swift endpoint."""
+class HTTPPool:
+    """Keep-alive HTTP(S) connections, one per thread and host, for any client of ours."""
 
-    def __init__(self, auth_url: str, user: str, key: str, timeout: float = TIMEOUT) -> None:
-        if not (auth_url and user and key):
-            raise ClientError("auth URL, user and key are needed: -A/-U/-K or $ST_AUTH/$ST_USER/$ST_KEY")
-        self.auth_url = auth_url
-        self.user = user
-        self.key = key
+    def __init__(self, timeout: float = TIMEOUT) -> None:
         self.timeout = timeout
-        self.storage_url = ""
-        self.token = ""
         self._local = threading.local()
-        self._auth_lock = threading.Lock()
 
-    def sibling(self) -> "Connection":
-        """Another session with the same token, for requests made while a response streams."""
-        other = Connection(self.auth_url, self.user, self.key, self.timeout)
-        other.storage_url, other.token = self.storage_url, self.token
-        return other
-
-    # -- HTTP plumbing -------------------------------------------------------
     def _http(self, url: urllib.parse.SplitResult, fresh: bool = False) -> http.client.HTTPConnection:
         pool = self._local.__dict__.setdefault("conns", {})
         key = (url.scheme, url.netloc)
@@ -73,8 +59,8 @@ class Connection:
                 raise ClientError(f"not an http(s) URL: {urllib.parse.urlunsplit(url)}")
         return pool[key]
 
-    def _send(self, method: str, url: str, headers: Headers,
-              body: Body) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def send(self, method: str, url: str, headers: Headers,
+             body: Body) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
         """One request; retried once on a fresh socket if the kept-alive one was dead."""
         parts = urllib.parse.urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -93,9 +79,31 @@ class Connection:
                 raise ClientError(f"{method} {url}: {err}") from None
         raise AssertionError("unreachable")
 
+
+class Connection:
+    """One user's session with one Swift endpoint."""
+
+    def __init__(self, auth_url: str, user: str, key: str, timeout: float = TIMEOUT) -> None:
+        if not (auth_url and user and key):
+            raise ClientError("auth URL, user and key are needed: -A/-U/-K or $ST_AUTH/$ST_USER/$ST_KEY")
+        self.auth_url = auth_url
+        self.user = user
+        self.key = key
+        self.timeout = timeout
+        self.storage_url = ""
+        self.token = ""
+        self._pool = HTTPPool(timeout)
+        self._auth_lock = threading.Lock()
+
+    def sibling(self) -> "Connection":
+        """Another session with the same token, for requests made while a response streams."""
+        other = Connection(self.auth_url, self.user, self.key, self.timeout)
+        other.storage_url, other.token = self.storage_url, self.token
+        return other
+
     def authenticate(self) -> None:
         """Auth v1: trade user and key for a storage URL and token."""
-        _, resp = self._send("GET", self.auth_url,
+        _, resp = self._pool.send("GET", self.auth_url,
                              {"X-Auth-User": self.user, "X-Auth-Key": self.key}, None)
         body = resp.read()
         if resp.status // 100 != 2:
@@ -128,7 +136,7 @@ class Connection:
                                        urllib.parse.urlencode(query or {}), ""))
         start = _position(body)
         for attempt in (0, 1):
-            conn, raw = self._send(method, url, {"X-Auth-Token": self.token, **(headers or {})},
+            conn, raw = self._pool.send(method, url, {"X-Auth-Token": self.token, **(headers or {})},
                                    body)
             if raw.status == 401 and attempt == 0 and _rewind(body, start):
                 raw.read()  # the token expired: get a new one and send again
@@ -203,9 +211,14 @@ class Response:
 
     def error(self) -> ClientError:
         body = self.raw.read() if not self.raw.isclosed() else self.body
-        detail = " ".join(body.decode("utf-8", "replace").split())[:300]
-        if detail == self.reason:
-            detail = ""  # "404 Not Found: Not Found" says it twice
-        path = urllib.parse.unquote(urllib.parse.urlsplit(self.url).path)
-        return ClientError(f"{self.method} {path}: {self.status} {self.reason}"
-                           + (f": {detail}" if detail else ""), self.status)
+        return ClientError(error_message(self.method, self.url, self.status, self.reason, body),
+                           self.status)
+
+
+def error_message(method: str, url: str, status: int, reason: str, body: bytes) -> str:
+    """``METHOD /path: 404 Not Found: <what the body says>``, on one line."""
+    detail = " ".join(body.decode("utf-8", "replace").split())[:300]
+    if detail == reason:
+        detail = ""  # "404 Not Found: Not Found" says it twice
+    path = urllib.parse.unquote(urllib.parse.urlsplit(url).path)
+    return f"{method} {path}: {status} {reason}" + (f": {detail}" if detail else "")
