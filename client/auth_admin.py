@@ -34,7 +34,11 @@ def http_transport(timeout: float = TIMEOUT) -> Transport:
     pool = HTTPPool(timeout)
 
     def send(method: str, url: str, headers: Headers, body: Body) -> Reply:
-        _, raw = pool.send(method, url, headers, body)
+        # http.client sends str headers as latin-1: a key beyond ASCII goes as UTF-8,
+        # which is what the server decodes
+        encoded = {name: value if value.isascii() else value.encode("utf-8")
+                   for name, value in headers.items()}
+        _, raw = pool.send(method, url, encoded, body)
         data = raw.read()
         return Reply(raw.status, raw.reason, {k.lower(): v for k, v in raw.getheaders()}, data)
     return send
@@ -60,6 +64,13 @@ def admin_base(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path + "/v2", "", ""))
 
 
+def check_sendable(name: str, value: str) -> None:
+    """ClientError (naming the header, never its value) if ``value`` cannot go in a header."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ClientError(f"{name}: a control character (newline, tab...) cannot be sent "
+                          "in a header")
+
+
 class AdminClient:
     """One admin identity (``.super_admin``, a reseller admin or an account admin) and its calls."""
 
@@ -79,6 +90,8 @@ class AdminClient:
         url = self.base + "/" + "/".join(urllib.parse.quote(name, safe="") for name in names)
         sent = {"X-Auth-Admin-User": self.admin_user, "X-Auth-Admin-Key": self.admin_key,
                 **(headers or {})}
+        for name, value in sent.items():
+            check_sendable(name, value)
         if method in ("PUT", "POST"):
             sent.setdefault("Content-Length", str(len(body or b"")))
         reply = self._send(method, url, sent, body)
@@ -136,18 +149,24 @@ class AdminClient:
         return self.call_json("GET", account, user)
 
     def put_user(self, account: str, user: str, key: str, admin: bool = False,
-                 reseller_admin: bool = False) -> None:
-        """Create the user, or replace its key and rights (a PUT is idempotent)."""
+                 reseller_admin: bool = False, groups: list[str] | None = None) -> None:
+        """Create the user, or replace its key and rights (a PUT is idempotent).
+
+        ``groups`` (objstore's ``X-Auth-User-Groups``, reseller admins only) are
+        more groups, e.g. ``service`` for a service user; None keeps those it has.
+        """
         headers = {"X-Auth-User-Key": key}
         if admin:
             headers["X-Auth-User-Admin"] = "true"
         if reseller_admin:
             headers["X-Auth-User-Reseller-Admin"] = "true"
+        if groups is not None:
+            headers["X-Auth-User-Groups"] = ",".join(groups)
         self.call("PUT", account, user, headers=headers)
 
     def add_user(self, account: str, user: str, key: str, admin: bool = False,
-                 reseller_admin: bool = False, suffix: str | None = None,
-                 if_missing: bool = False) -> bool:
+                 reseller_admin: bool = False, groups: list[str] | None = None,
+                 suffix: str | None = None, if_missing: bool = False) -> bool:
         """As Swauth's add-user: create the account first when it is missing.
 
         A user changing its own key skips that step, and an account admin may not
@@ -155,19 +174,21 @@ class AdminClient:
         With ``if_missing`` an existing user is left as it is (its key, rights
         and tokens); returns whether the user was written.
         """
+        check_sendable("X-Auth-User-Key", key)  # before the account is made
         if if_missing and self.call("GET", account, user, ok=(200, 404)).status == 200:
             return False
         if self.admin_user != f"{account}:{user}" and \
                 self.call("GET", account, ok=(200, 403, 404)).status == 404:
             self.add_account(account, suffix)
-        self.put_user(account, user, key, admin, reseller_admin)
+        self.put_user(account, user, key, admin, reseller_admin, groups)
         return True
 
     def set_key(self, account: str, user: str, key: str) -> None:
         """A new key for the user; its rights stay as they are.
 
-        A PUT replaces the rights too, so they are read first.  A plain user
-        changing its own key may not read its record, and has no rights to keep.
+        A PUT replaces the rights too, so they are read first (the server keeps
+        the extra groups by itself).  Where the caller may not read the record but
+        sets its own key, it has no rights to keep.
         """
         try:
             groups = self.get_user(account, user).get("groups", [])
@@ -181,3 +202,27 @@ class AdminClient:
 
     def delete_user(self, account: str, user: str) -> None:
         self.call("DELETE", account, user)
+
+    # -- S3 access keys ----------------------------------------------------------
+    def add_s3_key(self, account: str, user: str, access_key: str | None = None,
+                   secret_key: str | None = None) -> dict:
+        """A new pair, ``{"access_key", "secret_key"}``: generated unless given.
+        The secret is shown this once."""
+        headers = {}
+        if access_key:
+            headers["X-Auth-S3-Access-Key"] = access_key
+        if secret_key:
+            headers["X-Auth-S3-Secret-Key"] = secret_key
+        return self.call_json("POST", account, user, ".s3keys", headers=headers)
+
+    def list_s3_keys(self, account: str, user: str) -> dict:
+        """``{"s3_keys": [{"access_key": ...}, ...]}``: never the secrets."""
+        return self.call_json("GET", account, user, ".s3keys")
+
+    def delete_s3_key(self, account: str, user: str, access_key: str) -> None:
+        self.call("DELETE", account, user, ".s3keys", access_key)
+
+    # -- tokens --------------------------------------------------------------------
+    def cleanup_tokens(self) -> dict:
+        """One pass removing expired tokens: ``{"checked", "removed", "failed"}`` (super admin)."""
+        return self.call_json("POST", ".cleanup_tokens")

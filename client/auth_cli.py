@@ -56,6 +56,9 @@ def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-r", "--reseller-admin", action="store_true",
                         help="the user administers every account (.reseller_admin; "
                              "super admin only)")
+    parser.add_argument("-g", "--groups", metavar="GROUP,...",
+                        help="more groups, e.g. 'service' for a service user whose token "
+                             "goes in X-Service-Token (reseller admin)")
     parser.add_argument("--if-missing", action="store_true",
                         help="leave an existing user as it is (key, rights, tokens): "
                              "for scripts that run again and again")
@@ -67,6 +70,17 @@ def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
 def _set_key_arguments(parser: argparse.ArgumentParser) -> None:
     _account_user(parser)
     parser.add_argument("key")
+
+
+def _add_s3_key_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--access-key", help="the access key to use (default: generated)")
+    parser.add_argument("--secret-key", help="the secret to use (default: generated)")
+    _account_user(parser)
+
+
+def _delete_s3_key_arguments(parser: argparse.ArgumentParser) -> None:
+    _account_user(parser)
+    parser.add_argument("access_key")
 
 
 def _list_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,8 +100,10 @@ def run_add_account(client: AdminClient, args: argparse.Namespace) -> None:
 
 
 def run_add_user(client: AdminClient, args: argparse.Namespace) -> None:
+    groups = [g.strip() for g in args.groups.split(",") if g.strip()] \
+        if args.groups is not None else None
     client.add_user(args.account, args.user, args.key, admin=args.admin,
-                    reseller_admin=args.reseller_admin, suffix=args.suffix,
+                    reseller_admin=args.reseller_admin, groups=groups, suffix=args.suffix,
                     if_missing=args.if_missing)
 
 
@@ -117,6 +133,30 @@ def run_list(client: AdminClient, args: argparse.Namespace) -> None:
         print(item.get("name", "") if isinstance(item, dict) else item)
 
 
+def run_add_s3_key(client: AdminClient, args: argparse.Namespace) -> None:
+    pair = client.add_s3_key(args.account, args.user, args.access_key, args.secret_key)
+    # the lines of an ~/.aws/credentials profile; the secret is never shown again
+    print(f"aws_access_key_id = {pair.get('access_key', '')}")
+    print(f"aws_secret_access_key = {pair.get('secret_key', '')}")
+
+
+def run_list_s3_keys(client: AdminClient, args: argparse.Namespace) -> None:
+    for item in client.list_s3_keys(args.account, args.user).get("s3_keys", []):
+        print(item.get("access_key", "") if isinstance(item, dict) else item)
+
+
+def run_delete_s3_key(client: AdminClient, args: argparse.Namespace) -> None:
+    client.delete_s3_key(args.account, args.user, args.access_key)
+
+
+def run_cleanup_tokens(client: AdminClient, args: argparse.Namespace) -> None:
+    counts = client.cleanup_tokens()
+    print(f"checked {counts.get('checked', 0)} tokens, removed {counts.get('removed', 0)} "
+          "expired")
+    if counts.get("failed"):
+        raise ClientError(f"{counts['failed']} token containers could not be read; run it again")
+
+
 COMMANDS: dict[str, Command] = {
     "prep": Command("prepare the auth store in the cluster (once per cluster; super admin)",
                     _no_arguments, run_prep),
@@ -132,6 +172,14 @@ COMMANDS: dict[str, Command] = {
                               run_delete_account),
     "list": Command("list the accounts, an account's users and id, or a user's groups (JSON)",
                     _list_arguments, run_list),
+    "add-s3-key": Command("make an S3 access key and secret for a user (the secret is shown once)",
+                          _add_s3_key_arguments, run_add_s3_key),
+    "list-s3-keys": Command("list a user's S3 access keys (never the secrets)", _account_user,
+                            run_list_s3_keys),
+    "delete-s3-key": Command("delete one of a user's S3 access keys", _delete_s3_key_arguments,
+                             run_delete_s3_key),
+    "cleanup-tokens": Command("remove the expired tokens from the store now (super admin)",
+                              _no_arguments, run_cleanup_tokens),
 }
 
 

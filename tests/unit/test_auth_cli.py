@@ -22,6 +22,7 @@ class FakeAdminAPI:
         self.prepped = False
         self.accounts: dict[str, dict[str, dict]] = {}  # account -> user -> {key, groups}
         self.calls: list[tuple[str, str, dict[str, str]]] = []
+        self.cleanup = {"checked": 3, "removed": 2, "failed": 0}
 
     def __call__(self, method: str, url: str, headers: dict[str, str], body) -> Reply:
         parts = urllib.parse.urlsplit(url)
@@ -37,13 +38,37 @@ class FakeAdminAPI:
                 return _reply(403, "Forbidden", b"only the super admin prepares the store")
             self.prepped = True
             return _reply(204, "No Content")
+        if names == [".cleanup_tokens"] and method == "POST":
+            if caller != "super":
+                return _reply(403, "Forbidden", b"only the super admin cleans up")
+            return _json(self.cleanup)
         if names == [""] and method == "GET":
             return _json({"accounts": [{"name": name} for name in sorted(self.accounts)]})
         if len(names) == 1:
             return self._account(method, names[0], caller, headers)
         if len(names) == 2:
             return self._user(method, names[0], names[1], caller, headers)
+        if len(names) in (3, 4) and names[2] == ".s3keys":
+            return self._s3_keys(method, names, headers)
         return _reply(400, "Bad Request", b"no such admin path")
+
+    def _s3_keys(self, method: str, names: list[str], headers) -> Reply:
+        record = self.accounts.get(names[0], {}).get(names[1])
+        if record is None:
+            return _reply(404, "Not Found", b"no such user")
+        pairs = record.setdefault("s3", {})
+        if method == "POST" and len(names) == 3:
+            access = headers.get("X-Auth-S3-Access-Key") or f"AK{len(pairs)}"
+            pairs[access] = headers.get("X-Auth-S3-Secret-Key") or f"secret{len(pairs)}"
+            return Reply(201, "Created", {}, json.dumps({"access_key": access,
+                                                         "secret_key": pairs[access]}).encode())
+        if method == "GET" and len(names) == 3:
+            return _json({"s3_keys": [{"access_key": key} for key in pairs]})
+        if method == "DELETE" and len(names) == 4:
+            if pairs.pop(names[3], None) is None:
+                return _reply(404, "Not Found", b"No such S3 access key for this user")
+            return _reply(204, "No Content")
+        return _reply(405, "Method Not Allowed")
 
     def _caller(self, user: str, key: str) -> str | None:
         """'super', 'reseller', 'admin:<account>', 'user:<account>:<user>' or None."""
@@ -92,6 +117,8 @@ class FakeAdminAPI:
                 if caller != "super":
                     return _reply(403, "Forbidden", b"only the super admin makes reseller admins")
                 groups.append(".reseller_admin")
+            if "X-Auth-User-Groups" in headers:
+                groups += headers["X-Auth-User-Groups"].split(",")
             if own and len(groups) > 2:
                 return _reply(403, "Forbidden", b"nobody raises their own rights")
             if not headers.get("X-Auth-User-Key"):
@@ -311,3 +338,46 @@ def test_add_user_if_missing_leaves_an_existing_user_alone(run, api):
     assert [(m, p) for m, p, _ in api.calls] == [("GET", "/auth/v2/acct/alice")]
     assert api.accounts["acct"]["alice"] == {"key": "first",
                                              "groups": ["acct:alice", "acct", ".admin"]}
+
+
+def test_add_user_gives_more_groups_for_a_service_user(run, api):
+    assert run("add-user", "-g", "service, ops", "svc", "tester5", "testing5")[0] == 0
+    assert api.calls[-1][2]["X-Auth-User-Groups"] == "service,ops"
+    assert api.accounts["svc"]["tester5"]["groups"] == ["svc:tester5", "svc", "service", "ops"]
+    run("add-user", "svc", "plain", "k")
+    assert "X-Auth-User-Groups" not in api.calls[-1][2]  # the server keeps what a user has
+
+
+def test_s3_keys_are_made_listed_and_deleted(run, api):
+    run("add-user", "acct", "bob", "bobkey")
+    code, out, _ = run("add-s3-key", "acct", "bob")
+    assert code == 0
+    assert out == "aws_access_key_id = AK0\naws_secret_access_key = secret0\n"
+    assert api.calls[-1][:2] == ("POST", "/auth/v2/acct/bob/.s3keys")
+    assert run("add-s3-key", "--access-key", "MINE", "--secret-key", "s3cr3t", "acct", "bob")[1] \
+        == "aws_access_key_id = MINE\naws_secret_access_key = s3cr3t\n"
+    assert api.calls[-1][2]["X-Auth-S3-Access-Key"] == "MINE"
+    assert run("list-s3-keys", "acct", "bob")[1] == "AK0\nMINE\n"
+    assert run("delete-s3-key", "acct", "bob", "AK0")[0] == 0
+    assert api.calls[-1][:2] == ("DELETE", "/auth/v2/acct/bob/.s3keys/AK0")
+    assert run("list-s3-keys", "acct", "bob")[1] == "MINE\n"
+    code, _, err = run("delete-s3-key", "acct", "bob", "AK0")
+    assert code == 1 and err.endswith("404 Not Found: No such S3 access key for this user\n")
+
+
+def test_cleanup_tokens_reports_what_it_removed(run, api):
+    assert run("cleanup-tokens") == (0, "checked 3 tokens, removed 2 expired\n", "")
+    assert api.calls[-1][:2] == ("POST", "/auth/v2/.cleanup_tokens")
+    api.cleanup = {"checked": 1, "removed": 0, "failed": 2}
+    code, out, err = run("cleanup-tokens")
+    assert code == 1 and out == "checked 1 tokens, removed 0 expired\n"
+    assert err == ("objstore-auth-cleanup-tokens: 2 token containers could not be read; "
+                   "run it again\n")
+
+
+def test_a_key_with_a_newline_is_refused_before_anything_is_sent(run, api):
+    code, _, err = run("add-user", "acct", "bob", "two\nlines")
+    assert code == 1 and api.calls == []
+    assert err == ("objstore-auth-add-user: X-Auth-User-Key: a control character (newline, "
+                   "tab...) cannot be sent in a header\n")
+    assert "two" not in err
