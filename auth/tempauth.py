@@ -1,9 +1,13 @@
-"""tempauth: static users from the config, signed tokens, Swift's authorization rules.
+"""tempauth: static users from the config and signed tokens (the rules: ``auth.authorize``).
 
 Users are ``[filter:tempauth]`` lines in Swift's format::
 
     user_<account>_<user> = <key> [.admin] [.reseller_admin] [<storage url>]
     user64_<b64 account>_<b64 user> = ...      (names with underscores)
+
+``reseller_prefix = AUTH, SERVICE`` with ``SERVICE_require_group = service``
+gives every ``.admin`` a ``SERVICE_<account>`` too, owned only with a service
+token (``X-Service-Token``) of a user in group ``service``.
 
 ``GET /auth/v1.0`` with ``X-Auth-User: account:user`` and ``X-Auth-Key`` answers
 with ``X-Storage-Url`` and ``X-Auth-Token``.  Tokens are self-validating
@@ -23,36 +27,29 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
-from urllib.parse import quote
 
-from auth.acl import (
-    ACLError, clean_acl, format_account_acl, parse_account_acl, parse_acl, referrer_allowed)
+from auth.authorize import AuthMiddleware, Identity, parse_reseller_prefixes, user_groups
 from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import Response, error_response
-from objstore.common.paths import split_api_path
 from objstore.common.wsgi import WSGIApp
-from proxy.infocache import get_account_info
-from proxy.internal.subrequest import is_system_request
 
 SIG_HEX_LEN = 32
 VERIFIED_CACHE_SIZE = 10000
 AUTH_VERSIONS = ("v1.0", "v1", "auth")
-ACCOUNT_ACL_SYSMETA = "x-account-sysmeta-core-access-control"
-ACCOUNT_ACL_ENV = "HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL"
 
 
 @dataclass(frozen=True)
-class User:
-    account: str            # name without the reseller prefix ("test")
-    name: str               # "test:tester"
-    key: str
-    groups: tuple[str, ...]  # REMOTE_USER groups, Swift's order: user, account, extras
-    storage_url: str | None
+class User(Identity):
+    """A configured user: its identity (``user`` "test:tester", ``account``
+    "test", REMOTE_USER ``groups``), key and optional storage URL."""
+    key: str = ""
+    storage_url: str | None = None
 
 
-def parse_users(options: dict[str, str], reseller_prefix: str) -> dict[str, User]:
-    """``user_*`` / ``user64_*`` config lines -> {"account:user": User}."""
+def parse_users(options: dict[str, str], reseller_prefixes: tuple[str, ...]) -> dict[str, User]:
+    """``user_*`` / ``user64_*`` config lines -> {"account:user": User}; an
+    ``.admin`` owns ``<prefix><account>`` for every reseller prefix."""
     users: dict[str, User] = {}
     for option, value in options.items():
         if option.startswith("user64_"):
@@ -76,10 +73,9 @@ def parse_users(options: dict[str, str], reseller_prefix: str) -> dict[str, User
         if extras and not extras[-1].startswith("."):
             storage_url = extras.pop()
         name = f"{account}:{username}"
-        groups = [name, account]
-        for group in extras:
-            groups.append(reseller_prefix + account if group == ".admin" else group)
-        users[name] = User(account, name, key, tuple(groups), storage_url)
+        groups = user_groups(account, username, extras,
+                             [prefix + account for prefix in reseller_prefixes])
+        users[name] = User(name, account, groups, key=key, storage_url=storage_url)
     return users
 
 
@@ -87,23 +83,23 @@ def _pad_b64(text: str) -> str:
     return text + "=" * (-len(text) % 4)
 
 
-class TempAuth:
-    """The filter: serves the auth endpoint, identifies token holders, and is
-    ``swift.authorize`` for requests to accounts with its reseller prefix."""
+class TempAuth(AuthMiddleware):
+    """The filter: serves the auth endpoint and identifies token holders; the
+    authorization rules are ``AuthMiddleware``'s (``auth.authorize``)."""
+
+    swift_source = "TA"
 
     def __init__(self, app: WSGIApp, conf: dict[str, str], hash_salt: str = "") -> None:
-        self.app = app
-        prefix = conf.get("reseller_prefix", "AUTH").strip()
-        self.reseller_prefix = prefix + "_" if prefix and not prefix.endswith("_") else prefix
+        super().__init__(app, *parse_reseller_prefixes(conf))
         auth_prefix = conf.get("auth_prefix", "/auth/").strip() or "/auth/"
         self.auth_prefix = "/" + auth_prefix.strip("/") + "/"
         self.token_life = get_int(conf, "token_life", 86400)
         self.storage_url_scheme = conf.get("storage_url_scheme", "default")
-        self.users = parse_users(conf, self.reseller_prefix)
+        self.users = parse_users(conf, self.reseller_prefixes)
         secret = conf.get("token_secret", "")
         if not secret:
-            material = "\n".join(f"{u.name}={u.key} {' '.join(u.groups)}"
-                                 for u in sorted(self.users.values(), key=lambda u: u.name))
+            material = "\n".join(f"{u.user}={u.key} {' '.join(u.groups)}"
+                                 for u in sorted(self.users.values(), key=lambda u: u.user))
             secret = hashlib.sha256(f"{hash_salt}\n{material}".encode("utf-8")).hexdigest()
         self.secret = secret.encode("utf-8")
         self._hmac = hmac.new(self.secret, digestmod=hashlib.sha256)
@@ -120,7 +116,7 @@ class TempAuth:
     def issue_token(self, user: User, now: float | None = None) -> tuple[str, int]:
         """A new signed token for ``user`` and its absolute expiry (epoch seconds)."""
         expires = int((now if now is not None else time.time()) + self.token_life)
-        payload = f"{expires}:{os.urandom(8).hex()}:{user.name}".encode("utf-8")
+        payload = f"{expires}:{os.urandom(8).hex()}:{user.user}".encode("utf-8")
         return self.token_prefix + payload.hex() + self._sign(payload), expires
 
     def validate_token(self, token: str, now: float | None = None) -> User | None:
@@ -156,65 +152,7 @@ class TempAuth:
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.auth_prefix) or path in ("/v1.0", "/v1.0/"):
             return self.handle_get_token(environ)(environ, start_response)
-        token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
-        if is_system_request(environ):
-            environ["swift_owner"] = True  # pre-authorized by the cluster: no token, no callback
-        elif token and token.startswith(self.reseller_prefix):
-            user = self.validate_token(token)
-            if user is None:
-                return self._challenge(401, environ)(environ, start_response)
-            environ["REMOTE_USER"] = ",".join(user.groups)
-            environ["objstore.identity"] = {"user": user.name, "account": user.account,
-                                            "groups": list(user.groups)}
-            environ["swift.authorize"] = self.authorize
-            environ["swift.clean_acl"] = clean_acl
-        elif self._is_ours(path):
-            # anonymous access to our accounts: referrer ACLs may allow it
-            environ["swift.authorize"] = self.authorize
-            environ["swift.clean_acl"] = clean_acl
-        else:
-            environ.setdefault("swift.authorize", self.denied_response)
-        if self._account_name(path) is not None:
-            return self._account_request(environ, start_response)
-        return self.app(environ, start_response)
-
-    def _account_name(self, path: str) -> str | None:
-        """The account of an account-level path (``/v1/AUTH_x``) of ours, else None."""
-        api = split_api_path(path)
-        if api is None or api.container or not api.account.startswith(self.reseller_prefix):
-            return None
-        return api.account
-
-    def _account_request(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        """Account ACLs live in account sysmeta: owners set them with
-        ``X-Account-Access-Control`` (validated here) and see them on GET/HEAD."""
-        method = environ.get("REQUEST_METHOD")
-        if method in ("PUT", "POST") and "HTTP_X_ACCOUNT_ACCESS_CONTROL" in environ:
-            value = wsgi_to_str(environ.pop("HTTP_X_ACCOUNT_ACCESS_CONTROL"))
-            try:
-                if value is None:  # not stored: the ACL in place stays
-                    raise ACLError("X-Account-Access-Control must be valid UTF-8")
-                acl = parse_account_acl(value)
-            except ACLError as err:
-                return error_response(400, str(err))(environ, start_response)
-            if (is_system_request(environ) or self.authorize(environ) is None) \
-                    and environ.get("swift_owner"):
-                environ[ACCOUNT_ACL_ENV] = format_account_acl(acl)
-            return self.app(environ, start_response)
-        if method not in ("GET", "HEAD"):
-            return self.app(environ, start_response)
-
-        def acl_start_response(status, headers, exc_info=None):
-            if environ.get("swift_owner"):
-                value = next((v for k, v in headers if k.lower() == ACCOUNT_ACL_SYSMETA), None)
-                if value:
-                    headers = list(headers) + [("X-Account-Access-Control", value)]
-            return start_response(status, headers, exc_info)
-        return self.app(environ, acl_start_response)
-
-    def _is_ours(self, path: str) -> bool:
-        api = split_api_path(path)
-        return api is not None and api.account.startswith(self.reseller_prefix)
+        return self.serve(environ, start_response)
 
     def handle_get_token(self, environ: dict) -> Response:
         """``GET <auth_prefix>v1.0`` (also ``auth``, ``v1``, bare ``/v1.0``) with
@@ -229,7 +167,7 @@ class TempAuth:
             if ":" not in name:
                 name = f"{segments[1]}:{name}"
             elif name.split(":", 1)[0] != segments[1]:
-                return self._challenge(401, environ, "User is not in that account")
+                return self.challenge(401, environ, "User is not in that account")
         elif len(segments) != 1 or segments[0] not in AUTH_VERSIONS:
             return error_response(400, "Unknown auth path; use GET /auth/v1.0")
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
@@ -238,7 +176,7 @@ class TempAuth:
         user = self.users.get(wsgi_to_str(name) or "")
         if user is None or not hmac.compare_digest(user.key.encode("utf-8"),
                                                     (wsgi_to_str(key) or "").encode("utf-8")):
-            return self._challenge(401, environ, "Invalid user or key")
+            return self.challenge(401, environ, "Invalid user or key")
         token, expires = self.issue_token(user)
         return Response(200, {
             "content-type": "text/plain; charset=UTF-8",
@@ -256,85 +194,6 @@ class TempAuth:
                                                       environ.get("SERVER_PORT", "8080"))
         template = user.storage_url or f"$HOST/v1/{self.reseller_prefix}{user.account}"
         return template.replace("$HOST", f"{scheme}://{host}")
-
-    def _challenge(self, status: int, environ: dict, message: str | None = None) -> Response:
-        if status == 403:
-            return error_response(403, message)
-        api = split_api_path(environ.get("PATH_INFO", ""))
-        realm = api.account if api is not None else "unknown"
-        # quoted as in the URL, so a crafted account name cannot break the header
-        realm = quote(realm.encode("latin-1", "replace"), safe="/")
-        return error_response(401, message, {"www-authenticate": f'Swift realm="{realm}"'})
-
-    def denied_response(self, req) -> Response:
-        """403 for an authenticated user, 401 for an anonymous one."""
-        environ = _environ_of(req)
-        return self._challenge(403 if environ.get("REMOTE_USER") else 401, environ)
-
-    def authorize(self, req) -> Response | None:
-        """Swift's ``swift.authorize``: None to allow, or the denial to send.
-
-        ``req`` is a request object (``req.environ``, optional ``req.acl`` set by
-        the proxy to the container's read or write ACL) or a bare environ (ACL
-        in ``environ['swift.acl']``).
-        """
-        environ = _environ_of(req)
-        acl = getattr(req, "acl", None) if not isinstance(req, dict) else None
-        if acl is None:
-            acl = environ.get("swift.acl")
-        api = split_api_path(environ.get("PATH_INFO", ""))
-        if api is None:
-            return self.denied_response(environ)
-        account = wsgi_to_str(api.account) or ""
-        container = api.container or ""
-        obj = api.obj or ""
-        if not account.startswith(self.reseller_prefix):
-            return self.denied_response(environ)
-        groups = (environ.get("REMOTE_USER") or "").split(",") if environ.get("REMOTE_USER") else []
-        method = environ.get("REQUEST_METHOD", "GET")
-        if (".reseller_admin" in groups and account != self.reseller_prefix
-                and not account[len(self.reseller_prefix):].startswith(".")):
-            environ["swift_owner"] = True
-            return None
-        if account in groups and (method not in ("DELETE", "PUT") or container):
-            # the account's admin, except creating/deleting the account itself
-            environ["swift_owner"] = True
-            return None
-        if method == "OPTIONS":
-            return None
-        referrers, acl_groups = parse_acl(acl)
-        if referrer_allowed(environ.get("HTTP_REFERER"), referrers):
-            if obj or ".rlistings" in acl_groups:
-                return None
-            return self.denied_response(environ)
-        if any(group in acl_groups for group in groups):
-            return None
-        if groups and self._account_acl_allows(environ, groups, method, container):
-            return None
-        return self.denied_response(environ)
-
-    def _account_acl_allows(self, environ: dict, groups: list[str], method: str, container: str) -> bool:
-        """Swift's account ACL levels: admin = owner; read-write = anything but
-        account-level writes; read-only = GET/HEAD."""
-        info = get_account_info(environ, self.app, swift_source="TA")
-        raw = (info.get("sysmeta") or {}).get("core-access-control")
-        if not raw:
-            return False
-        try:
-            acl = parse_account_acl(wsgi_to_str(raw) or "")
-        except ACLError:
-            return False
-        mine = set(groups)
-        if mine & set(acl["admin"]):
-            environ["swift_owner"] = True
-            return True
-        if mine & set(acl["read-write"]) and (container or method in ("GET", "HEAD")):
-            return True
-        return bool(mine & set(acl["read-only"])) and method in ("GET", "HEAD")
-
-
-def _environ_of(req) -> dict:
-    return req if isinstance(req, dict) else req.environ
 
 
 def filter_factory(conf: configparser.ConfigParser, options: dict | None = None

@@ -231,10 +231,10 @@ def test_clean_and_parse_acl():
 
 def test_parse_users_errors():
     with pytest.raises(ConfigError):
-        parse_users({"user_noname": "key"}, "AUTH_")
+        parse_users({"user_noname": "key"}, ("AUTH_",))
     with pytest.raises(ConfigError):
-        parse_users({"user_a_b": ""}, "AUTH_")
-    users = parse_users({"user_a_b_c": "k .admin"}, "AUTH_")
+        parse_users({"user_a_b": ""}, ("AUTH_",))
+    users = parse_users({"user_a_b_c": "k .admin"}, ("AUTH_",))
     assert users["a:b_c"].groups == ("a:b_c", "a", "AUTH_a")
 
 
