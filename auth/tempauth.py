@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from auth.authorize import AuthMiddleware, Identity, parse_reseller_prefixes, user_groups
+from auth.s3_credentials import S3Credential, register_lookup
 from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import Response, error_response
@@ -147,6 +148,16 @@ class TempAuth(AuthMiddleware):
         expires, _nonce, name = payload.decode("utf-8", "replace").split(":", 2)
         return int(expires), name
 
+    def s3_credential(self, access_key: str) -> S3Credential | None:
+        """``auth.s3_credentials`` lookup: the access key is ``account:user``
+        and the secret the user's key (as with Swift's s3api and tempauth)."""
+        user = self.users.get(access_key)
+        if user is None:
+            return None
+        account = (user.storage_url or "").rstrip("/").rsplit("/", 1)[-1] \
+            if user.storage_url else self.reseller_prefix + user.account
+        return S3Credential(access_key, user.key, user.user, account, user.groups)
+
     # ---- WSGI ---------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -205,7 +216,9 @@ def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
     _register_info(settings)
 
     def make(app: WSGIApp) -> TempAuth:
-        return TempAuth(app, settings, hash_salt=salt)
+        auth = TempAuth(app, settings, hash_salt=salt)
+        register_lookup(auth)
+        return auth
     return make
 
 

@@ -28,6 +28,7 @@ BUILTIN_FILTERS = {
     "gatekeeper": "proxy.middleware.gatekeeper:filter_factory",
     "healthcheck": "objstore.common.healthcheck:filter_factory",
     "tempauth": "auth.tempauth:filter_factory",
+    "swauth": "auth.swauth.middleware:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",
     "dlo": "proxy.middleware.dlo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",

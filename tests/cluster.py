@@ -163,6 +163,21 @@ class Cluster:
         self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
         self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
 
+    def restart_proxy(self) -> None:
+        """Stop the proxy and start it again with the same config."""
+        self._stop("proxy")
+        self._spawn("proxy", "objstore-proxy-server", self.proxy_config)
+        self._wait_healthy("proxy", self.proxy_port)
+
+    def all_logs(self) -> str:
+        """Every daemon's log file and captured output, as one text."""
+        texts = []
+        for name in sorted(os.listdir(self.base)):
+            if name.endswith((".log", ".out")):
+                with open(os.path.join(self.base, name), encoding="utf-8", errors="replace") as f:
+                    texts.append(f.read())
+        return "\n".join(texts)
+
     def run_once(self, node: int, daemon: str, options: Mapping[str, str] | None = None,
                  timeout: float = 60) -> dict:
         """One ``--once`` pass of ``bin/objstore-<daemon>`` on a node, with the
