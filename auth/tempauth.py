@@ -2,7 +2,7 @@
 
 Users are ``[filter:tempauth]`` lines in Swift's format::
 
-    user_<account>_<user> = <key> [.admin] [.reseller_admin] [<storage url>]
+    user_<account>_<user> = <key> [.admin] [.reseller_admin] [<group>...] [<storage url>]
     user64_<b64 account>_<b64 user> = ...      (names with underscores)
 
 ``reseller_prefix = AUTH, SERVICE`` with ``SERVICE_require_group = service``
@@ -71,8 +71,8 @@ def parse_users(options: dict[str, str], reseller_prefixes: tuple[str, ...]) -> 
             raise ConfigError(f"[filter:tempauth] {option}: missing key")
         key, extras = words[0], words[1:]
         storage_url = None
-        if extras and not extras[-1].startswith("."):
-            storage_url = extras.pop()
+        if extras and ("://" in extras[-1] or "$HOST" in extras[-1]):
+            storage_url = extras.pop()  # as in Swift: other words are groups ("service")
         name = f"{account}:{username}"
         groups = user_groups(account, username, extras,
                              [prefix + account for prefix in reseller_prefixes])

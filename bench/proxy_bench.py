@@ -26,7 +26,7 @@ SWIFT = {"PUT": "60/s", "GET": "190/s"}  # OpenStack Swift AIO, 4 KiB, concurren
 
 
 def run_phase(port: int, method: str, names: list[str], concurrency: int,
-              body: bytes) -> tuple[float, list[float], int]:
+              body: bytes, headers: dict[str, str] | None = None) -> tuple[float, list[float], int]:
     """(elapsed s, latencies, failures) for one method over every name."""
     latencies: list[float] = []
     failures = [0]
@@ -42,7 +42,8 @@ def run_phase(port: int, method: str, names: list[str], concurrency: int,
                 name = queue.pop()
             started = time.perf_counter()
             try:
-                conn.request(method, name, body=body if method == "PUT" else None)
+                conn.request(method, name, body=body if method == "PUT" else None,
+                             headers=headers or {})
                 resp = conn.getresponse()
                 resp.read()
                 ok = resp.status < 300

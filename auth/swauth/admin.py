@@ -31,6 +31,8 @@ request                                    who may             answers
 ``GET .../<user>/.s3keys``                 same                200 ``{"s3_keys": [{"access_key"}]}``
 ``DELETE .../<user>/.s3keys/<access_key>`` same                204
 ``GET /auth/v2/.token/<token>``            reseller admin      204 ``X-Auth-TTL``, ``X-Auth-Groups``
+``POST /auth/v2/.cleanup_tokens``          super admin         200 ``{"checked", "removed",
+                                                               "failed"}`` (an extension)
 =========================================  ==================  =====================================
 
 Rights, as in Swauth: super admin (``.super_admin`` with ``super_admin_key``) >
@@ -55,6 +57,7 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote
 
 from auth.swauth import keys
+from auth.swauth.cleanup import remove_expired_tokens
 from auth.swauth.names import BadName, check_name
 from auth.swauth.store import Account
 from objstore.common.checks import InputError, load_json
@@ -153,6 +156,8 @@ class AdminAPI:
         }
         if first == ".prep" and count == 1:
             return self.prep if method == "POST" else self._not_allowed("POST")
+        if first == ".cleanup_tokens" and count == 1:
+            return self.cleanup_tokens if method == "POST" else self._not_allowed("POST")
         if first == ".token" and count == 2 and method == "GET":
             return self.validate_token
         if count == 2 and segments[1] == ".groups" and method == "GET":
@@ -254,6 +259,10 @@ class AdminAPI:
         self._require(caller.super_admin)
         self.store.prep()
         return empty_response(204)
+
+    def cleanup_tokens(self, environ: dict, caller: Caller, segments: list[str]) -> Response:
+        self._require(caller.super_admin)
+        return json_response(200, remove_expired_tokens(self.store))
 
     def list_accounts(self, environ: dict, caller: Caller, segments: list[str]) -> Response:
         self._require(caller.reseller_admin)

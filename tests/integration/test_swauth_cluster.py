@@ -133,6 +133,33 @@ def test_python_swiftclient_with_auth_version_1(cluster):
     conn.close()
 
 
+def test_cleanup_removes_expired_tokens_only(cluster):
+    live = token(cluster, "test:tester")
+    short = [login(cluster, "test:tester3", **{"X-Auth-New-Token": "true",
+                                               "X-Auth-Token-Lifetime": "1"})[1]["x-auth-token"]
+             for _ in range(2)]
+    wait_for(lambda: cluster.request("HEAD", "/v1/AUTH_test",
+                                     headers={"X-Auth-Token": short[-1]})[0] == 401,
+             timeout=10, what="the short tokens to expire")
+    refused = cluster.request("POST", "/auth/v2/.cleanup_tokens",
+                              headers={"X-Auth-Admin-User": "test:tester6", "X-Auth-Admin-Key": "testing6"})
+    assert refused[0] == 403
+    status, _, body = cluster.request("POST", "/auth/v2/.cleanup_tokens", headers=SUPER)
+    counters = json.loads(body)
+    assert status == 200 and counters["removed"] >= 1 and counters["failed"] == 0
+    assert counters["checked"] > counters["removed"]  # the live ones stay
+    assert cluster.request("HEAD", "/v1/AUTH_test", headers={"X-Auth-Token": live})[0] == 204
+    # the daemon's pass, as the all-in-one runs it: nothing left to remove now
+    short = login(cluster, "test:tester3", **{"X-Auth-New-Token": "true",
+                                              "X-Auth-Token-Lifetime": "1"})[1]["x-auth-token"]
+    wait_for(lambda: cluster.request("HEAD", "/v1/AUTH_test",
+                                     headers={"X-Auth-Token": short})[0] == 401,
+             timeout=10, what="the short token to expire")
+    last_pass = cluster.run_once(0, "auth-token-cleaner")
+    assert last_pass["outcome"] == "done" and last_pass["counters"]["removed"] == 1
+    assert cluster.request("HEAD", "/v1/AUTH_test", headers={"X-Auth-Token": live})[0] == 204
+
+
 def test_no_key_hash_or_token_in_any_log(cluster):
     """Runs last: every request above (logins, key changes, admin calls) left its lines."""
     tok = token(cluster, "test:tester")

@@ -305,3 +305,19 @@ def test_invalid_account_acl_is_400_and_keeps_the_stored_one(auth, swift, value)
     resp = call(auth, "POST", "/v1/AUTH_test", admin, **{"X-Account-Access-Control": value})
     assert resp.status_int == 400 and b"X-Account-Access-Control" in resp.body
     assert swift.account_headers["AUTH_test"]["x-account-sysmeta-core-access-control"] == acl
+
+
+def test_service_tokens_and_service_prefix():
+    swift = FakeSwift()
+    auth = TempAuth(swift, {"reseller_prefix": "AUTH, SERVICE", "SERVICE_require_group": "service",
+                            "user_test_tester": "testing .admin", "user_test5_tester5": "testing5 service"})
+    assert auth.users["test:tester"].groups == ("test:tester", "test", "AUTH_test", "SERVICE_test")
+    user, service = token_for(auth, "test:tester", "testing"), token_for(auth, "test5:tester5", "testing5")
+    assert call(auth, "PUT", "/v1/SERVICE_test/c", user).status_int == 403
+    assert call(auth, "PUT", "/v1/SERVICE_test/c", service).status_int == 403
+    assert call(auth, "PUT", "/v1/SERVICE_test/c", user, **{"X-Service-Token": service}).status_int == 201
+    assert call(auth, "PUT", "/v1/SERVICE_test/c", user,
+                **{"X-Service-Token": service[:-1] + ("1" if service[-1] == "0" else "0")}
+                ).status_int == 403
+    assert call(auth, "PUT", "/v1/AUTH_test/c", user).status_int == 201  # no service token needed
+    assert call(auth, "GET", "/v1/AUTH_.hidden/c", user).status_int == 403
