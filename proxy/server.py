@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Callable, Iterable
 
+from objstore.common.checks import path_names_error
 from objstore.common.config import ConfigError, config_true_value, get_float, get_int, section
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.error_limiter import ErrorLimiter
@@ -268,6 +269,9 @@ class Application:
         if not raw:
             return error_response(412, "Bad URL", newline=False)
         names = [wsgi_to_str(p) for p in raw]
+        bad_name = path_names_error(names, self.constraints)  # type: ignore[arg-type]
+        if bad_name:
+            return error_response(400, bad_name)
         wsgi_path = "/" + "/".join(raw)
         controller = (AccountController, ContainerController, object_controller)[len(names) - 1]
         return controller(self, req, wsgi_path, *names)

@@ -87,6 +87,23 @@ def name_error(name: str, kind: str, max_length: int) -> str | None:
     return None
 
 
+def path_names_error(names: list[str], limits: Constraints) -> str | None:
+    """Why an API path's account or container name (decoded) is invalid, or None.
+
+    The names a request goes *through* (an object's account and container, a
+    container's account) must be valid in full, whichever header or sub-request
+    built the path (a COPY Destination, an X-Copy-From, a Destination-Account);
+    the length of the name a request is *about* is left to its verb (a GET of a
+    too long name finds nothing; its PUT is refused with Swift's own 400)."""
+    maxima = (limits.max_account_name_length, limits.max_container_name_length)
+    for index, (kind, name, max_length) in enumerate(zip(("Account", "Container"), names, maxima)):
+        is_target = index == len(names) - 1
+        error = name_error(name, kind, MAX_NUMBER if is_target else max_length)
+        if error:
+            return error
+    return None
+
+
 def device_error(device: str, partition: str) -> str | None:
     """A storage node's ``/<device>/<partition>`` names: one path component, a number."""
     if not device or device in (".", "..") or "\x00" in device or "/" in device:

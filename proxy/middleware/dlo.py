@@ -16,7 +16,8 @@ import json
 from typing import Callable, Iterable, Iterator
 from urllib.parse import unquote
 
-from objstore.common.constraints import wsgi_to_str
+from objstore.common.checks import name_error
+from objstore.common.constraints import Constraints, load_constraints, wsgi_to_str
 from objstore.common.http import Response, error_response
 from objstore.common.paths import split_api_path, split_object_path
 from objstore.common.wsgi import WSGIApp
@@ -32,20 +33,26 @@ class ManifestError(ValueError):
     """The X-Object-Manifest value is not ``container/prefix``."""
 
 
-def parse_manifest_header(value: str) -> tuple[str, str]:
+def parse_manifest_header(value: str, max_container_name_length: int = Constraints.max_container_name_length
+                          ) -> tuple[str, str]:
     """``container/prefix`` (a URL-quoted WSGI string) -> decoded (container, prefix)."""
     decoded = wsgi_to_str(unquote(value, encoding="latin-1"))
     container, sep, prefix = (decoded or "").partition("/")
     if decoded is None or not sep or not container or "?" in container:
         raise ManifestError("X-Object-Manifest must be in the format container/prefix")
+    bad_name = name_error(container, "Container", max_container_name_length)
+    if bad_name:
+        raise ManifestError(f"X-Object-Manifest: {bad_name}")
     return container, prefix
 
 
 class DynamicLargeObject:
     """The filter: header check on PUT, assembled GET/HEAD of manifests."""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: WSGIApp,
+                 max_container_name_length: int = Constraints.max_container_name_length) -> None:
         self.app = app
+        self.max_container_name_length = max_container_name_length
         self.logger = proxy_logger()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -54,7 +61,7 @@ class DynamicLargeObject:
             return self.app(environ, start_response)
         if method == "PUT" and "HTTP_X_OBJECT_MANIFEST" in environ:
             try:
-                parse_manifest_header(environ["HTTP_X_OBJECT_MANIFEST"])
+                parse_manifest_header(environ["HTTP_X_OBJECT_MANIFEST"], self.max_container_name_length)
             except ManifestError as err:
                 return error_response(400, str(err))(environ, start_response)
             return self.app(environ, start_response)
@@ -72,7 +79,7 @@ class DynamicLargeObject:
                        manifest_headers: list[tuple[str, str]], value: str) -> Iterable[bytes]:
         account = wsgi_to_str(split_api_path(environ["PATH_INFO"]).account) or ""
         try:
-            container, prefix = parse_manifest_header(value)
+            container, prefix = parse_manifest_header(value, self.max_container_name_length)
         except ManifestError as err:
             return error_response(409, f"bad manifest: {err}")(environ, start_response)
         segments: list[tuple[str, str, int]] = []
@@ -138,4 +145,5 @@ class DynamicLargeObject:
 def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
                    ) -> Callable[[WSGIApp], WSGIApp]:
     """Pipeline entry: ``[filter:dlo] use = proxy.middleware.dlo:filter_factory``."""
-    return DynamicLargeObject
+    max_length = (Constraints() if conf is None else load_constraints(conf)).max_container_name_length
+    return lambda app: DynamicLargeObject(app, max_length)
