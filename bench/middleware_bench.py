@@ -39,7 +39,7 @@ def plain_app(environ, start_response):
 
 
 def pipeline(app):
-    return TempAuth(ServerSideCopy(DynamicLargeObject(StaticLargeObject(app, {})), 5 << 30), USERS)
+    return TempAuth(ServerSideCopy(DynamicLargeObject(StaticLargeObject(app, {}))), USERS)
 
 
 def environ(path: str, token: str = "", **extra) -> dict:

@@ -19,9 +19,30 @@ ETags compare without their quotes; dates at whole seconds (what
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from objstore.common.timestamp import parse_http_date
+
+_WHY_412 = {
+    "If-Match": "the object's ETag does not match If-Match",
+    "If-Unmodified-Since": "the object was modified after If-Unmodified-Since",
+    "If-None-Match": "If-None-Match matches the object's ETag",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What a request's preconditions decided: ``status`` 304 or 412, and
+    ``header``, the condition that decided it (a 412's body names it: a client
+    whose write or read was refused learns which of its conditions failed)."""
+    status: int
+    header: str
+
+    @property
+    def message(self) -> str:
+        """A 412's body (a 304 has none, by HTTP's rules)."""
+        return f"Precondition Failed: {_WHY_412[self.header]}"
 
 
 def _tags(header: str) -> list[str]:
@@ -42,8 +63,9 @@ def weak_match(header: str, etag: str | None) -> bool:
                            [t.removeprefix("W/").strip('"') for t in tags])
 
 
-def evaluate(environ: dict, etag: str | None, last_modified: float | None) -> int | None:
-    """Status (304 or 412) that the request's preconditions impose, or None to proceed.
+def evaluate(environ: dict, etag: str | None, last_modified: float | None) -> Outcome | None:
+    """The status (304 or 412) that the request's preconditions impose and the
+    condition that decided it, or None to proceed.
 
     ``last_modified`` is in seconds since the epoch (None when unknown: the
     date conditions are then ignored)."""
@@ -51,16 +73,16 @@ def evaluate(environ: dict, etag: str | None, last_modified: float | None) -> in
     modified = None if last_modified is None else math.ceil(last_modified)
     if_match = environ.get("HTTP_IF_MATCH")
     if if_match and not strong_match(if_match, etag):
-        return 412
+        return Outcome(412, "If-Match")
     unmodified_since = parse_http_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
     if unmodified_since is not None and modified is not None and modified > unmodified_since:
-        return 412
+        return Outcome(412, "If-Unmodified-Since")
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match:
         if weak_match(if_none_match, etag):
-            return 304 if is_read else 412
+            return Outcome(304 if is_read else 412, "If-None-Match")
     elif is_read:
         modified_since = parse_http_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
         if modified_since is not None and modified is not None and modified <= modified_since:
-            return 304
+            return Outcome(304, "If-Modified-Since")
     return None

@@ -457,10 +457,13 @@ class ObjectServer:
                        if key not in _NOT_PASSED_THROUGH)
         head = environ["REQUEST_METHOD"] == "HEAD"
         match_etag = metadata.get(environ.get("HTTP_X_BACKEND_ETAG_IS_AT", ""), etag)
-        status = conditional.evaluate(environ, match_etag, timestamp.seconds)
-        if status is not None:  # Swift answers 304 and 412 with the object's headers
+        outcome = conditional.evaluate(environ, match_etag, timestamp.seconds)
+        if outcome is not None:  # Swift answers 304 and 412 with the object's headers
             diskfile.close()
-            return respond(start_response, status, headers=headers, head=True)
+            if outcome.status == 304:  # no body, by HTTP's rules
+                return respond(start_response, 304, headers=headers, head=True)
+            return respond(start_response, 412, outcome.message,
+                           [h for h in headers if h[0] != "Content-Type"], head=head)
         length = diskfile.size
         try:
             wanted = ranges.parse_range(environ.get("HTTP_RANGE"), length)

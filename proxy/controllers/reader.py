@@ -15,9 +15,8 @@ from typing import Iterator, Mapping
 
 from objstore.common.backend_http import BackendResponse
 from objstore.common.fanout import NET_ERRORS, FanOut, NodeIter, unavailable_message
-from objstore.common.http import CHUNK_SIZE
+from objstore.common.http import CHUNK_SIZE, REASONS, TEXT_PLAIN, Response, error_response
 from objstore.common.timestamp import Timestamp
-from objstore.common.http import Response, error_response
 
 _RESPONSE_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te",
                                   "trailer", "upgrade", "date", "server", "x-trans-id"})
@@ -134,6 +133,9 @@ class Reader:
         if resp.status >= 300:
             body = resp.read_all(1 << 20)
             resp.close()
+            if resp.status >= 400 and not body.strip():  # every error says why, if only in a word
+                body = f"{REASONS.get(resp.status, 'Error')}\n".encode()
+                headers["content-type"] = TEXT_PLAIN
             headers["content-length"] = str(len(body))
             return Response(resp.status, headers, [body] if body else [])
         return Response(resp.status, headers, self._stream(resp))

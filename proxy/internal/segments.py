@@ -228,11 +228,11 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
     headers = [(k, v) for k, v in manifest_headers if k.lower() not in MANIFEST_ONLY_HEADERS]
     headers += [("Etag", etag), ("Accept-Ranges", "bytes")]
     last_modified = next((v for k, v in headers if k.lower() == "last-modified"), None)
-    conditional = evaluate(environ, etag, parse_http_date(last_modified))
-    if conditional:
-        kept = header_dict((k, v) for k, v in headers if k.lower() != "content-type")
-        return Response(conditional, {"content-type": TEXT_PLAIN, "content-length": "0", **kept},
-                        [])(environ, start_response)
+    outcome = evaluate(environ, etag, parse_http_date(last_modified))
+    if outcome:
+        kept = header_dict((k, v) for k, v in headers if k.lower() not in ("content-type", "content-length"))
+        body = outcome.message.encode() + b"\n" if outcome.status == 412 else b""  # a 304 has none
+        return Response(outcome.status, {"content-type": TEXT_PLAIN, **kept}, body)(environ, start_response)
     range_header = environ.get("HTTP_RANGE")
     ranges = None if not multirange and "," in (range_header or "") else parse_range(range_header, total)
     if ranges == []:

@@ -17,9 +17,9 @@ import configparser
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
-from objstore.common.checks import is_whole_number
+from objstore.common.checks import MAX_NUMBER, is_whole_number, name_error
 from objstore.common.config import config_true_value, section
-from objstore.common.constraints import load_constraints, wsgi_to_str
+from objstore.common.constraints import Constraints, load_constraints, wsgi_to_str
 from objstore.common.http import HTTPError, error_response
 from objstore.common.paths import split_object_path
 from objstore.common.wsgi import WSGIApp
@@ -41,14 +41,38 @@ SOURCE_CONDITIONALS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_
                        "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
 
 
-def parse_object_ref(value: str, header: str) -> tuple[str, str]:
-    """``[/]container/object`` (URL-quoted WSGI string) -> decoded (container, object)."""
-    decoded = wsgi_to_str(unquote(value, encoding="latin-1")) or ""
+def parse_object_ref(value: str, header: str, limits: Constraints = Constraints()) -> tuple[str, str]:
+    """``[/]container/object`` (URL-quoted WSGI string) -> decoded (container,
+    object); 412 when it is not of that form (as Swift), 400 naming the header
+    when the container name is invalid or either name is not UTF-8 or holds NUL."""
+    decoded = wsgi_to_str(unquote(value, encoding="latin-1"))
+    if decoded is None:
+        raise HTTPError(400, f"{header}: not valid UTF-8")
     container, _, obj = decoded.lstrip("/").partition("/")
     if not container or not obj:
         raise HTTPError(412,
                         f"{header} header must be of the form <container name>/<object name>")
+    error = (name_error(container, "Container", limits.max_container_name_length)
+             or name_error(obj, "Object", MAX_NUMBER))  # the PUT checks the object name's length
+    if error:
+        raise HTTPError(400, f"{header}: {error}")
     return container, obj
+
+
+def parse_account_header(environ: dict, header: str, default: str,
+                         limits: Constraints = Constraints()) -> str:
+    """The decoded account a ``Destination-Account`` / ``X-Copy-From-Account``
+    names (``default`` when absent); 400 naming the header when it is invalid,
+    never a silent fallback to the request's own account."""
+    raw = environ.get("HTTP_" + header.upper().replace("-", "_"))
+    if not raw:
+        return default
+    account = wsgi_to_str(unquote(raw, encoding="latin-1"))
+    error = ("Account name is not valid UTF-8" if account is None
+             else name_error(account, "Account", limits.max_account_name_length))
+    if error:
+        raise HTTPError(400, f"{header}: {error}")
+    return account  # type: ignore[return-value]
 
 
 def _has_filter(app: object, kind: type) -> bool:
@@ -64,9 +88,10 @@ def _has_filter(app: object, kind: type) -> bool:
 class ServerSideCopy:
     """The filter: turns COPY and PUT+X-Copy-From into a streamed GET -> PUT."""
 
-    def __init__(self, app: WSGIApp, max_file_size: int, slo_options: dict[str, str] | None = None) -> None:
+    def __init__(self, app: WSGIApp, limits: Constraints = Constraints(),
+                 slo_options: dict[str, str] | None = None) -> None:
         self.app = app
-        self.max_file_size = max_file_size
+        self.limits = limits
         wrapped = app
         if not _has_filter(app, DynamicLargeObject):
             wrapped = DynamicLargeObject(wrapped)
@@ -90,15 +115,16 @@ class ServerSideCopy:
         if environ["REQUEST_METHOD"] == "COPY":
             if not environ.get("HTTP_DESTINATION"):
                 raise HTTPError(412, "Destination header required")
-            dest_container, dest_obj = parse_object_ref(environ["HTTP_DESTINATION"], "Destination")
-            dest_account = wsgi_to_str(unquote(environ.get("HTTP_DESTINATION_ACCOUNT", ""))) or account
+            dest_container, dest_obj = parse_object_ref(environ["HTTP_DESTINATION"], "Destination",
+                                                        self.limits)
+            dest_account = parse_account_header(environ, "Destination-Account", account, self.limits)
             src_account, src = account, (container, obj)
             dest = (dest_account, dest_container, dest_obj)
         else:
             if environ.get("CONTENT_LENGTH") not in (None, "", "0"):
                 raise HTTPError(400, "Copy requests require a zero byte body")
-            src = parse_object_ref(environ["HTTP_X_COPY_FROM"], "X-Copy-From")
-            src_account = wsgi_to_str(unquote(environ.get("HTTP_X_COPY_FROM_ACCOUNT", ""))) or account
+            src = parse_object_ref(environ["HTTP_X_COPY_FROM"], "X-Copy-From", self.limits)
+            src_account = parse_account_header(environ, "X-Copy-From-Account", account, self.limits)
             dest = (account, container, obj)
         source_path = f"/v1/{src_account}/{src[0]}/{src[1]}"
         manifest_copy = query_param(environ, "multipart-manifest") == "get"
@@ -153,7 +179,7 @@ class ServerSideCopy:
     def _put(self, environ: dict, source: SubResponse, dest: tuple[str, str, str],
              query: str, reader: IterReader) -> SubResponse:
         length = source.header("content-length")
-        if is_whole_number(length) and int(length) > self.max_file_size:
+        if is_whole_number(length) and int(length) > self.limits.max_file_size:
             raise HTTPError(413, "Source object too large")
         headers = {name: value for name, value in source.headers
                    if name.lower() in COPIED_HEADERS or name.lower().startswith("x-object-meta-")}
@@ -189,7 +215,7 @@ def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
                    ) -> Callable[[WSGIApp], WSGIApp]:
     """Pipeline entry: ``[filter:copy] use = proxy.middleware.copy:filter_factory``."""
     if conf is None:
-        return lambda app: ServerSideCopy(app, 5 * 1024 ** 3)
-    max_file_size = load_constraints(conf).max_file_size
+        return ServerSideCopy
+    limits = load_constraints(conf)
     slo_options = section(conf, "filter:slo")
-    return lambda app: ServerSideCopy(app, max_file_size, slo_options)
+    return lambda app: ServerSideCopy(app, limits, slo_options)

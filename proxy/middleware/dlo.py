@@ -126,17 +126,19 @@ class DynamicLargeObject:
             try:
                 page = json.loads(resp.read(MAX_LISTING_BYTES) or b"[]")
             except ValueError:
-                yield ("502 Bad Gateway", f"bad listing of segment container {container}\n")
-                return
-            if not isinstance(page, list):
-                yield ("502 Bad Gateway", f"bad listing of segment container {container}\n")
+                page = None
+            if not isinstance(page, list) or not all(isinstance(e, dict) for e in page):
+                yield error_response(502, f"bad listing of segment container {container}")
                 return
             page = [entry for entry in page if "subdir" not in entry]
             if not page:
                 return
             if not all(isinstance(e.get("name"), str) and isinstance(e.get("hash"), str)
-                       and isinstance(e.get("bytes"), int) for e in page):
-                yield ("502 Bad Gateway", f"listing of {container} lacks name/hash/bytes\n")
+                       and type(e.get("bytes")) is int and e["bytes"] >= 0 for e in page):
+                yield error_response(502, f"listing of {container} lacks name/hash/bytes")
+                return
+            if page[-1]["name"] <= marker:  # a listing that ignores the marker would never end
+                yield error_response(502, f"listing of {container} does not advance past {marker!r}")
                 return
             yield page
             marker = page[-1]["name"]

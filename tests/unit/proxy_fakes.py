@@ -184,7 +184,8 @@ class FakeNode:
         rec = self._live(path)
         if rec is None:
             return 404, {}, b""
-        names = [n for n in self._children(path) if n.startswith(query.get("prefix", ""))]
+        names = [n for n in self._children(path)
+                 if n.startswith(query.get("prefix", "")) and n > query.get("marker", "")]
         out = dict(rec.headers)
         out.update({"x-container-object-count": str(len(names)), "x-container-bytes-used": "0",
                     "x-timestamp": Timestamp(rec.timestamp).normal,

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from auth.tempauth import TempAuth
+from objstore.common.constraints import Constraints
 from proxy.middleware.copy import ServerSideCopy, filter_factory
 from proxy.middleware.dlo import DynamicLargeObject
 from proxy.middleware.slo import StaticLargeObject
@@ -24,8 +25,8 @@ def swift():
 
 def pipelines(swift):
     """copy left of the large-object filters (Swift's order) and right of them."""
-    return [ServerSideCopy(StaticLargeObject(DynamicLargeObject(swift), {}), 1 << 30),
-            StaticLargeObject(DynamicLargeObject(ServerSideCopy(swift, 1 << 30)), {})]
+    return [ServerSideCopy(StaticLargeObject(DynamicLargeObject(swift), {})),
+            StaticLargeObject(DynamicLargeObject(ServerSideCopy(swift)), {})]
 
 
 @pytest.mark.parametrize("order", [0, 1])
@@ -186,7 +187,7 @@ def test_copy_needs_read_and_write_permission(swift):
 
 
 def test_source_too_large(swift):
-    app = ServerSideCopy(swift, max_file_size=10)
+    app = ServerSideCopy(swift, Constraints(max_file_size=10))
     resp = req(app, f"/v1/{A}/c/src", "COPY", Destination="c2/x")
     assert resp.status_int == 413 and swift.get_object(A, "c2", "x") is None
 
