@@ -54,7 +54,7 @@ def content_length_error(req: Request, max_size: int) -> Response | None:
     encoding = req.headers.get("transfer-encoding")
     if encoding is not None:
         if encoding.lower() != "chunked":
-            return error_response(501, f"Transfer-Encoding {encoding!r} is not supported")
+            return error_response(501, f"Transfer-Encoding {encoding[:64]!r} is not supported")
         return None
     length = req.headers.get("content-length")
     if length is None:

@@ -17,11 +17,12 @@ import hashlib
 import io
 import json
 import mimetypes
+import re
 from typing import Callable, Iterable, Iterator
 
 import eventlet
 
-from objstore.common.checks import InputError, is_whole_number, load_json, parse_int
+from objstore.common.checks import MAX_NUMBER, InputError, is_whole_number, load_json, name_error, parse_int
 from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import CHUNK_SIZE, TEXT_PLAIN, HTTPError, Response, error_response, header_dict
@@ -201,9 +202,7 @@ class StaticLargeObject:
                                 self.max_manifest_size * 2)
         except InputError as err:
             raise SegmentError(f"unreadable manifest ({err})") from None
-        if not isinstance(entries, list) or not all(
-                isinstance(e, dict) and ("data" in e or {"name", "hash", "bytes"} <= set(e))
-                for e in entries):
+        if not isinstance(entries, list) or not all(map(_is_stored_entry, entries)):
             raise SegmentError("manifest entries lack name/hash/bytes")
         return entries
 
@@ -346,6 +345,9 @@ class StaticLargeObject:
                 raise HTTPError(400,
                                 f"Index {index}: path does not refer to an object. Path must "
                                       "be of the form /container/object.")
+            bad_name = _segment_path_error(path)
+            if bad_name:
+                raise HTTPError(400, f"Index {index}: {bad_name}")
             size = seg.get("size_bytes")
             if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
                 raise HTTPError(400,
@@ -498,6 +500,40 @@ class StaticLargeObject:
                 f"Response Body: \nResponse Status: {status}\nErrors:\n"
                 + "".join(f"{p}, {s}\n" for p, s in result["Errors"]))
         return Response(200, {"content-type": TEXT_PLAIN}, body.encode("utf-8"))(environ, start_response)
+
+
+def _segment_path_error(path: str) -> str | None:
+    """Why a manifest's ``/container/object`` names no valid segment: no
+    ``..`` container, no NUL, no lone surrogate (JSON can spell ``\\ud800``,
+    which no UTF-8 path can carry).  Lengths are the segment HEAD's to check,
+    against the configured limits."""
+    container, _, obj = path.lstrip("/").partition("/")
+    return name_error(container, "Container", MAX_NUMBER) or name_error(obj, "Object", MAX_NUMBER)
+
+
+_STORED_RANGE = re.compile(r"[0-9]{1,19}-[0-9]{1,19}", re.ASCII)
+
+
+def _is_stored_entry(entry: object) -> bool:
+    """Whether a stored manifest entry (written by ``handle_put``, read back from
+    a storage node that may be corrupt) has the shape the GET path relies on."""
+    if not isinstance(entry, dict):
+        return False
+    if "data" in entry:
+        try:
+            return isinstance(entry["data"], str) and bool(base64.b64decode(entry["data"], validate=True))
+        except (binascii.Error, ValueError):
+            return False
+    size, byte_range = entry.get("bytes"), entry.get("range")
+    return (isinstance(entry.get("name"), str) and isinstance(entry.get("hash"), str)
+            and type(size) is int and 0 <= size <= MAX_NUMBER
+            and (not byte_range or (isinstance(byte_range, str) and _STORED_RANGE.fullmatch(byte_range)
+                                    is not None and _range_fits(byte_range, size))))
+
+
+def _range_fits(byte_range: str, size: int) -> bool:
+    first, _, last = byte_range.partition("-")
+    return int(first) <= int(last) < size
 
 
 def _check_data_segment(seg: dict, index: int) -> None:

@@ -334,6 +334,10 @@ def test_conditional_get(stored, headers, status):
         assert resp.status_int == status, (method, headers)
         if status == 304:
             assert resp.body == b"" and resp.headers["ETag"] == ETAG
+        if status == 412 and method == "GET":  # a 412 says which condition failed
+            assert resp.headers["ETag"] == ETAG and resp.content_type == "text/plain"
+            assert resp.body.startswith(b"Precondition Failed: ") and (
+                b"If-Match" in resp.body or b"If-Unmodified-Since" in resp.body)
 
 
 def test_conditional_on_missing_object(app):
