@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 import eventlet
 from webob import Request, Response
 
+from objstore.common import ranges
 from objstore.common.logs import get_logger
 from objstore.common.timestamp import Timestamp
 
@@ -118,9 +119,12 @@ class FakeNode:
         out.update({"x-timestamp": ts.normal, "x-backend-timestamp": ts.internal,
                     "last-modified": ts.http_date, "content-length": str(len(rec.body))})
         data, status = rec.body, 200
-        if headers.get("range", "").startswith("bytes="):
-            start, _, end = headers["range"][6:].partition("-")
-            first, last = int(start), min(int(end) if end else len(data) - 1, len(data) - 1)
+        try:
+            spans = ranges.parse_range(headers.get("range"), len(data))
+        except ranges.Unsatisfiable:
+            return 416, {"content-range": f"bytes */{len(data)}"}, b"Requested Range Not Satisfiable"
+        if spans:  # the first range only: enough for the proxy's logic
+            first, last = spans[0][0], spans[0][1] - 1
             data, status = data[first:last + 1], 206
             out.update({"content-range": f"bytes {first}-{last}/{len(rec.body)}",
                         "content-length": str(len(data))})
