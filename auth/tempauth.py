@@ -30,6 +30,7 @@ from typing import Callable, Iterable
 
 from auth.authorize import AuthMiddleware, Identity, parse_reseller_prefixes, user_groups
 from auth.s3_credentials import S3Credential, register_lookup
+from objstore.common.checks import InputError, parse_int
 from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import Response, error_response
@@ -145,8 +146,11 @@ class TempAuth(AuthMiddleware):
             return None
         if not hmac.compare_digest(self._sign(payload), sig):
             return None
-        expires, _nonce, name = payload.decode("utf-8", "replace").split(":", 2)
-        return int(expires), name
+        fields = payload.decode("utf-8", "replace").split(":", 2)
+        try:  # signed by whoever holds the secret: still parsed as a stranger's input
+            return parse_int(fields[0], "token expiry"), fields[2]
+        except (IndexError, InputError):
+            return None
 
     def s3_credential(self, access_key: str) -> S3Credential | None:
         """``auth.s3_credentials`` lookup: the access key is ``account:user``

@@ -49,9 +49,15 @@ def _load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0
         raise ConfigError(f"cannot load the {kind} ring: {err}") from None
 
 
-def _no_ring(policy_index: str | int) -> HTTPError:
-    """A container names a storage policy this proxy has no ring for."""
-    return HTTPError(503, f"No ring for storage policy {policy_index}")
+def unknown_policy(policy_index: str | int) -> HTTPError:
+    """A container names a storage policy this proxy's config lacks.  503, as
+    Swift answers ("Unknown Storage Policy"): the request is fine, and the
+    likely cause is a policy added to the cluster's config after this proxy
+    started, which a restart with that config cures; the body says so, so it
+    is not mistaken for storage nodes being down."""
+    return HTTPError(503, f"Unknown storage policy {policy_index}: this proxy's config has no "
+                          "policy with that index (added after the proxy started? restart it with "
+                          "the cluster's config)")
 
 
 class Application:
@@ -114,14 +120,13 @@ class Application:
         """The policy a container names; HTTPError 503 if this proxy has none."""
         policy = self.policies.get_by_index(policy_index)
         if policy is None:
-            raise _no_ring(policy_index)
+            self.logger.error("container names storage policy index %r, unknown to this proxy",
+                              str(policy_index)[:40])
+            raise unknown_policy(policy_index)
         return policy
 
     def object_ring(self, policy_index: str | int) -> Ring:
-        try:
-            return self.object_rings[int(policy_index)]
-        except (KeyError, ValueError):
-            raise _no_ring(policy_index) from None
+        return self.object_rings[self.storage_policy(policy_index).index]
 
     def _cache_for(self, key: str) -> TTLCache:
         return self.container_cache if key.startswith("container/") else self.account_cache

@@ -9,6 +9,7 @@ write (socket timeouts, so a stalled node raises ``socket.timeout``).
 """
 from __future__ import annotations
 
+import re
 import socket
 import time
 from typing import Callable, Mapping
@@ -17,12 +18,14 @@ from urllib.parse import quote
 import eventlet
 from eventlet.green import socket as green_socket
 
+from objstore.common.checks import InputError, parse_int
 from objstore.common.http import CHUNK_SIZE
 
 _MAX_LINE = 65536
 _HTTP_WS = " \t\r\n"
 _NO_BODY_STATUSES = (204, 304)
 _DRAIN_LIMIT = 65536
+_CHUNK_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
 
 
 class BackendError(ConnectionError):
@@ -55,8 +58,8 @@ class BackendResponse:
             self._chunked, self._remaining = True, 0
         elif "content-length" in headers:
             try:
-                self._remaining = int(headers["content-length"])
-            except ValueError:
+                self._remaining = parse_int(headers["content-length"], "Content-Length")
+            except InputError:
                 raise BackendError("bad Content-Length from backend") from None
 
     def getheader(self, name: str, default: str | None = None) -> str | None:
@@ -94,10 +97,10 @@ class BackendResponse:
             line = fp.readline(_MAX_LINE)
             if not line:
                 raise BackendError("backend closed the connection mid-body")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise BackendError("bad chunk size from backend") from None
+            digits = line.split(b";", 1)[0].strip()
+            if not _CHUNK_SIZE.fullmatch(digits):  # hex digits only, and no 2**64-byte chunk
+                raise BackendError("bad chunk size from backend")
+            size = int(digits, 16)
             if size == 0:
                 while fp.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
@@ -311,7 +314,8 @@ class BackendConnection:
         if not line:
             raise BackendError("backend closed the connection without answering")
         parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not (
+                len(parts[1]) == 3 and parts[1].isascii() and parts[1].isdigit()):
             raise BackendError(f"bad status line from backend: {line[:80]!r}")
         headers: dict[str, str] = {}
         while True:

@@ -33,12 +33,49 @@ import eventlet
 import eventlet.queue
 
 from objstore.common.backend_http import BackendConnection, BackendResponse, Connector
+from objstore.common.checks import MAX_NUMBER, parse_int
 from objstore.common.error_limiter import ErrorLimiter
 from objstore.common.logs import bind_txn_id, current_txn_id
 from objstore.common.policies import majority
+from objstore.common.timestamp import Timestamp
 
 NET_ERRORS = (OSError, eventlet.Timeout)
 T = TypeVar("T")
+# numbers in a node's answer that callers turn into ints and Timestamps
+TIMESTAMP_HEADERS = ("x-backend-timestamp", "x-timestamp", "x-put-timestamp",
+                     "x-backend-data-timestamp", "x-backend-put-timestamp",
+                     "x-backend-delete-timestamp")
+COUNT_HEADERS = ("x-container-object-count", "x-container-bytes-used",
+                 "x-account-container-count", "x-account-object-count", "x-account-bytes-used")
+
+
+def _count(text: str) -> None:
+    parse_int(text, "count", minimum=-MAX_NUMBER)  # Swift's byte counts may dip below 0
+
+
+def _policy_index(text: str) -> None:
+    parse_int(text, "policy index")
+
+
+ANSWER_NUMBERS: dict[str, Callable[[str], object]] = {
+    **{name: Timestamp for name in TIMESTAMP_HEADERS},
+    **{name: _count for name in COUNT_HEADERS},
+    "x-backend-storage-policy-index": _policy_index,
+}
+
+
+def malformed_answer(headers: Mapping[str, str]) -> str | None:
+    """Why a node's answer cannot be used (a timestamp, count or policy index
+    that is not one), or None.  A corrupt or misbehaving node fails like a
+    node that cannot be reached: the caller error-limits it and asks the next,
+    so no client gets a 500 from an ``int()`` deep in the proxy."""
+    for name, parse in ANSWER_NUMBERS.items():
+        if name in headers:
+            try:
+                parse(headers[name])
+            except ValueError as err:  # InputError too
+                return f"bad {name} in the answer: {str(err)[:80]}"
+    return None
 
 
 class RingLike(Protocol):
@@ -231,6 +268,11 @@ class FanOut:
         if is_server_error(resp.status):
             resp.close()
             self.error_limiter.error(node, f"{method} {path}: status {resp.status}")
+            return None
+        problem = malformed_answer(resp.headers)
+        if problem is not None:
+            resp.close()
+            self.error_limiter.error(node, f"{method} {path}: {problem}")
             return None
         self.error_limiter.success(node)
         return resp

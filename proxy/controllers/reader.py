@@ -20,7 +20,7 @@ from objstore.common.timestamp import Timestamp
 
 _RESPONSE_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te",
                                   "trailer", "upgrade", "date", "server", "x-trans-id"})
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)$", re.ASCII)
 _DROP_ON_RESUME = ("range", "if-none-match", "if-modified-since", "if-unmodified-since", "if-match")
 
 

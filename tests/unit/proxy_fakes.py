@@ -3,7 +3,8 @@
 ``FakeCluster.connect`` replaces the proxy's backend connector: each fake node
 keeps accounts, containers and objects in dicts and speaks enough of the
 backend protocol for the proxy's logic; ``cluster.faults`` injects failures per
-node (refused connections, timeouts, error statuses, bodies that break off).
+node (refused connections, timeouts, error statuses, bodies that break off,
+a dict of headers every answer carries).
 """
 from __future__ import annotations
 
@@ -338,6 +339,8 @@ class FakeConnection:
         status, headers, body = node.handle(self.method, unquote(self.path), self.headers,
                                             self.query, bytes(self.body))
         break_after = self.fault[1] if isinstance(self.fault, tuple) else None
+        if isinstance(self.fault, dict):  # a corrupt node: these headers in every answer
+            headers = {**headers, **self.fault}
         return FakeResponse(self, status, headers, body, break_after)
 
     def set_timeout(self, timeout: float) -> None:
