@@ -1,16 +1,17 @@
-"""Writes keep working while object servers are SIGKILLed and restarted, one
-at a time, under concurrent load: a restart may cost the requests in flight on
-the killed daemon, nothing more, and no acknowledged write or delete is undone.
+"""Writes keep working while storage daemons (object, container and account
+servers) are SIGKILLed and restarted, one at a time, under concurrent load: a
+restart may cost the requests in flight on the killed daemon, nothing more, and
+no acknowledged write, overwrite or delete is undone.
 """
 import hashlib
 import http.client
+import itertools
 import os
 import random
 import signal
 import threading
-import time
 
-from tests.cluster import Cluster
+from tests.cluster import STORAGE_KINDS, Cluster
 
 LOAD_SECONDS = 20.0
 WRITERS = 6
@@ -18,8 +19,10 @@ MAX_FAILED_SHARE = 0.02
 
 
 class Writer(threading.Thread):
-    """PUTs new objects (some small, some streamed) and deletes a quarter of
-    them, remembering what the proxy acknowledged."""
+    """PUTs new objects (some small, some streamed), overwrites a fifth of them
+    and deletes a quarter, remembering what the proxy acknowledged.  A name
+    whose write or delete failed is dropped from both records: a failed request
+    may have reached some replicas, so nothing was promised about it."""
 
     def __init__(self, cluster: Cluster, number: int, stop: threading.Event) -> None:
         super().__init__(daemon=True)
@@ -27,8 +30,9 @@ class Writer(threading.Thread):
         self.number = number
         self.stop = stop
         self.rng = random.Random(number)
-        self.written: dict[str, str] = {}  # acknowledged: name -> md5
+        self.written: dict[str, str] = {}  # acknowledged: name -> md5 of the newest version
         self.deleted: set[str] = set()  # acknowledged deletes
+        self.overwritten: set[str] = set()  # acknowledged twice
         self.attempts = 0
         self.failures: list[str] = []
 
@@ -48,34 +52,48 @@ class Writer(threading.Thread):
             self.failures.append(f"{method} {path}: {resp.status} {text[:200]!r}")
         return resp.status
 
+    def put(self, name: str) -> bool:
+        body = os.urandom(self.rng.choice((100, 5000, 70000, 200000)))
+        if self.request("PUT", f"/v1/AUTH_test/load/{name}", body) == 201:
+            self.written[name] = hashlib.md5(body).hexdigest()
+            return True
+        self.written.pop(name, None)  # which version is newest is unknown now
+        return False
+
     def run(self) -> None:
-        count = 0
-        while not self.stop.is_set():
+        for count in itertools.count():
+            if self.stop.is_set():
+                return
             name = f"w{self.number}-{count}"
-            count += 1
-            body = os.urandom(self.rng.choice((100, 5000, 70000, 200000)))
-            path = f"/v1/AUTH_test/load/{name}"
-            if self.request("PUT", path, body) == 201:
-                self.written[name] = hashlib.md5(body).hexdigest()
-                if self.rng.random() < 0.25 and self.request("DELETE", path) // 100 == 2:
-                    del self.written[name]
+            if not self.put(name):
+                continue
+            if self.rng.random() < 0.2 and self.put(name):
+                self.overwritten.add(name)
+            if name in self.written and self.rng.random() < 0.25:
+                status = self.request("DELETE", f"/v1/AUTH_test/load/{name}")
+                del self.written[name]
+                if status // 100 == 2:
                     self.deleted.add(name)
 
 
-def kill_and_restart_object_servers(cluster: Cluster, stop: threading.Event) -> int:
-    """SIGKILL one object server at a time, restart it, let it serve a while."""
-    kills = 0
-    node = 0
-    while not stop.wait(1.0):
-        cluster.stop_daemon("object", node, signal.SIGKILL)
-        kills += 1
+def kill_and_restart_daemons(cluster: Cluster, stop: threading.Event) -> list[str]:
+    """SIGKILL one storage daemon at a time (object servers every other turn,
+    then a container or an account server), restart it, let it serve a while."""
+    others = itertools.cycle(kind for kind in STORAGE_KINDS if kind != "object")
+    turns = (kind for pair in zip(itertools.repeat("object"), others) for kind in pair)
+    killed = []
+    for turn, kind in enumerate(turns):
+        if stop.wait(1.0):
+            return killed
+        node = turn % cluster.node_count
+        cluster.stop_daemon(kind, node, signal.SIGKILL)
+        killed.append(f"{kind}-{node}")
         stop.wait(0.5)
-        cluster.start_daemon("object", node)
-        node = (node + 1) % cluster.node_count
-    return kills
+        cluster.start_daemon(kind, node)
+    return killed
 
 
-def test_writes_survive_object_servers_killed_one_at_a_time():
+def test_writes_survive_storage_daemons_killed_one_at_a_time():
     with Cluster(nodes=3) as cluster:
         assert cluster.request("PUT", "/v1/AUTH_test/load")[0] == 201
         stop = threading.Event()
@@ -85,7 +103,7 @@ def test_writes_survive_object_servers_killed_one_at_a_time():
         timer = threading.Timer(LOAD_SECONDS, stop.set)
         timer.start()
         try:
-            kills = kill_and_restart_object_servers(cluster, stop)
+            killed = kill_and_restart_daemons(cluster, stop)
         finally:
             stop.set()
             timer.cancel()
@@ -94,17 +112,23 @@ def test_writes_survive_object_servers_killed_one_at_a_time():
         attempts = sum(w.attempts for w in writers)
         failures = [f for w in writers for f in w.failures]
         share = len(failures) / attempts
-        print(f"\n{kills} object-server kills, {attempts} writes, {len(failures)} failed "
-              f"({share:.2%})")
+        print(f"\nkilled {len(killed)} daemons ({', '.join(killed)}); {attempts} writes and "
+              f"deletes ({sum(len(w.overwritten) for w in writers)} overwrites), {len(failures)} "
+              f"failed ({share:.2%})")
         assert share <= MAX_FAILED_SHARE, failures[:20]
-        assert kills >= 3
+        assert sum(k.startswith("object") for k in killed) >= 3
+        assert any(k.startswith(("container", "account")) for k in killed)
 
+        # the newest of every replica (X-Newest) is what the client was told last;
+        # an object written once is whole on whichever replica a plain GET reads
+        newest = {"X-Newest": "true"}
         for writer in writers:
             for name, md5 in writer.written.items():
-                status, headers, body = cluster.request("GET", f"/v1/AUTH_test/load/{name}")
-                assert status == 200, (name, status)
-                assert hashlib.md5(body).hexdigest() == md5 == headers["etag"], name
+                for headers in ({}, newest) if name not in writer.overwritten else (newest,):
+                    status, got, body = cluster.request("GET", f"/v1/AUTH_test/load/{name}",
+                                                         headers=headers)
+                    assert status == 200, (name, status, headers)
+                    assert hashlib.md5(body).hexdigest() == md5 == got["etag"], (name, headers)
             for name in writer.deleted:
-                status, _, _ = cluster.request("GET", f"/v1/AUTH_test/load/{name}",
-                                               headers={"X-Newest": "true"})
+                status, _, _ = cluster.request("GET", f"/v1/AUTH_test/load/{name}", headers=newest)
                 assert status == 404, (name, status)
