@@ -6,7 +6,10 @@ replicated storage policy (``replicator/object_jobs.py``):
 - on a *primary*, it asks each other primary for its suffix hashes
   (``REPLICATE``), rehashes the suffixes that differ and pushes just those
   with ssync (``replicator/ssync_sender.py``); a peer with newer files pushes
-  them back in its own pass;
+  them back in its own pass.  A primary that answers 507 (unmounted or full)
+  is replaced by the partition's next handoff in ring order, as Swift's
+  replicator does; one that cannot be reached is not (a node outage is
+  usually short, and the proxy writes new objects to handoffs meanwhile);
 - on a *handoff*, it pushes everything to every primary and removes the
   pushed files once all of them confirmed (``replicator/handoff_cleanup.py``);
 - once every ``reclaim_sweep_interval`` per partition it rehashes all
@@ -14,18 +17,19 @@ replicated storage policy (``replicator/object_jobs.py``):
   obsolete files): without that a tombstone whose suffix never changes again
   would stay forever.
 
-An unmounted device is skipped; a peer that is down, unmounted or full
-(507) fails that push only.  Section ``[object-replicator]``; the README's
+An unmounted local device is skipped; a peer that is down, unmounted or
+full (507) fails that push only.  Section ``[object-replicator]``; the README's
 "Object replicator" section lists the options and stats.
 """
 from __future__ import annotations
 
 import collections
 import configparser
+import itertools
 import logging
 import os
 import time
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import eventlet
 
@@ -165,13 +169,20 @@ class ObjectReplicator(BackgroundDaemon):
             pass  # its mtime is the sweep's time
         return local
 
+    def _handoffs(self, job: PartitionJob) -> Iterator[dict]:
+        """The partition's handoff devices in ring order (the same every pass)."""
+        return (node for node in self._rings[job.policy.index].get_more_nodes(job.partition)
+                if node["id"] != job.device["id"])
+
     def _sync_primary(self, job: PartitionJob, stats: collections.Counter) -> None:
         if self._sweep_due(job):
             local = self._sweep(job)
             rehashed = set(local)
         else:
             local, rehashed = self._local_hashes(job, []), set()
-        for node in job.targets:
+        handoffs = self._handoffs(job)
+        nodes = list(job.targets)
+        for node in nodes:  # grows by one handoff per primary that answers 507
             sender = self._sender(job, node)
             try:
                 remote = sender.replicate()
@@ -185,6 +196,12 @@ class ObjectReplicator(BackgroundDaemon):
                 result = sender.sync(local_objects(job.part_dir, differing))
             except PeerError as err:
                 self._failed(job, node, err, stats)
+                if err.status == 507:
+                    # an unmounted or full disk may stay so for long: its copy
+                    # goes to the first handoff meanwhile (the same one every
+                    # pass, so it is pushed once); a peer that is merely down
+                    # gets none, as in Swift: most outages are short
+                    nodes.extend(itertools.islice(handoffs, 1))
                 continue
             self._count(job, node, result, len(differing), stats)
 

@@ -24,7 +24,12 @@ OFFER_BATCH = 2000  # objects per missing check (a request of ~200 KiB)
 
 
 class PeerError(Exception):
-    """A peer could not be reached or did not answer 200."""
+    """A peer could not be reached or did not answer 200 (``status``: its
+    answer, None if there was none)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class LocalObject(NamedTuple):
@@ -139,7 +144,7 @@ class Sender:
             method, path, {"X-Backend-Storage-Policy-Index": str(self.policy_index),
                            **(headers or {})}, body)
         if status != 200:
-            raise PeerError(f"{method} {path}: {status} {answer[:200]!r}")
+            raise PeerError(f"{method} {path}: {status} {answer[:200]!r}", status)
         return answer
 
     def _decode(self, answer: bytes, what: str) -> object:

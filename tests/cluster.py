@@ -22,7 +22,9 @@ import sys
 import tempfile
 from typing import Mapping
 
+from objstore.common.constraints import Constraints
 from objstore.common.hashing import hash_path
+from objstore.common.wsgi_daemon import allow_header_count
 from ring.builder import RingBuilder
 from ring.ring import Ring
 from tests.support import free_port, wait_for
@@ -31,6 +33,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORAGE_KINDS = ("object", "container", "account")
 DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy-server"
 HASH_PATH_SUFFIX = "integration"
+# a storage server answers with every metadata header of an object plus its
+# backend headers: more than the 100 that http.client reads by default
+allow_header_count(Constraints().max_header_count)
 
 
 def _write(conf: configparser.ConfigParser, path: str) -> None:
@@ -178,26 +183,44 @@ class Cluster:
                     texts.append(f.read())
         return "\n".join(texts)
 
-    def run_once(self, node: int, daemon: str, options: Mapping[str, str] | None = None,
-                 timeout: float = 60) -> dict:
-        """One ``--once`` pass of ``bin/objstore-<daemon>`` on a node, with the
-        node's config plus ``[<daemon>]`` ``options``; its stats file's last
-        pass (``counters``, ``duration``...).  Raises if the pass failed."""
+    def start_once(self, node: int, daemon: str,
+                   options: Mapping[str, str] | None = None) -> subprocess.Popen:
+        """Start one ``--once`` pass of ``bin/objstore-<daemon>`` on a node, with
+        the node's config plus ``[<daemon>]`` ``options``, without waiting (a
+        test may kill it); its output is piped, its stats go to
+        ``stats_file(node, daemon)``."""
         conf = configparser.ConfigParser(interpolation=None)
         conf.optionxform = str
         conf.read(self.node_config(node), encoding="utf-8")
-        stats_file = os.path.join(self.base, f"{daemon}-{node}.json")
-        conf[daemon] = {"log_file": os.path.join(self.base, f"{daemon}-{node}.log"),
-                        "stats_file": stats_file, **(options or {})}
+        conf[daemon] = {"log_file": self.daemon_log(node, daemon),
+                        "stats_file": self.stats_file(node, daemon), **(options or {})}
         config = os.path.join(self.base, f"node{node}-{daemon}.conf")
         _write(conf, config)
-        done = subprocess.run(
+        return subprocess.Popen(
             [sys.executable, os.path.join(REPO, "bin", f"objstore-{daemon}"), "--config", config,
-             "--once"], capture_output=True, text=True, timeout=timeout, cwd=REPO)
-        if done.returncode != 0:
+             "--once"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+
+    def stats_file(self, node: int, daemon: str) -> str:
+        return os.path.join(self.base, f"{daemon}-{node}.json")
+
+    def daemon_log(self, node: int, daemon: str) -> str:
+        return os.path.join(self.base, f"{daemon}-{node}.log")
+
+    def run_once(self, node: int, daemon: str, options: Mapping[str, str] | None = None,
+                 timeout: float = 60) -> dict:
+        """One ``--once`` pass (``start_once``) run to its end; its stats file's
+        last pass (``counters``, ``duration``...).  Raises if the pass failed."""
+        proc = self.start_once(node, daemon, options)
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        if proc.returncode != 0:
             raise RuntimeError(f"objstore-{daemon} --once on node {node} exited with "
-                               f"{done.returncode}: {done.stdout}{done.stderr}")
-        with open(stats_file, encoding="utf-8") as handle:
+                               f"{proc.returncode}: {output}")
+        with open(self.stats_file(node, daemon), encoding="utf-8") as handle:
             return json.load(handle)["last_pass"]
 
     def start(self) -> "Cluster":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import glob
 import hashlib
+import itertools
 import os
 import signal
 
@@ -174,6 +175,110 @@ def test_receiver_killed_mid_push_leaves_no_partial_file(cluster):
     assert (receiver_node, receiver["device"]) not in visible  # only a temp file
     run_passes(cluster, [source_node])
     assert_newest_on_primaries_only(cluster, {name: (hashlib.md5(body).hexdigest(), {})})
+
+
+def names_in_one_partition(cluster: Cluster, prefix: str, count: int) -> tuple[int, list[str]]:
+    """``count`` object names that share one partition."""
+    ring = cluster.ring("object")
+    by_part: dict[int, list[str]] = {}
+    for index in itertools.count():
+        name = f"{prefix}-{index}"
+        names = by_part.setdefault(ring.get_part(ACCOUNT, CONTAINER, name), [])
+        names.append(name)
+        if len(names) == count:
+            return ring.get_part(ACCOUNT, CONTAINER, name), names
+    raise AssertionError("unreachable")
+
+
+def temp_files(tmp_dir: str) -> set[str]:
+    return set(os.listdir(tmp_dir)) if os.path.isdir(tmp_dir) else set()
+
+
+def test_replicator_killed_mid_push_loses_nothing_and_the_next_pass_finishes(cluster):
+    """A handoff partition of 8 objects (16 MiB) is pushed at 4 MB/s; the
+    replicator is SIGKILLed once the first primary is receiving.  The handoff
+    still holds every object (nothing is removed before every primary
+    confirmed), the receiver shows no partial file and drops its temp file,
+    and the next pass moves the whole partition."""
+    part, names = names_in_one_partition(cluster, "killed", 8)
+    ring = cluster.ring("object")
+    handoff = next(ring.get_more_nodes(part))
+    bodies = {name: os.urandom(2 << 20) for name in names}
+    for index, (name, body) in enumerate(bodies.items()):
+        backend_put(cluster, handoff, part, name, body, f"1900000100.{index:05d}")
+    expected = {name: (hashlib.md5(body).hexdigest(), {}) for name, body in bodies.items()}
+    receivers = [(node_of(cluster, dev), dev) for dev in ring.get_part_nodes(part)]
+    tmp_dirs = [os.path.join(cluster.devices(node), dev["device"], "tmp") for node, dev in receivers]
+    before = [temp_files(tmp_dir) for tmp_dir in tmp_dirs]
+    sender = cluster.start_once(node_of(cluster, handoff), DAEMON,
+                                {"max_bytes_per_second": "4000000"})
+    try:
+        def receiving() -> bool:
+            assert sender.poll() is None, "the pass ended before the push was under way"
+            return any(os.path.getsize(os.path.join(tmp_dir, name)) > (1 << 20)
+                       for tmp_dir, old in zip(tmp_dirs, before)
+                       for name in temp_files(tmp_dir) - old)
+        wait_for(receiving, timeout=60, what="the push to reach a receiver's disk")
+    finally:
+        sender.kill()
+        sender.communicate()
+    wait_for(lambda: all(temp_files(tmp_dir) <= old for tmp_dir, old in zip(tmp_dirs, before)),
+             timeout=30, what="the receivers to remove the temp file of the broken push")
+    for name, body in bodies.items():
+        found = holders(cluster, name)
+        assert (node_of(cluster, handoff), handoff["device"]) in found, name  # nothing lost
+        for node, dev in receivers:
+            status, _, got = backend_get(cluster, dev, part, name)
+            assert status == 404 or (status == 200 and got == body), (name, node, status)
+            hash_dir = cluster.hash_dir(node, ACCOUNT, CONTAINER, name)
+            for data in [f for f in found.get((node, dev["device"]), []) if f.endswith(".data")]:
+                assert os.path.getsize(os.path.join(hash_dir, data)) == len(body), (name, node)
+    [counters] = run_passes(cluster, [node_of(cluster, handoff)])
+    assert counters["failures"] == 0 and counters["handoffs_removed"] == 1
+    assert_newest_on_primaries_only(cluster, expected)
+
+
+def test_a_failed_primary_disk_gets_one_handoff_copy_a_down_node_none(cluster):
+    """As Swift's replicator: a primary whose disk answers 507 is replaced by
+    the partition's first handoff, pushed to once (later passes find it in
+    sync); a primary whose server is down gets no copy anywhere else."""
+    ring = cluster.ring("object")
+    name = "failing-disk"
+    part, primaries = ring.get_nodes(ACCOUNT, CONTAINER, name)
+    expected = {name: (put(cluster, name, os.urandom(50_000)), {})}
+    live, failing = primaries
+
+    def where() -> set[tuple[int, str]]:  # the failed disk's files are out of reach
+        return {held for held in holders(cluster, name) if not held[1].endswith(".failed")}
+    on_primaries = {(node_of(cluster, dev), dev["device"]) for dev in primaries}
+
+    cluster.stop_server("object", node_of(cluster, failing))
+    try:
+        for _ in range(2):
+            [counters] = run_passes(cluster, [node_of(cluster, live)])
+            assert counters["failures"] >= 1 and counters["objects_pushed"] == 0
+            assert where() == on_primaries
+    finally:
+        cluster.start_server("object", node_of(cluster, failing))
+
+    device = os.path.join(cluster.devices(node_of(cluster, failing)), failing["device"])
+    os.rename(device, device + ".failed")
+    handoff = next(ring.get_more_nodes(part))
+    with_handoff = {(node_of(cluster, live), live["device"]),
+                    (node_of(cluster, handoff), handoff["device"])}
+    try:
+        counters = run_passes(cluster, range(3))  # every partition of the failed disk
+        assert sum(c["objects_pushed"] for c in counters) >= 1
+        assert where() == with_handoff
+        counters = run_passes(cluster, range(3))  # the same handoff, in sync already
+        assert sum(c["objects_pushed"] for c in counters) == 0
+        assert sum(c["handoffs_removed"] for c in counters) == 0
+        assert where() == with_handoff
+    finally:
+        os.rename(device + ".failed", device)
+    counters = run_passes(cluster, range(3))
+    assert sum(c["handoffs_removed"] for c in counters) >= 1
+    assert_newest_on_primaries_only(cluster, expected)
 
 
 def test_rebalance_moves_every_object_to_its_new_primaries(cluster):

@@ -172,6 +172,55 @@ def test_a_write_arriving_during_the_push_stays_on_the_handoff(cluster, monkeypa
     assert got.status_int == 200 and got.body == b"second"
 
 
+def holding(cluster, name: str) -> list[int]:
+    """Nodes whose device holds a .data of ``name``."""
+    part, _ = cluster.primaries(name)
+    return [node for node in range(NODES)
+            if req(cluster.apps[node], f"/sda/{part}/a/c/{name}").status_int == 200]
+
+
+@pytest.fixture
+def two_replicas(tmp_path):
+    """4 nodes, 2 replicas: every partition has two handoffs."""
+    return Cluster(tmp_path, replicas=2)
+
+
+def test_an_unmounted_primary_has_its_copy_kept_on_one_handoff_pushed_once(two_replicas):
+    cluster = two_replicas
+    part, (live, unmounted) = cluster.primaries("kept")
+    put_to(cluster, [live, unmounted], "kept", b"two copies", ts(1))
+    sda = os.path.join(cluster.devices(unmounted), "sda")
+    os.rename(sda, sda + ".failed")  # the object server answers 507 for it now
+    first_handoff = next(cluster.replicator(live)._ring(0).get_more_nodes(part))["port"] - BASE_PORT
+    stats = cluster.run(live)
+    assert stats["failures"] == 1 and stats["objects_pushed"] == 1
+    assert holding(cluster, "kept") == sorted([live, first_handoff])
+    for _ in range(2):  # later passes: the same handoff, which has it already
+        stats = [cluster.run(node) for node in range(NODES)]
+        assert sum(s["objects_pushed"] for s in stats) == 0
+        assert sum(s["handoffs_removed"] for s in stats) == 0  # the unmounted primary lacks it
+        assert holding(cluster, "kept") == sorted([live, first_handoff])
+    os.rename(sda + ".failed", sda)
+    stats = [cluster.run(node) for node in (first_handoff, live, unmounted)]
+    assert sum(s["failures"] for s in stats) == 0 and stats[0]["handoffs_removed"] == 1
+    assert holding(cluster, "kept") == sorted([live, unmounted])
+
+
+def test_a_primary_that_is_down_gets_no_handoff_copy(two_replicas):
+    cluster = two_replicas
+    part, (live, down) = cluster.primaries("waiting")
+    put_to(cluster, [live], "waiting", b"one copy", ts(1))
+    cluster.refuse.add(BASE_PORT + down)
+    for _ in range(2):
+        stats = [cluster.run(node) for node in range(NODES) if node != down]
+        assert sum(s["failures"] for s in stats) == 1
+        assert sum(s["objects_pushed"] for s in stats) == 0
+        assert holding(cluster, "waiting") == [live]
+    cluster.refuse.clear()
+    assert cluster.run(live)["objects_pushed"] == 1
+    assert holding(cluster, "waiting") == sorted([live, down])
+
+
 def test_unmounted_device_is_skipped(cluster):
     stats = cluster.run(0, mount_check="true")
     assert stats["devices_skipped"] == 1 and stats["partitions"] == 0
