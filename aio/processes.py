@@ -33,7 +33,7 @@ ENTRY_POINTS = {  # fallbacks when the bin/ scripts are not installed
     "objstore-account-server": "objstore.account.server:main",
     "objstore-ring-builder": "ring.cli:main",
     "objstore-aio": "aio.cli:main",
-    "objstore-recon": "recon.cli:main",
+    "objstore-recon": "replicator.recon.cli:main",
     "objstore": "client.cli:main",
     **{background.program: background.entry_point for background in BACKGROUND_DAEMONS},
 }

@@ -1,6 +1,6 @@
 """objstore-recon: servers from the rings, handoffs counted against the ring, the text report."""
-from recon.cli import render
-from recon.cluster import StorageServer, handoffs_left, ring_servers
+from replicator.recon.cli import render
+from replicator.recon.cluster import StorageServer, handoffs_left, ring_servers
 
 
 class FakeRing:

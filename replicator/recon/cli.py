@@ -12,7 +12,7 @@ import time
 
 from objstore.common.config import ConfigError, load_config
 from objstore.common.recon import describe_last_pass
-from recon.cluster import CHECKS, QUARANTINED_KEY, ClusterRecon
+from replicator.recon.cluster import CHECKS, QUARANTINED_KEY, ClusterRecon
 from ring.errors import RingError
 
 OPTIONS = (  # (flags, check, help)
