@@ -103,7 +103,8 @@ class AccountServer(DBServer):
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:
-    recon = server_recon(AccountServer(conf, logger), conf, AccountServer.section_name)
+    server = AccountServer(conf, logger)
+    recon = server_recon(server, conf, AccountServer.section_name, server.recon_partitions)
     return server_healthcheck(recon, conf, AccountServer.section_name)
 
 

@@ -12,7 +12,8 @@ own ``devices``.  The URL names are Swift's recon middleware's:
     /recon/async        {"async_pending": N}: container updates not yet replayed
     /recon/quarantined  {"objects", "containers", "accounts", "policies": {index: objects}}
     /recon/devices      {<devices dir>: [device, ...]}
-    /recon/partitions   {device: {"objects[-N]": [partition, ...]}}: lets the CLI count handoffs
+    /recon/partitions   {device: {"objects[-N]" | "containers" | "accounts": [partition, ...]}}:
+                        lets the CLI count handoffs (a DB server reports its store's)
 
 A daemon that has not finished a pass yet answers ``{"daemon": ..., "last_pass": null}``.
 """
@@ -120,13 +121,20 @@ class NodeDisks:
         return found
 
 
-class Recon:
-    """Answers ``/recon/...`` in front of a storage server's ``app``."""
+PartitionsOnDevices = Callable[[], dict[str, dict[str, list[int]]]]
 
-    def __init__(self, app: WSGIApp, conf: configparser.ConfigParser, devices: str) -> None:
+
+class Recon:
+    """Answers ``/recon/...`` in front of a storage server's ``app``;
+    ``partitions`` lists the partitions on each device (default: the object
+    partition directories; a DB server passes its stores' partitions)."""
+
+    def __init__(self, app: WSGIApp, conf: configparser.ConfigParser, devices: str,
+                 partitions: PartitionsOnDevices | None = None) -> None:
         self.app = app
         self.conf = conf
         self.disks = NodeDisks(devices)
+        self.partitions = partitions or self.disks.partitions
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -154,7 +162,7 @@ class Recon:
         if what == "devices":
             return {self.disks.root: self.disks.devices()}
         if what == "partitions":
-            return self.disks.partitions()
+            return self.partitions()
         return None
 
     @staticmethod
@@ -166,6 +174,8 @@ class Recon:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
-def server_recon(app: WSGIApp, conf: configparser.ConfigParser, section_name: str) -> Recon:
+def server_recon(app: WSGIApp, conf: configparser.ConfigParser, section_name: str,
+                 partitions: PartitionsOnDevices | None = None) -> Recon:
     """A storage server's ``app`` behind /recon, over the devices of its own section."""
-    return Recon(app, conf, section(conf, section_name).get("devices", DEFAULT_DEVICES))
+    return Recon(app, conf, section(conf, section_name).get("devices", DEFAULT_DEVICES),
+                 partitions)

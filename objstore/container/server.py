@@ -167,7 +167,8 @@ class ContainerServer(DBServer):
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:
-    recon = server_recon(ContainerServer(conf, logger), conf, ContainerServer.section_name)
+    server = ContainerServer(conf, logger)
+    recon = server_recon(server, conf, ContainerServer.section_name, server.recon_partitions)
     return server_healthcheck(recon, conf, ContainerServer.section_name)
 
 

@@ -1,7 +1,8 @@
 """Device-wide work on a ListingStore: reclaim, dirty-set, DB enumeration.
 
-Used by the servers (account-stat flushing) and by the DB replicator
-(enumerating the databases of a partition, reclaiming old tombstones).
+Used by the servers (account-stat flushing, the partitions /recon reports)
+and by the DB replicator (enumerating the databases of a partition,
+reclaiming old tombstones).
 """
 from __future__ import annotations
 
@@ -38,6 +39,22 @@ def databases(store: ListingStore, partition: int | None = None) -> Iterator[tup
                     hashes.append(key[4:])
             rows = [(h, unpack(txn.get(h, db=store.db["info"]))) for h in hashes]
     yield from rows
+
+
+def partitions(store: ListingStore) -> list[int]:
+    """The partitions the store holds DBs of, in order: one index seek per
+    partition (the ``parts`` index is keyed partition + hash), so it costs
+    the number of partitions, not of DBs."""
+    found = []
+    with store.read() as txn:
+        cursor = txn.cursor(db=store.db["parts"])
+        position = cursor.first()
+        while position:
+            part = int.from_bytes(cursor.key()[:4], "big")
+            found.append(part)
+            position = cursor.set_range((part + 1).to_bytes(4, "big")) \
+                if part + 1 < 1 << 32 else False
+    return found
 
 
 def reclaim_cutoff(reclaim_age: float, now: float | None = None) -> str:

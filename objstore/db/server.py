@@ -33,7 +33,7 @@ from objstore.common.policies import load_policies
 from objstore.common.timestamp import Timestamp
 from objstore.db import replication
 from objstore.db.broker import Broker, Info
-from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, reclaim
+from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, partitions, reclaim
 from objstore.db.query import ListingParams
 from objstore.db.responses import fail, ok
 from objstore.db.schema import RecordKind
@@ -123,6 +123,20 @@ class DBServer:
                     self.logger.info("reclaimed %d tombstones and %d deleted DBs on %s",
                                      found[0], found[1], device)
         return total[0], total[1]
+
+    def recon_partitions(self) -> dict[str, dict[str, list[int]]]:
+        """``/recon/partitions``: per device, the partitions its store holds DBs
+        of (``objstore-recon`` counts the handoffs among them)."""
+        try:
+            devices = sorted(os.listdir(self.devices))
+        except FileNotFoundError:
+            return {}
+        found = {}
+        for device in devices:
+            store = self.stores.existing(os.path.join(self.devices, device))
+            if store is not None:
+                found[device] = {self.store_subdir: partitions(store)}
+        return found
 
     # -- WSGI entry --------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

@@ -2,7 +2,8 @@
 
 The servers answer from their own stats files and disks
 (``objstore.common.recon``); what needs the rings is worked out here: which
-of a node's object partitions are handoffs still waiting to move.
+of a node's partitions (object partition directories, the partitions of its
+container and account DBs) are handoffs still waiting to move.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ CHECKS = {
     "quarantined": (SERVER_TYPES, "quarantined"),
 }
 QUARANTINED_KEY = {"object": "objects", "container": "containers", "account": "accounts"}
+# what a DB server names its partitions in /recon/partitions (an object server: objects[-N])
+DB_PARTITIONS_KEY = {"container": "containers", "account": "accounts"}
 
 
 class ReconError(Exception):
@@ -73,14 +76,14 @@ def fetch(server: StorageServer, what: str, timeout: float) -> Any:
         conn.close()
 
 
-def handoffs_left(server: StorageServer, partitions: dict, object_rings: dict[str, Ring]) -> int:
-    """Object partitions on the server's devices whose primaries do not include
-    that device (``partitions`` is its /recon/partitions answer; ``object_rings``
-    maps ``objects[-N]`` to policy N's ring)."""
+def handoffs_left(server: StorageServer, partitions: dict, rings: dict[str, Ring]) -> int:
+    """Partitions on the server's devices whose primaries do not include that
+    device (``partitions`` is its /recon/partitions answer; ``rings`` maps each
+    of its keys, ``objects[-N]``, ``containers``, ``accounts``, to its ring)."""
     count = 0
     for dev in server.devices:
         for dir_name, parts in partitions.get(dev["device"], {}).items():
-            ring = object_rings.get(dir_name)
+            ring = rings.get(dir_name)
             if ring is None:
                 continue
             ring_dev = _same_device(ring, server, dev["device"])
@@ -102,8 +105,11 @@ class ClusterRecon:
     def __init__(self, conf: configparser.ConfigParser, timeout: float = 5.0) -> None:
         self.timeout = timeout
         self.rings = {server_type: load_ring(conf, server_type) for server_type in SERVER_TYPES}
-        self.object_rings = {policy.data_dir: load_ring(conf, "object", policy.index)
-                             for policy in load_policies(conf)}
+        # /recon/partitions keys -> their rings
+        self.partition_rings = {policy.data_dir: load_ring(conf, "object", policy.index)
+                                for policy in load_policies(conf)}
+        self.partition_rings.update({key: self.rings[server_type]
+                                     for server_type, key in DB_PARTITIONS_KEY.items()})
         self.servers = [server for server_type in SERVER_TYPES
                         for server in ring_servers(server_type, self.rings[server_type])]
 
@@ -140,7 +146,6 @@ class ClusterRecon:
         if check == "replication":
             if last:
                 summary["to_sync"] = still_to_sync(last)
-            if server.server_type == "object":
-                return {"last_pass": summary, "handoffs_left": handoffs_left(
-                    server, fetch(server, "partitions", self.timeout), self.object_rings)}
+            return {"last_pass": summary, "handoffs_left": handoffs_left(
+                server, fetch(server, "partitions", self.timeout), self.partition_rings)}
         return {"last_pass": summary}

@@ -5,6 +5,7 @@ import json
 import logging
 
 import pytest
+from webob import Request
 
 from objstore.account.server import app_factory as account_app
 from objstore.container.server import app_factory as container_app
@@ -136,6 +137,21 @@ def test_a_last_pass_is_described_by_when_it_finished_and_how_long_it_took():
     assert describe_last_pass(None, 100.0) == "no pass finished yet"
     text = describe_last_pass({"finished": 90.0, "duration": 1.5, "outcome": "stopped"}, 100.0)
     assert text.endswith(" (10s ago), stopped in 1.50s")
+
+
+def test_a_db_server_reports_the_partitions_of_its_dbs(tmp_path):
+    """For objstore-recon's handoff count: each partition once, whatever its number of DBs."""
+    log = logging.getLogger("objstore.test-recon")
+    apps = {"containers": container_app(make_conf(tmp_path), log),
+            "accounts": account_app(make_conf(tmp_path), log)}
+    for key, app in apps.items():
+        assert get_json(app, "/recon/partitions") == {}  # no store on the device yet
+        for part, name in ((70000, "x"), (3, "y"), (3, "z"), (0, "w")):
+            path = f"/sda/{part}/AUTH_{name}" + ("/c" if key == "containers" else "")
+            response = Request.blank(path, method="PUT",
+                                     headers={"X-Timestamp": "1700000000.00000"}).get_response(app)
+            assert response.status_int == 201, (path, response.body)
+        assert get_json(app, "/recon/partitions") == {"sda": {key: [0, 3, 70000]}}
 
 
 def test_every_storage_server_answers_recon_over_its_own_devices(tmp_path):

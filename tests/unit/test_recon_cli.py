@@ -34,6 +34,14 @@ def test_handoffs_are_partitions_whose_primaries_leave_out_the_device():
     assert handoffs_left(gone, {"d9": {"objects": [0, 1]}}, {"objects": ring}) == 2
 
 
+def test_db_handoffs_are_counted_against_their_own_ring():
+    ring = FakeRing()
+    server = ring_servers("container", ring)[0]
+    partitions = {"d1": {"containers": [0, 1, 2, 3]}, "d2": {"containers": [0]}}
+    assert handoffs_left(server, partitions, {"containers": ring}) == 3  # 1, 3 on d1; 0 on d2
+    assert handoffs_left(server, partitions, {"accounts": ring}) == 0  # another ring's key
+
+
 def test_render_shows_every_server_and_check():
     last = {"finished": 1000.0, "duration": 1.25, "outcome": "done", "counters": {}, "to_sync": 2}
     report = {
