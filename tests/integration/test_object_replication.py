@@ -281,23 +281,39 @@ def test_a_failed_primary_disk_gets_one_handoff_copy_a_down_node_none(cluster):
     assert_newest_on_primaries_only(cluster, expected)
 
 
-def test_rebalance_moves_every_object_to_its_new_primaries(cluster):
-    """Last in this module: it changes the ring."""
-    expected = {f"moving-{index}": (put(cluster, f"moving-{index}", os.urandom(index * 5000)), {})
-                for index in range(30)}
-    old_ring = cluster.ring("object")
-    os.makedirs(os.path.join(cluster.devices(0), "sd0b"))
-    builder = cluster.builders["object"]
-    builder.add_dev({"region": 1, "zone": 4, "ip": "127.0.0.1",
-                     "port": cluster.ports[0]["object"], "device": "sd0b", "weight": 100})
-    builder.rebalance(seed=2)
-    builder.write_ring(os.path.join(cluster.ring_dir, "object.ring.gz"))
-    new_ring = cluster.ring("object")
-    moved = [name for name in expected
-             if old_ring.get_nodes(ACCOUNT, CONTAINER, name) !=
-             new_ring.get_nodes(ACCOUNT, CONTAINER, name)]
-    assert moved  # the new device took partitions holding some of them
-    counters = run_passes(cluster, range(3))
-    assert sum(c["failures"] for c in counters) == 0
-    assert sum(c["handoffs_removed"] for c in counters) > 0
-    assert_newest_on_primaries_only(cluster, expected)
+def read_through_the_proxy(cluster: Cluster, expected: dict[str, tuple]) -> None:
+    for name, (etag, _) in expected.items():
+        status, _, body = cluster.request("GET", f"/v1/{ACCOUNT}/{CONTAINER}/{name}")
+        assert status == 200 and hashlib.md5(body).hexdigest() == etag, (name, status)
+
+
+def test_rebalance_twice_moves_every_object_to_its_new_primaries(cluster):
+    """Last in this module: it changes the ring, twice (a device more each
+    time), with 30 new objects before each change.  While they move, the
+    proxy (restarted on the new ring) finds every one: the primaries that
+    lack it say 404 and it reads the handoffs, where the old copies are.
+    After each round of passes every object of both rounds is whole on its
+    new primaries only."""
+    expected: dict[str, tuple] = {}
+    for round_, (node, device, zone) in enumerate([(0, "sd0b", 4), (1, "sd1b", 5)]):
+        batch = {f"moving-{round_}-{index}": os.urandom(index * 5000) for index in range(30)}
+        expected.update({name: (put(cluster, name, body), {}) for name, body in batch.items()})
+        old_ring = cluster.ring("object")
+        os.makedirs(os.path.join(cluster.devices(node), device))
+        builder = cluster.builders["object"]
+        builder.add_dev({"region": 1, "zone": zone, "ip": "127.0.0.1",
+                         "port": cluster.ports[node]["object"], "device": device, "weight": 100})
+        builder.rebalance(seed=round_ + 2)
+        builder.write_ring(os.path.join(cluster.ring_dir, "object.ring.gz"))
+        new_ring = cluster.ring("object")
+        moved = [name for name in expected
+                 if old_ring.get_nodes(ACCOUNT, CONTAINER, name) !=
+                 new_ring.get_nodes(ACCOUNT, CONTAINER, name)]
+        assert moved  # the new device took partitions holding some of them
+        cluster.restart_proxy()
+        read_through_the_proxy(cluster, expected)
+        counters = run_passes(cluster, range(3))
+        assert sum(c["failures"] for c in counters) == 0
+        assert sum(c["handoffs_removed"] for c in counters) > 0
+        assert_newest_on_primaries_only(cluster, expected)
+        read_through_the_proxy(cluster, expected)
