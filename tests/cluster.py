@@ -212,6 +212,11 @@ class Cluster:
     def daemon_log(self, node: int, daemon: str) -> str:
         return os.path.join(self.base, f"{daemon}-{node}.log")
 
+    def log_lines(self, node: int, daemon: str) -> list[str]:
+        """What a ``start_once``/``run_once`` pass of ``daemon`` logged on ``node``."""
+        with open(self.daemon_log(node, daemon), encoding="utf-8") as handle:
+            return handle.read().splitlines()
+
     def run_once(self, node: int, daemon: str, options: Mapping[str, str] | None = None,
                  timeout: float = 60) -> dict:
         """One ``--once`` pass (``start_once``) run to its end; its stats file's
@@ -313,3 +318,22 @@ class Cluster:
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
         finally:
             conn.close()
+
+
+def assert_pass_logged(cluster: Cluster, node: int, daemon: str) -> None:
+    """The last ``--once`` pass of ``daemon`` on ``node`` (run with
+    ``progress_interval = 0``) logged a summary and, if it did any work,
+    progress lines up to all of it."""
+    with open(cluster.stats_file(node, daemon), encoding="utf-8") as handle:
+        done = json.load(handle)["last_pass"]["done"]
+    lines = [line.split(" INFO - ", 1)[1] for line in cluster.log_lines(node, daemon)
+             if f" {daemon} INFO - pass 1" in line]
+    summaries = [index for index, line in enumerate(lines) if line.startswith("pass 1 done in ")]
+    assert summaries, (daemon, node, lines[-5:])
+    previous = summaries[-2] + 1 if len(summaries) > 1 else 0
+    progress = [line for line in lines[previous:summaries[-1]] if line.startswith("pass 1: ")]
+    if done:
+        assert progress and progress[-1].startswith(f"pass 1: {done}"), (daemon, node, done,
+                                                                          progress[-3:])
+    else:
+        assert progress == [], (daemon, node, progress)

@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from tests.cluster import Cluster
+from tests.cluster import Cluster, assert_pass_logged
 from tests.corruption import CORRUPTIONS, SIDECAR_HEADERS
 
 ACCOUNT = "AUTH_test"
@@ -197,3 +197,12 @@ def test_listings_catch_up_after_one_updater_pass(cluster):
     assert async_pendings(cluster) == []
     for node in range(cluster.node_count):
         assert listing(cluster, node, container) == expected
+
+
+@pytest.mark.parametrize("daemon", ["object-auditor", "container-auditor", "account-auditor",
+                                    "object-expirer", "object-updater", "object-replicator"])
+def test_every_pass_logs_its_progress_and_a_summary(cluster, daemon):
+    """Each daemon's pass on a node with objects, containers and accounts:
+    a progress line per unit of work (``progress_interval = 0``), a summary."""
+    cluster.run_once(0, daemon, {"progress_interval": "0", **UNLIMITED})
+    assert_pass_logged(cluster, 0, daemon)

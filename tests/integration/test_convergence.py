@@ -25,7 +25,7 @@ import urllib.parse
 import pytest
 
 from objstore.common.hashing import hash_path
-from tests.cluster import HASH_PATH_SUFFIX, Cluster
+from tests.cluster import HASH_PATH_SUFFIX, Cluster, assert_pass_logged
 from tests.support import wait_for
 
 ACCOUNT = "AUTH_test"
@@ -107,7 +107,9 @@ def kill_and_restart(cluster: Cluster, stop: threading.Event) -> list[str]:
 
 
 # generous timeouts: a loaded test machine must not turn a slow peer into a failed push
-PASS_OPTIONS = {"conn_timeout": "5", "node_timeout": "60"}
+# (and a progress line after every unit of work, to check that each pass logs them)
+PASS_OPTIONS = {"conn_timeout": "5", "node_timeout": "60", "progress_interval": "0"}
+PASSES = ("object-updater", "object-replicator", "container-replicator", "account-replicator")
 
 
 def on_every_node(cluster: Cluster, daemon: str) -> list[dict]:
@@ -167,12 +169,11 @@ def converged():
             stop.set()
             for writer in writers:
                 writer.join(60)
-        on_every_node(cluster, "object-updater")
-        on_every_node(cluster, "object-replicator")
-        on_every_node(cluster, "container-replicator")
+        for daemon in PASSES[:3]:
+            on_every_node(cluster, daemon)
         wait_for(lambda: accounts_agree(cluster, quorum=2), timeout=60, interval=0.5,
                  what="the container servers' reports to a quorum of account replicas")
-        on_every_node(cluster, "account-replicator")
+        on_every_node(cluster, PASSES[3])
         yield cluster, writers, killed
 
 
@@ -215,6 +216,13 @@ def test_the_load_met_killed_daemons(converged):
     _, writers, killed = converged
     assert len(killed) == KILLS and {name.split("-")[0] for name in killed} == set(KINDS)
     assert sum(writer.operations for writer in writers) >= 50
+
+
+@pytest.mark.parametrize("daemon", PASSES)
+def test_every_pass_logged_its_progress_and_a_summary(converged, daemon):
+    cluster = converged[0]
+    for node in range(NODES):
+        assert_pass_logged(cluster, node, daemon)
 
 
 def test_every_object_replica_is_the_newest_acknowledged_state_on_its_primaries(converged):

@@ -187,7 +187,6 @@ def names_in_one_partition(cluster: Cluster, prefix: str, count: int) -> tuple[i
         names.append(name)
         if len(names) == count:
             return ring.get_part(ACCOUNT, CONTAINER, name), names
-    raise AssertionError("unreachable")
 
 
 def temp_files(tmp_dir: str) -> set[str]:
