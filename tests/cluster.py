@@ -15,6 +15,7 @@ import configparser
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -326,8 +327,9 @@ def assert_pass_logged(cluster: Cluster, node: int, daemon: str) -> None:
     progress lines up to all of it."""
     with open(cluster.stats_file(node, daemon), encoding="utf-8") as handle:
         done = json.load(handle)["last_pass"]["done"]
-    lines = [line.split(" INFO - ", 1)[1] for line in cluster.log_lines(node, daemon)
-             if f" {daemon} INFO - pass 1" in line]
+    pass_line = re.compile(rf" {re.escape(daemon)} INFO \S+ (pass 1\b.*)$")  # \S+: txn id or -
+    lines = [found.group(1) for found in map(pass_line.search, cluster.log_lines(node, daemon))
+             if found]
     summaries = [index for index, line in enumerate(lines) if line.startswith("pass 1 done in ")]
     assert summaries, (daemon, node, lines[-5:])
     previous = summaries[-2] + 1 if len(summaries) > 1 else 0
