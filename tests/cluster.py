@@ -34,6 +34,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORAGE_KINDS = ("object", "container", "account")
 DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy-server"
 HASH_PATH_SUFFIX = "integration"
+# a dozen daemons starting at once on a loaded 2-core machine may take this long
+HEALTHY_TIMEOUT = 90
 # a storage server answers with every metadata header of an object plus its
 # backend headers: more than the 100 that http.client reads by default
 allow_header_count(Constraints().max_header_count)
@@ -265,7 +267,7 @@ class Cluster:
                 raise RuntimeError(f"{name} exited with {proc.returncode}: {self.output(name)}")
             return self.request("GET", "/healthcheck", port=port)[0] == 200
         try:
-            wait_for(healthy, timeout=30, what=f"{name} /healthcheck")
+            wait_for(healthy, timeout=HEALTHY_TIMEOUT, what=f"{name} /healthcheck")
         except RuntimeError as err:
             raise RuntimeError(str(err)) from None
 
