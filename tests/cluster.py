@@ -150,12 +150,6 @@ class Cluster:
         for kind in STORAGE_KINDS:
             self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
 
-    def restart_proxy(self) -> None:
-        """Stop the proxy and start it again (it then reads the current rings)."""
-        self._stop("proxy")
-        self._spawn("proxy", "objstore-proxy-server", self.proxy_config)
-        self._wait_healthy("proxy", self.proxy_port)
-
     def start_daemon(self, kind: str, node: int) -> None:
         """Start one storage daemon (``kind``: object, container, account) and
         wait until it answers."""
