@@ -26,7 +26,8 @@ from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import server_healthcheck
 from objstore.common.recon import server_recon
-from objstore.common.http import CHUNK_SIZE, status_line
+from objstore.common.http import (CHUNK_SIZE, TEXT_PLAIN, HTTPError, Response, error_response,
+                                  header_dict)
 from objstore.common.paths import split_path
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.timestamp import Timestamp
@@ -54,29 +55,6 @@ _OVERRIDE_ENVIRON_PREFIX = environ_key(store.SENDER_OVERRIDE_PREFIX)
 # metadata keys that are not passed through as response headers as they are
 _NOT_PASSED_THROUGH = frozenset({"name", "Content-Length", "Content-Type", "ETag", "X-Timestamp",
                                  "Content-Type-Timestamp"})
-
-
-class HTTPError(Exception):
-    """Stop handling the request and answer ``status`` with a text body."""
-
-    def __init__(self, status: int, body: str = "", headers: list[tuple[str, str]] | None = None):
-        super().__init__(status, body)
-        self.status = status
-        self.body = body
-        self.headers = headers or []
-
-
-def respond(start_response: Callable, status: int, body: str | bytes = b"",
-            headers: list[tuple[str, str]] | None = None, head: bool = False) -> list[bytes]:
-    data = body if isinstance(body, bytes) else \
-        (body + "\n" if body and not body.endswith("\n") else body).encode("utf-8")
-    out = list(headers or [])
-    if not any(name == "Content-Length" for name, _ in out):
-        out.append(("Content-Length", str(len(data))))
-    if data and not any(name == "Content-Type" for name, _ in out):
-        out.append(("Content-Type", "text/plain; charset=utf-8"))
-    start_response(status_line(status), out)
-    return [] if head else [data]
 
 
 def header_name(environ_key: str) -> str:
@@ -115,9 +93,9 @@ def _length(raw: str, header: str) -> int:
 
 
 def _http_error(err: store.StoreError) -> HTTPError:
-    headers = []
+    headers = {}
     if isinstance(err, store.NewerExists):
-        headers.append(("X-Backend-Timestamp", err.timestamp.internal))
+        headers["x-backend-timestamp"] = err.timestamp.internal
     return HTTPError(_STORE_ERROR_STATUS[type(err)], str(err), headers)
 
 
@@ -177,14 +155,14 @@ class ObjectServer:
         try:
             if handler is None:
                 raise HTTPError(405, f"Method {method} not allowed",
-                                [("Allow", ", ".join(sorted(self.handlers)))])
+                                {"allow": ", ".join(sorted(self.handlers))})
             return handler(environ, start_response)
         except HTTPError as err:
-            return respond(start_response, err.status, err.body, err.headers, method == "HEAD")
+            return err.response(environ, start_response)
         except Exception:
             self.logger.exception("ERROR handling %s %s", method, environ.get("PATH_INFO"))
-            return respond(start_response, 500, "An error occurred handling the request.",
-                           head=method == "HEAD")
+            return error_response(500, "An error occurred handling the request.")(
+                environ, start_response)
 
     # -- request parsing -----------------------------------------------------
     def _device_and_partition(self, segments: list[str]) -> tuple[str, str, str]:
@@ -349,7 +327,7 @@ class ObjectServer:
         except footers.FooterChecksumError as err:
             raise HTTPError(422, str(err)) from None
         self.store.update_expiry_queue(target, timestamp, old_delete_at, delete_at, queue)
-        return respond(start_response, 201, headers=[("ETag", stored.etag)])
+        return Response(201, {"etag": stored.etag})(environ, start_response)
 
     def _put_body(self, environ: dict) -> tuple[Iterator[bytes],
                                                  Callable[[], store.Footers] | None, int | None]:
@@ -422,9 +400,9 @@ class ObjectServer:
         if diskfile.exists and not diskfile.is_expired():
             return diskfile
         diskfile.close()
-        headers = []
+        headers = {}
         if diskfile.timestamp is not None:
-            headers.append(("X-Backend-Timestamp", diskfile.timestamp.internal))
+            headers["x-backend-timestamp"] = diskfile.timestamp.internal
         raise HTTPError(404, "Not Found", headers)
 
     def get(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -433,7 +411,7 @@ class ObjectServer:
             diskfile = self._open_existing(target)
         except HTTPError as err:
             if err.status == 404 and environ.get("HTTP_IF_MATCH", "").strip() == "*":
-                err.status = 412
+                err.response.status = 412
             raise
         try:
             return self._serve(environ, start_response, diskfile)
@@ -461,16 +439,16 @@ class ObjectServer:
         if outcome is not None:  # Swift answers 304 and 412 with the object's headers
             diskfile.close()
             if outcome.status == 304:  # no body, by HTTP's rules
-                return respond(start_response, 304, headers=headers, head=True)
-            return respond(start_response, 412, outcome.message,
-                           [h for h in headers if h[0] != "Content-Type"], head=head)
+                return Response(304, header_dict(headers), [])(environ, start_response)
+            return error_response(412, outcome.message, header_dict(
+                h for h in headers if h[0] != "Content-Type"))(environ, start_response)
         length = diskfile.size
         try:
             wanted = ranges.parse_range(environ.get("HTTP_RANGE"), length)
         except ranges.Unsatisfiable:  # with the object's headers (ETag...), as Swift
             diskfile.close()
-            return respond(start_response, 416, b"Requested Range Not Satisfiable",
-                           headers + [("Content-Range", f"bytes */{length}")], head=head)
+            return Response(416, {**header_dict(headers), "content-range": f"bytes */{length}"},
+                            b"Requested Range Not Satisfiable")(environ, start_response)
         status = 200
         if wanted is None:
             body: Iterable[bytes] = diskfile.read_verified() if not head else ()
@@ -489,11 +467,9 @@ class ObjectServer:
                           f"multipart/byteranges;boundary={multipart.boundary.decode()}")
             headers.append(("Content-Length", str(multipart.content_length)))
             body = multipart
-        start_response(status_line(status), headers)
-        if head:
-            diskfile.close()
-            return []
-        return FileBody(diskfile, body, self.logger)
+        # a HEAD closes the body, and so the file, without reading it
+        return Response(status, header_dict(headers),
+                        FileBody(diskfile, body, self.logger))(environ, start_response)
 
     def post(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         target = self._object_path(environ)
@@ -527,8 +503,8 @@ class ObjectServer:
                                                              ctype_timestamp, timestamp))
         self.store.update_expiry_queue(target, timestamp, diskfile.metadata.get("X-Delete-At"),
                                        delete_at, queue)
-        return respond(start_response, 202, "Accepted",
-                       [("X-Backend-Timestamp", timestamp.internal)])
+        return Response(202, {"content-type": TEXT_PLAIN, "x-backend-timestamp": timestamp.internal},
+                        b"Accepted\n")(environ, start_response)
 
     def delete(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         target = self._object_path(environ)
@@ -538,7 +514,7 @@ class ObjectServer:
         diskfile.close()
         if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
             raise HTTPError(409, "An equal or newer object already exists",
-                            [("X-Backend-Timestamp", diskfile.timestamp.internal)])
+                            {"x-backend-timestamp": diskfile.timestamp.internal})
         if_delete_at = environ.get("HTTP_X_IF_DELETE_AT")
         if if_delete_at is not None:
             if not diskfile.exists:
@@ -553,10 +529,10 @@ class ObjectServer:
         if if_delete_at is None and diskfile.exists:  # else the expirer drops the entry itself
             self.store.update_expiry_queue(target, timestamp, diskfile.metadata.get("X-Delete-At"),
                                            None, self._expiry_queue(environ))
-        headers = [("X-Backend-Timestamp", timestamp.internal)]
+        headers = {"x-backend-timestamp": timestamp.internal}
         if existed:
-            return respond(start_response, 204, headers=headers)
-        return respond(start_response, 404, "Not Found", headers)
+            return Response(204, headers)(environ, start_response)
+        return error_response(404, "Not Found", headers)(environ, start_response)
 
     def _partition_request(self, environ: dict, tail: str = ""
                            ) -> tuple[str, str, str, StoragePolicy, str | None]:
@@ -576,8 +552,8 @@ class ObjectServer:
             environ, "[/<suffix>-<suffix>...]")
         hashes = self.manager.get_hashes(dev_path, policy.data_dir, partition,
                                          suffixes.split("-") if suffixes else [])
-        return respond(start_response, 200, msgpack.packb(hashes, use_bin_type=True),
-                       [("Content-Type", "application/x-msgpack")])
+        return Response(200, {"content-type": "application/x-msgpack"},
+                        msgpack.packb(hashes, use_bin_type=True))(environ, start_response)
 
     def ssync(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         device, dev_path, partition, policy, _ = self._partition_request(environ)
@@ -587,7 +563,7 @@ class ObjectServer:
                 device, dev_path, policy, partition)
         except SsyncError as err:
             raise HTTPError(err.status, str(err)) from None
-        return respond(start_response, 200, answer, [("Content-Type", "application/x-msgpack")])
+        return Response(200, {"content-type": "application/x-msgpack"}, answer)(environ, start_response)
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> Callable:

@@ -44,6 +44,17 @@ def test_416_and_412_carry_the_objects_headers(app):
         assert resp.headers["ETag"] == ETAG and resp.headers["X-Object-Meta-Color"] == "red"
 
 
+def test_412_says_why_and_304_is_empty(app):
+    """A refused precondition is a 4xx with a reason (the hostile-input rule); a 304 has no body."""
+    put(app, body=BODY, Content_Type="image/png")
+    resp = req(app, "/sda/1/a/c/o", If_Match="nope")
+    assert resp.status_int == 412 and resp.body.startswith(b"Precondition Failed: ")
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    assert resp.headers["Content-Length"] == str(len(resp.body))
+    resp = req(app, "/sda/1/a/c/o", If_None_Match=ETAG)
+    assert (resp.status_int, resp.body) == (304, b"")
+
+
 def test_if_unmodified_since_applies_even_when_if_match_matches(app):
     put(app, body=BODY)
     assert req(app, "/sda/1/a/c/o", If_Match=ETAG, If_Unmodified_Since=BEFORE).status_int == 412
