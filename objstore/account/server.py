@@ -13,15 +13,14 @@ import configparser
 import logging
 from typing import Any
 
-from webob import Request, Response
-from webob import exc
+from webob import Request
 
 from objstore.common import listing
+from objstore.common.http import HTTPError, Response
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.healthcheck import HealthCheck, server_healthcheck
 from objstore.common.recon import server_recon
 from objstore.db.broker import Info
-from objstore.db.responses import fail, ok
 from objstore.db.schema import CONTAINERS, ZERO_TS
 from objstore.db.server import DBServer, Target
 
@@ -37,19 +36,19 @@ class AccountServer(DBServer):
     meta_prefixes = ("x-account-meta-", "x-account-sysmeta-")
     meta_headers = ("x-account-access-control",)
     user_meta_prefix = "x-account-meta-"
-    stat_headers = ("X-Account-Container-Count", "X-Account-Object-Count", "X-Account-Bytes-Used")
+    stat_headers = ("x-account-container-count", "x-account-object-count", "x-account-bytes-used")
     listing_root = "account"
     listing_item = "container"
     delete_needs_empty = False
 
     def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:
         if deleted:
-            fail(exc.HTTPForbidden, "Recently deleted", self.backend_headers(info))
+            raise HTTPError(403, "Recently deleted", self.backend_headers(info))
 
     def backend_headers(self, info: Info | None) -> dict[str, str]:
         headers = super().backend_headers(info)
         if info is not None and info["delete_timestamp"] > info["put_timestamp"]:
-            headers["X-Account-Status"] = "Deleted"
+            headers["x-account-status"] = "Deleted"
         return headers
 
     def info_headers(self, info: Info, metadata: dict[str, str]) -> dict[str, str]:
@@ -58,10 +57,10 @@ class AccountServer(DBServer):
             policy = self.policies.get_by_index(index)
             if policy is None or not containers:
                 continue
-            base = f"X-Account-Storage-Policy-{policy.name}-"
-            headers[base + "Container-Count"] = str(containers)
-            headers[base + "Object-Count"] = str(objects)
-            headers[base + "Bytes-Used"] = str(size)
+            base = f"x-account-storage-policy-{policy.name.lower()}-"
+            headers[base + "container-count"] = str(containers)
+            headers[base + "object-count"] = str(objects)
+            headers[base + "bytes-used"] = str(size)
         return headers
 
     def listing_entry(self, rec: dict[str, Any]) -> dict[str, Any]:
@@ -91,15 +90,15 @@ class AccountServer(DBServer):
                 info = broker.create_txn(txn, max(put_ts, stats_ts), self.policies.default.index,
                                          target.partition)
             if broker.is_deleted(info):
-                fail(exc.HTTPNotFound, "Account not found", self.backend_headers(info))
+                raise HTTPError(404, "Account not found", self.backend_headers(info))
             broker.merge_items_txn(txn, info, [record])
 
         broker.store.write(op)
-        return ok(204 if delete_ts > put_ts else 201)
+        return self.ok(204 if delete_ts > put_ts else 201)
 
     def delete_record(self, req: Request, target: Target) -> Response:
-        fail(exc.HTTPMethodNotAllowed, "Container records are deleted with PUT and "
-                                       "X-Delete-Timestamp", {"Allow": "PUT"})
+        raise HTTPError(405, "Container records are deleted with PUT and "
+                                       "X-Delete-Timestamp", {"allow": "PUT"})
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:

@@ -27,8 +27,10 @@ def status_line(status: int) -> str:
 
 
 def header_dict(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """WSGI header pairs as the lower-case dict a ``Response`` takes (the last one wins)."""
-    return {name.lower(): value for name, value in pairs}
+    """WSGI header pairs as the lower-case dict a ``Response`` takes (the last one wins).
+    A name with non-ASCII bytes (latin-1 carrying UTF-8) is kept as it is: lower-casing
+    would change its bytes (``\xc3`` -> ``\xe3``), and ``Response`` sends it unchanged."""
+    return {(name.lower() if name.isascii() else name): value for name, value in pairs}
 
 
 def _wire_name(name: str) -> str:

@@ -12,10 +12,10 @@ import configparser
 import logging
 from typing import Any
 
-from webob import Request, Response
-from webob import exc
+from webob import Request
 
 from objstore.common import listing
+from objstore.common.http import HTTPError, Response
 from objstore.common.checks import is_whole_number
 from objstore.common.config import get_float, section
 from objstore.common.constraints import wsgi_to_str
@@ -24,7 +24,6 @@ from objstore.common.healthcheck import HealthCheck, server_healthcheck
 from objstore.common.recon import server_recon
 from objstore.container.account_update import AccountUpdater, HTTPSender, parse_account_hosts
 from objstore.db.broker import Broker, Info
-from objstore.db.responses import fail, ok
 from objstore.db.schema import OBJECTS
 from objstore.db.server import DBServer, Target
 
@@ -73,7 +72,7 @@ class ContainerServer(DBServer):
     meta_headers = ("x-container-read", "x-container-write", "x-container-sync-key",
                     "x-container-sync-to", "x-versions-location", "x-history-location")
     user_meta_prefix = "x-container-meta-"
-    stat_headers = ("X-Container-Object-Count", "X-Container-Bytes-Used")
+    stat_headers = ("x-container-object-count", "x-container-bytes-used")
     listing_root = "container"
     listing_item = "object"
     delete_needs_empty = True
@@ -109,8 +108,8 @@ class ContainerServer(DBServer):
 
     def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:
         if not deleted and policy is not None and policy != info["storage_policy_index"]:
-            fail(exc.HTTPConflict, "Container exists with a different storage policy",
-                 {"X-Backend-Storage-Policy-Index": str(info["storage_policy_index"])})
+            raise HTTPError(409, "Container exists with a different storage policy",
+                 {"x-backend-storage-policy-index": str(info["storage_policy_index"])})
 
     def after_db_change(self, req: Request, target: Target, broker: Broker) -> None:
         hosts = parse_account_hosts(req.headers)
@@ -133,7 +132,7 @@ class ContainerServer(DBServer):
         content_type = wsgi_to_str(req.headers.get("X-Content-Type", ""))
         etag = wsgi_to_str(req.headers.get("X-Etag", ""))
         if content_type is None or etag is None:
-            fail(exc.HTTPBadRequest, "X-Content-Type and X-Etag must be valid UTF-8")
+            raise HTTPError(400, "X-Content-Type and X-Etag must be valid UTF-8")
         record = {"name": target.record, "created_at": self.timestamp(req),
                   "size": self.int_header(req, "X-Size"), "content_type": content_type,
                   "etag": etag, "deleted": False,
@@ -158,12 +157,12 @@ class ContainerServer(DBServer):
                                          self.policies.default.index if policy is None else policy,
                                          target.partition)
             if broker.is_deleted(info):
-                fail(exc.HTTPNotFound, "Container not found", self.backend_headers(info))
+                raise HTTPError(404, "Container not found", self.backend_headers(info))
             record["storage_policy_index"] = info["storage_policy_index"] if policy is None else policy
             broker.merge_items_txn(txn, info, [record])
 
         broker.store.write(op)
-        return ok(status)
+        return self.ok(status)
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:

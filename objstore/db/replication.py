@@ -29,14 +29,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import msgpack
-from webob import Request, Response
-from webob import exc
+from webob import Request
 
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.hashing import hash_path
+from objstore.common.http import HTTPError, Response
 from objstore.common.paths import split_path
 from objstore.db.broker import Broker
-from objstore.db.responses import fail
 from objstore.db.schema import norm_ts
 
 if TYPE_CHECKING:
@@ -51,31 +50,31 @@ def replicate(server: "DBServer", req: Request) -> Response:
     try:
         device, partition, hash_hex = split_path(path, 2, 3)
     except ValueError:
-        fail(exc.HTTPBadRequest, "REPLICATE path must be /<device>/<partition>[/<hash>]")
+        raise HTTPError(400, "REPLICATE path must be /<device>/<partition>[/<hash>]") from None
     part = server.check_device(device, partition)
     if hash_hex is None:
         op, args = _read_body(req)
         if op == "sync_many":
             return _sync_many(server, device, args)
-        fail(exc.HTTPBadRequest, f"Unknown REPLICATE operation {op!r} on a device")
+        raise HTTPError(400, f"Unknown REPLICATE operation {op!r} on a device")
     try:
         db_hash = bytes.fromhex(hash_hex)
     except ValueError:
         db_hash = b""
     if len(db_hash) != 16:
-        fail(exc.HTTPBadRequest, f"Invalid DB hash {hash_hex!r}")
+        raise HTTPError(400, f"Invalid DB hash {hash_hex!r}")
     op, args = _read_body(req)
     broker = Broker(server.store(device), server.kind, db_hash, "", None, server.track_dirty)
     if op == "sync":
         return _sync(broker, args)
     if op == "merge":
         return _merge(server, broker, part, args)
-    fail(exc.HTTPBadRequest, f"Unknown REPLICATE operation {op!r}")
+    raise HTTPError(400, f"Unknown REPLICATE operation {op!r}")
 
 
 def _read_body(req: Request) -> tuple[str, dict[str, Any]]:
     if req.content_length is None or req.content_length > MAX_BODY:
-        fail(exc.HTTPBadRequest, f"REPLICATE needs a Content-Length of at most {MAX_BODY}")
+        raise HTTPError(400, f"REPLICATE needs a Content-Length of at most {MAX_BODY}")
     try:
         body = msgpack.unpackb(req.body_file.read(req.content_length), raw=False,
                                strict_map_key=False)
@@ -83,20 +82,20 @@ def _read_body(req: Request) -> tuple[str, dict[str, Any]]:
         if not isinstance(op, str) or not isinstance(args, dict):
             raise ValueError("expected [op, {args}]")
     except (ValueError, TypeError, msgpack.ExtraData, msgpack.UnpackException) as err:
-        fail(exc.HTTPBadRequest, f"Invalid REPLICATE body: {err}")
+        raise HTTPError(400, f"Invalid REPLICATE body: {err}") from None
     return op, args
 
 
 def _answer(payload: dict[str, Any]) -> Response:
-    return Response(status=200, body=msgpack.packb(payload, use_bin_type=True),
-                    content_type="application/x-msgpack")
+    return Response(200, {"content-type": "application/x-msgpack"},
+                    msgpack.packb(payload, use_bin_type=True))
 
 
 def _sync(broker: Broker, args: dict[str, Any]) -> Response:
     with broker.store.read() as txn:
         answer = _sync_answer(txn, broker, str(args.get("id", "")))
     if answer is None:
-        fail(exc.HTTPNotFound, "No such DB")
+        raise HTTPError(404, "No such DB")
     return _answer(answer)
 
 
@@ -116,7 +115,7 @@ def _sync_many(server: "DBServer", device: str, args: dict[str, Any]) -> Respons
         if len(wanted) > MAX_SYNC_MANY or any(len(h) != 16 for h, _ in wanted):
             raise ValueError(f"at most {MAX_SYNC_MANY} [16-byte hash, id] pairs")
     except (KeyError, TypeError, ValueError) as err:
-        fail(exc.HTTPBadRequest, f"Invalid sync_many arguments: {err!r}")
+        raise HTTPError(400, f"Invalid sync_many arguments: {err!r}") from None
     store = server.store(device)
     with store.read() as txn:
         answers = [_sync_answer(txn, Broker(store, server.kind, db_hash, "", None), remote_id)
@@ -134,7 +133,7 @@ def _merge(server: "DBServer", broker: Broker, partition: int, args: dict[str, A
         items = list(args.get("items") or [])
         source_id, source_seq = str(sender["id"]), int(args.get("source_seq", -1))
     except (KeyError, TypeError, ValueError) as err:
-        fail(exc.HTTPBadRequest, f"Invalid merge arguments: {err}")
+        raise HTTPError(400, f"Invalid merge arguments: {err}") from None
     broker.account, broker.container = names[0], (names[1] if len(names) > 1 else None)
 
     def op(txn, store):
@@ -159,5 +158,5 @@ def _merge(server: "DBServer", broker: Broker, partition: int, args: dict[str, A
     try:
         info = broker.store.write(op)
     except (KeyError, TypeError, ValueError) as err:
-        fail(exc.HTTPBadRequest, f"Invalid merge arguments: {err}")
+        raise HTTPError(400, f"Invalid merge arguments: {err}") from None
     return _answer({"info": info})

@@ -19,8 +19,7 @@ from typing import Any, Callable, Iterable
 
 import eventlet
 import eventlet.greenthread
-from webob import Request, Response
-from webob import exc
+from webob import Request
 
 from objstore.common import listing
 from objstore.common.checks import (InputError, device_error, listing_limit, metadata_error,
@@ -28,6 +27,8 @@ from objstore.common.checks import (InputError, device_error, listing_limit, met
 from objstore.common.config import config_true_value, get_float, get_int, hash_path_affixes, section
 from objstore.common.constraints import load_constraints, str_to_wsgi, wsgi_to_str
 from objstore.common.hashing import hash_path
+from objstore.common.http import (TEXT_PLAIN, HTTPError, Response, empty_response,
+                                  error_response, header_dict)
 from objstore.common.paths import split_path
 from objstore.common.policies import load_policies
 from objstore.common.timestamp import Timestamp
@@ -35,7 +36,6 @@ from objstore.db import replication
 from objstore.db.broker import Broker, Info
 from objstore.db.maintenance import DEFAULT_RECLAIM_AGE, partitions, reclaim
 from objstore.db.query import ListingParams
-from objstore.db.responses import fail, ok
 from objstore.db.schema import RecordKind
 from objstore.db.store import DEFAULT_MAP_SIZE, ListingStore, StoreCache
 
@@ -58,7 +58,7 @@ class DBServer:
     meta_prefixes: tuple[str, ...] = ()   # lower-case header prefixes stored as metadata
     meta_headers: tuple[str, ...] = ()    # lower-case exact header names stored as metadata
     user_meta_prefix = ""
-    stat_headers: tuple[str, ...] = ()    # aligned with kind.stat_names
+    stat_headers: tuple[str, ...] = ()    # lower-case names aligned with kind.stat_names
     listing_root = ""                     # xml root element
     listing_item = ""                     # xml item element
     delete_needs_empty = True
@@ -143,11 +143,11 @@ class DBServer:
         req = Request(environ)
         try:
             resp = self.handle(req)
-        except exc.HTTPException as err:
-            resp = err
+        except HTTPError as err:
+            resp = err.response
         except Exception:
             self.logger.exception("error handling %s %s", req.method, req.path_info)
-            resp = exc.HTTPInternalServerError(body=b"An error occurred\n", content_type="text/plain")
+            resp = error_response(500, "An error occurred")
         return resp(environ, start_response)
 
     def handle(self, req: Request) -> Response:
@@ -163,25 +163,25 @@ class DBServer:
             handler = {"PUT": self.put_record, "DELETE": self.delete_record}.get(req.method)
             allowed = "PUT, DELETE"
         if handler is None:
-            fail(exc.HTTPMethodNotAllowed, f"{req.method} is not allowed here", {"Allow": allowed})
+            raise HTTPError(405, f"{req.method} is not allowed here", {"allow": allowed})
         return handler(req, target)
 
     # -- parsing and validation --------------------------------------------
     def parse_path(self, req: Request) -> Target:
         path = wsgi_to_str(req.environ.get("PATH_INFO", ""))
         if path is None:
-            fail(exc.HTTPPreconditionFailed, "Invalid UTF8 or contains NULL")
+            raise HTTPError(412, "Invalid UTF8 or contains NULL")
         depth = len(self.name_kinds) - 1
         try:
             device, partition, *names = split_path(path, 2 + depth, 3 + depth, rest_with_last=True)
         except ValueError:
-            fail(exc.HTTPBadRequest, f"Path must be /<device>/<partition>/{self._path_doc()}")
+            raise HTTPError(400, f"Path must be /<device>/<partition>/{self._path_doc()}") from None
         if names[-1] is None:
             names.pop()
         for kind, name in zip(self.name_kinds, names):
             problem = name_error(name, kind, self.max_lengths[kind])
             if problem:
-                fail(exc.HTTPBadRequest, problem)
+                raise HTTPError(400, problem)
         part = self.check_device(device, partition)
         return Target(device, part, names[:depth], names[depth] if len(names) > depth else None)
 
@@ -189,12 +189,12 @@ class DBServer:
         """Validate the device (400, or 507 if absent/unmounted) and return the partition."""
         error = device_error(device, partition)
         if error:
-            fail(exc.HTTPBadRequest, error)
+            raise HTTPError(400, error)
         device_path = os.path.join(self.devices, device)
         if self.mount_check and not os.path.ismount(device_path):
-            fail(exc.HTTPInsufficientStorage, f"{device} is not mounted")
+            raise HTTPError(507, f"{device} is not mounted")
         if not os.path.isdir(device_path):
-            fail(exc.HTTPInsufficientStorage, f"{device} does not exist")
+            raise HTTPError(507, f"{device} does not exist")
         return int(partition)
 
     def _path_doc(self) -> str:
@@ -218,7 +218,7 @@ class DBServer:
         try:
             return Timestamp(raw).internal
         except (TypeError, ValueError):
-            fail(exc.HTTPBadRequest, f"Missing or invalid {header} header")
+            raise HTTPError(400, f"Missing or invalid {header} header") from None
 
     @staticmethod
     def int_header(req: Request, header: str, default: int | None = None) -> int:
@@ -228,7 +228,7 @@ class DBServer:
         try:
             return parse_int(raw, header)
         except InputError:
-            fail(exc.HTTPBadRequest, f"Missing or invalid {header} header")
+            raise HTTPError(400, f"Missing or invalid {header} header") from None
 
     def requested_policy(self, req: Request) -> int | None:
         raw = req.headers.get("X-Backend-Storage-Policy-Index")
@@ -236,7 +236,7 @@ class DBServer:
             return None
         policy = self.policies.get_by_index(raw)
         if policy is None:
-            fail(exc.HTTPBadRequest, f"Invalid X-Backend-Storage-Policy-Index {raw!r}")
+            raise HTTPError(400, f"Invalid X-Backend-Storage-Policy-Index {raw!r}")
         return policy.index
 
     def metadata_updates(self, req: Request, ts: str) -> dict[str, tuple[str, str]]:
@@ -250,14 +250,14 @@ class DBServer:
                 continue
             decoded = wsgi_to_str(value)
             if decoded is None:
-                fail(exc.HTTPBadRequest, f"Metadata header {key} is not valid UTF-8")
+                raise HTTPError(400, f"Metadata header {key} is not valid UTF-8")
             if lower.startswith(self.user_meta_prefix):
                 user_meta.append((key[len(self.user_meta_prefix):], value))
             updates[key.title()] = (decoded.strip(), ts)
         error = metadata_error(user_meta, self.user_meta_prefix.title(), self.constraints,
                                utf8_only=True)
         if error:
-            fail(exc.HTTPBadRequest, error)
+            raise HTTPError(400, error)
         return updates
 
     def merge_metadata_txn(self, txn, broker: Broker, meta: dict[str, tuple[str, str]]) -> None:
@@ -272,7 +272,7 @@ class DBServer:
                 size += len(key) - len(self.user_meta_prefix) + len(value.encode("utf-8"))
         error = metadata_totals_error(count, size, self.constraints)
         if error:
-            fail(exc.HTTPBadRequest, error)
+            raise HTTPError(400, error)
 
     # -- database verbs ----------------------------------------------------
     def check_existing_put(self, info: Info, deleted: bool, policy: int | None) -> None:
@@ -299,13 +299,13 @@ class DBServer:
             broker.set_timestamps_txn(txn, info, put_timestamp=ts,
                                       storage_policy_index=default_policy if was_deleted else None)
             if broker.is_deleted(info):
-                fail(exc.HTTPConflict, "A newer DELETE exists", self.backend_headers(info))
+                raise HTTPError(409, "A newer DELETE exists", self.backend_headers(info))
             self.merge_metadata_txn(txn, broker, meta)
             return 201 if was_deleted else 202
 
         status = broker.store.write(op)
         self.after_db_change(req, target, broker)
-        return ok(status)
+        return self.ok(status)
 
     def post_db(self, req: Request, target: Target) -> Response:
         ts = self.timestamp(req)
@@ -315,14 +315,14 @@ class DBServer:
         def op(txn, store):
             info = broker.info_txn(txn)
             if broker.is_deleted(info):
-                fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
+                raise HTTPError(404, "Not found", self.backend_headers(info))
             if self.post_updates_put_timestamp and not config_true_value(
                     req.headers.get("X-Backend-No-Timestamp-Update", "")):
                 broker.set_timestamps_txn(txn, info, put_timestamp=ts)
             self.merge_metadata_txn(txn, broker, meta)
 
         broker.store.write(op)
-        return ok(204)
+        return self.ok(204)
 
     def delete_db(self, req: Request, target: Target) -> Response:
         ts = self.timestamp(req)
@@ -331,60 +331,58 @@ class DBServer:
         def op(txn, store):
             info = broker.info_txn(txn)
             if broker.is_deleted(info):
-                fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
+                raise HTTPError(404, "Not found", self.backend_headers(info))
             if self.delete_needs_empty and info["stats"][0] > 0:
-                fail(exc.HTTPConflict, f"The {self.server_type} is not empty")
+                raise HTTPError(409, f"The {self.server_type} is not empty")
             broker.set_timestamps_txn(txn, info, delete_timestamp=ts)
             if not broker.is_deleted(info):
-                fail(exc.HTTPConflict, "A newer PUT exists", self.backend_headers(info))
+                raise HTTPError(409, "A newer PUT exists", self.backend_headers(info))
 
         broker.store.write(op)
         self.after_db_change(req, target, broker)
-        return ok(204)
+        return self.ok(204)
 
     def backend_headers(self, info: Info | None) -> dict[str, str]:
         """X-Backend-* timestamps of what this server has (also on 404)."""
         if info is None:
             return {}
-        return {"X-Backend-Timestamp": info["created_at"],
-                "X-Backend-Put-Timestamp": info["put_timestamp"],
-                "X-Backend-Delete-Timestamp": info["delete_timestamp"],
-                "X-Backend-Status-Changed-At": info["status_changed_at"],
-                "X-Backend-Storage-Policy-Index": str(info["storage_policy_index"])}
+        return {"x-backend-timestamp": info["created_at"],
+                "x-backend-put-timestamp": info["put_timestamp"],
+                "x-backend-delete-timestamp": info["delete_timestamp"],
+                "x-backend-status-changed-at": info["status_changed_at"],
+                "x-backend-storage-policy-index": str(info["storage_policy_index"])}
 
     def info_headers(self, info: Info, metadata: dict[str, str]) -> dict[str, str]:
+        """The database's stats, timestamps and metadata (lower-case names)."""
         headers = self.backend_headers(info)
         headers.update(zip(self.stat_headers, map(str, info["stats"])))
-        headers["X-Timestamp"] = Timestamp(info["created_at"]).normal
-        headers["X-Put-Timestamp"] = Timestamp(info["put_timestamp"]).normal
-        headers.update((key, str_to_wsgi(value)) for key, value in metadata.items())
+        headers["x-timestamp"] = Timestamp(info["created_at"]).normal
+        headers["x-put-timestamp"] = Timestamp(info["put_timestamp"]).normal
+        headers.update(header_dict((key, str_to_wsgi(value)) for key, value in metadata.items()))
         return headers
 
     def get_db(self, req: Request, target: Target) -> Response:
         try:
             content_type = listing.negotiate(req.GET.get("format"), req.headers.get("Accept"))
         except (UnicodeDecodeError, ValueError) as err:
-            fail(exc.HTTPBadRequest, f"Invalid format or Accept header: {err}")
+            raise HTTPError(400, f"Invalid format or Accept header: {err}") from None
         params = self.listing_params(req) if req.method == "GET" else None
         broker = self.broker(target)
         info, metadata, records = broker.snapshot(params)
         if broker.is_deleted(info):
-            fail(exc.HTTPNotFound, "Not found", self.backend_headers(info))
+            raise HTTPError(404, "Not found", self.backend_headers(info))
         if content_type is None:
-            fail(exc.HTTPNotAcceptable, "No acceptable listing format (text/plain, "
+            raise HTTPError(406, "No acceptable listing format (text/plain, "
                                         "application/json, application/xml, text/xml)")
         headers = self.info_headers(info, metadata)
+        headers["content-type"] = listing.content_type_header(content_type)
         if params is None:  # HEAD
-            resp = Response(status=204, headers=headers)
-            resp.headers["Content-Type"] = listing.content_type_header(content_type)
-            return resp
+            return Response(204, headers, [])
         entries = [e if "subdir" in e else self.listing_entry(e) for e in records]
         body = listing.render(content_type, self.listing_root, target.names[-1],
                               self.listing_item, entries, self.xml_fields)
-        resp = Response(status=200 if body else 204, body=body)
-        resp.headers.update(headers)
-        resp.headers["Content-Type"] = listing.content_type_header(content_type)
-        return resp
+        # an empty listing is a 204 without a Content-Length, as before
+        return Response(200, headers, body) if body else Response(204, headers, [])
 
     def listing_params(self, req: Request) -> ListingParams:
         try:
@@ -392,16 +390,16 @@ class DBServer:
             raw = {k: query.get(k) for k in ("limit", "marker", "end_marker", "prefix",
                                              "delimiter", "reverse", "path")}
         except UnicodeDecodeError:
-            fail(exc.HTTPBadRequest, "Listing parameters must be valid UTF-8")
+            raise HTTPError(400, "Listing parameters must be valid UTF-8") from None
         try:
             limit = listing_limit(raw["limit"], self.listing_limit)
         except InputError as err:
-            fail(exc.HTTPPreconditionFailed, str(err))
+            raise HTTPError(412, str(err)) from None
         for key in ("marker", "end_marker", "prefix", "delimiter", "path"):
             # NUL is fine: it sorts below every name (Swift lists with marker=<name>%00)
             value = raw[key]
             if value and len(value.encode()) > self.max_lengths["Object"] * 2:
-                fail(exc.HTTPBadRequest, f"{key} is too long")
+                raise HTTPError(400, f"{key} is too long")
         enc = {k: (raw[k] or "").encode("utf-8") for k in ("marker", "end_marker", "prefix", "delimiter")}
         return ListingParams(limit=limit, reverse=config_true_value(raw["reverse"] or ""),
                              path=None if raw["path"] is None else raw["path"].encode("utf-8"), **enc)
@@ -415,6 +413,14 @@ class DBServer:
 
     def delete_record(self, req: Request, target: Target) -> Response:
         raise NotImplementedError
+
+    @staticmethod
+    def ok(status: int) -> Response:
+        """A database or record change that succeeded: an empty text body, or
+        for a 204 nothing at all (no type, no length), as these servers always sent."""
+        if status == 204:
+            return Response(204, {}, [])
+        return empty_response(status, {"content-type": TEXT_PLAIN})
 
     def may_autocreate(self, target: Target) -> bool:
         return target.names[0].startswith(self.auto_create_account_prefix)

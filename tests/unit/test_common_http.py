@@ -1,5 +1,6 @@
 """The one response/error type every layer answers with."""
-from objstore.common.http import HTTPError, Response, empty_response, error_response, status_line
+from objstore.common.http import (HTTPError, Response, empty_response, error_response, header_dict,
+                                  status_line)
 
 
 def call(app, method="GET"):
@@ -21,6 +22,14 @@ def test_response_sends_title_case_headers_and_a_length_for_bytes():
     status, headers, body = call(Response(200, {"x-object-meta-a": "1"}, b"hi"))
     assert (status, body) == ("200 OK", b"hi")
     assert headers == [("X-Object-Meta-A", "1"), ("Content-Length", "2")]
+
+
+def test_header_dict_keeps_non_ascii_names_byte_for_byte():
+    """A metadata name in raw UTF-8 (as latin-1) must reach the wire unchanged."""
+    name = "X-Object-Meta-Caf\xc3\xa9"
+    headers = header_dict([("ETag", "e"), (name, "v")])
+    assert headers == {"etag": "e", name: "v"}
+    assert call(Response(200, headers, []))[1] == [("Etag", "e"), (name, "v")]
 
 
 def test_head_sends_no_body_and_closes_the_iterable():

@@ -305,6 +305,42 @@ def test_bad_requests_get_a_clear_4xx(server, method, path, headers, status):
     assert resp.content_type == "text/plain" and resp.body.strip()
 
 
+def raw_answer(app, path, method="GET", **headers):
+    """Status line, header pairs and body exactly as the server hands them to WSGI."""
+    environ = Request.blank(path, method=method, headers=headers).environ
+    seen = {}
+
+    def start_response(status, header_pairs, exc_info=None):
+        seen.update(status=status, headers=header_pairs)
+    body = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], body
+
+
+def test_answers_keep_their_shape_on_the_common_response(server):
+    """The DB servers answer with objstore.common.http's Response: a change is
+    an empty text body (a 204 carries no headers at all), a refusal a text reason
+    with the backend timestamps, an empty listing a 204 without a length."""
+    assert raw_answer(server, "/sda/1/a/c", "PUT", X_Timestamp="1") == (
+        "201 Created", [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", "0")], b"")
+    assert raw_answer(server, "/sda/1/a/c", "POST", X_Timestamp="2") == ("204 No Content", [], b"")
+    status, headers, body = raw_answer(server, "/sda/1/a/c", "PATCH")
+    assert (status, body) == ("405 Method Not Allowed", b"PATCH is not allowed here\n")
+    assert ("Allow", "PUT, POST, DELETE, HEAD, GET") in headers
+    status, headers, body = raw_answer(server, "/sda/1/a/c")
+    assert (status, body) == ("204 No Content", b"")
+    assert "Content-Length" not in dict(headers)
+    assert dict(headers)["Content-Type"] == "text/plain; charset=utf-8"
+    put_object(server, "o")
+    status, headers, body = raw_answer(server, "/sda/1/a/c")
+    assert (status, body) == ("200 OK", b"o\n") and dict(headers)["Content-Length"] == "2"
+    call(server, "/sda/1/a/c/o", "DELETE", X_Timestamp="3")
+    call(server, "/sda/1/a/c", "DELETE", X_Timestamp="4")
+    status, headers, body = raw_answer(server, "/sda/1/a/c", "HEAD")
+    assert (status, body) == ("404 Not Found", b"")
+    assert dict(headers)["X-Backend-Delete-Timestamp"] == "0000000004.00000"
+    assert dict(headers)["Content-Length"] == str(len(b"Not found\n"))
+
+
 def test_mount_check(tmp_path, accounts):
     app = ContainerServer(make_conf(tmp_path, mount_check="true"), LOG, FakeRing(), accounts)
     resp = put_container(app)
