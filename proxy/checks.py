@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 
 from objstore.common.checks import (
-    InputError, listing_limit, metadata_error, parse_clamped_int, parse_int)
+    InputError, body_length, check_object_size, delete_at, if_delete_at, listing_limit,
+    metadata_error)
 from objstore.common.constraints import Constraints
 from objstore.common.http import Response, error_response
 from proxy.http import Request
@@ -51,62 +52,33 @@ def check_listing(req: Request, max_limit: int) -> Response | None:
 
 def content_length_error(req: Request, max_size: int) -> Response | None:
     """Body framing of an upload: chunked, or a sane Content-Length."""
-    encoding = req.headers.get("transfer-encoding")
-    if encoding is not None:
-        if encoding.lower() != "chunked":
-            return error_response(501, f"Transfer-Encoding {encoding[:64]!r} is not supported")
-        return None
-    length = req.headers.get("content-length")
-    if length is None:
-        return error_response(411, "Missing Content-Length and not chunked")
     try:
-        size = parse_int(length, "Content-Length")
+        check_object_size(body_length(req.headers.get("content-length"),
+                                      req.headers.get("transfer-encoding")), max_size)
     except InputError as err:
-        return error_response(400, str(err))
-    if size > max_size:
-        return error_response(413, f"Your request is too large; max object size is {max_size}")
+        return error_response(err.status, str(err))
     return None
 
 
-MAX_DELETE_AT = 9999999999  # Swift clamps expiry times to ten digits
-
-
-def _whole_seconds(value: str) -> int | None:
-    try:
-        return parse_clamped_int(value.strip(), "seconds", -MAX_DELETE_AT, MAX_DELETE_AT)
-    except InputError:
-        return None
-
-
 def delete_at_error(headers: dict[str, str]) -> Response | None:
-    """Turn ``X-Delete-After`` into ``X-Delete-At`` (in place), clamped to
-    ten digits as Swift does; both must be whole seconds in the future.  The
-    bodies are Swift's, verbatim."""
+    """Turn ``X-Delete-After`` into ``X-Delete-At`` (in place), as the object
+    servers and the expiry queue store it.  The bodies are Swift's, verbatim."""
     now = time.time()
-    after = headers.pop("x-delete-after", None)
-    if after is not None:
-        seconds = _whole_seconds(after)
-        if seconds is None:
-            return error_response(400, "Non-integer X-Delete-After", newline=False)
-        at = min(max(int(now) + seconds, 0), MAX_DELETE_AT)
-        if at <= now:
-            return error_response(400, "X-Delete-After in past", newline=False)
-        headers["x-delete-at"] = "%010d" % at
-        return None
-    if "x-delete-at" in headers:
-        at = _whole_seconds(headers["x-delete-at"])
-        if at is None:
-            return error_response(400, "Non-integer X-Delete-At", newline=False)
-        at = min(max(at, 0), MAX_DELETE_AT)
-        if at <= now:
-            return error_response(400, "X-Delete-At in past", newline=False)
-        headers["x-delete-at"] = "%010d" % at
+    try:
+        at = delete_at(headers.get("x-delete-at"), headers.pop("x-delete-after", None), now, now)
+    except InputError as err:
+        return error_response(400, str(err), newline=False)
+    if at is not None:
+        headers["x-delete-at"] = at
     return None
 
 
 def if_delete_at_error(headers: dict[str, str]) -> Response | None:
     """``X-If-Delete-At`` on DELETE must be whole seconds."""
     value = headers.get("x-if-delete-at")
-    if value is not None and _whole_seconds(value) is None:
-        return error_response(400, "Bad X-If-Delete-At header value", newline=False)
+    try:
+        if value is not None:
+            if_delete_at(value)
+    except InputError as err:
+        return error_response(400, str(err), newline=False)
     return None

@@ -17,7 +17,7 @@ from objstore.common.config import ConfigError, config_true_value, get_float, ge
 from objstore.common.constraints import load_constraints, wsgi_to_str
 from objstore.common.error_limiter import ErrorLimiter
 from objstore.common.fanout import FanOut
-from objstore.common.paths import API_VERSIONS, split_path
+from objstore.common.paths import API_VERSIONS, leading_path, split_path
 from objstore.common.wsgi_daemon import run_wsgi_daemon
 from objstore.common.policies import StoragePolicy, load_policies
 from objstore.common.wsgi import WSGIApp
@@ -157,7 +157,7 @@ class Application:
             return info
         generation = self.info_generation(key)
         part = ring.get_part(*names)
-        wsgi_path = "/".join(wsgi_path.split("/", len(names) + 1)[:len(names) + 1])
+        wsgi_path = leading_path(wsgi_path, len(names))
         reader = Reader(self.fanout, self.fanout.read_nodes(ring, part), backend_path(part, wsgi_path),
                         {"X-Trans-Id": req.txn_id}, "HEAD", "")
         resp, status = reader.fetch()
@@ -184,7 +184,7 @@ class Application:
             return error_response(503, "Account info unavailable: no account server answered")
         if not self.account_autocreate:
             return error_response(404, "Account not found")
-        account_path = "/".join(wsgi_path.split("/", 2)[:2])
+        account_path = leading_path(wsgi_path, 1)
         created = AccountController(self, req, account_path, account).fan_out("PUT", {})
         if created.status // 100 != 2:
             return error_response(503 if created.status >= 500 else created.status,

@@ -97,8 +97,8 @@ class AccountServer(DBServer):
         return self.ok(204 if delete_ts > put_ts else 201)
 
     def delete_record(self, req: Request, target: Target) -> Response:
-        raise HTTPError(405, "Container records are deleted with PUT and "
-                                       "X-Delete-Timestamp", {"allow": "PUT"})
+        raise HTTPError(405, "Container records are deleted with PUT and X-Delete-Timestamp",
+                        {"allow": "PUT"})
 
 
 def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> HealthCheck:

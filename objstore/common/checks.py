@@ -24,7 +24,12 @@ MAX_PARTITION = 2 ** 32 - 1  # partitions are stored as 4 bytes
 
 
 class InputError(ValueError):
-    """Client input that cannot be used; ``str()`` is the message for the client."""
+    """Client input that cannot be used; ``str()`` is the message for the client and
+    ``status`` the answer where the rule decides it (400 unless it says otherwise)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def metadata_totals_error(count: int, size: int, limits: Constraints) -> str | None:
@@ -173,6 +178,70 @@ def is_whole_number(text: str | None) -> bool:
     except InputError:
         return False
     return True
+
+
+def body_length(content_length: str | None, transfer_encoding: str | None) -> int | None:
+    """An upload's body length, or None when it is chunked.  Transfer-Encoding
+    wins over Content-Length (RFC 7230 3.3.3); InputError 501 for a coding other
+    than chunked, 411 with neither header (an empty Content-Length is none),
+    400 for a length that is not a whole number."""
+    if transfer_encoding is not None:
+        if transfer_encoding.strip().lower() != "chunked":
+            raise InputError(f"Transfer-Encoding {transfer_encoding[:64]!r} is not supported", 501)
+        return None
+    if content_length in (None, ""):
+        raise InputError("Missing Content-Length and not chunked", 411)
+    return parse_int(content_length, "Content-Length")
+
+
+def too_large_message(max_size: int) -> str:
+    """Why an object over ``max_file_size`` is refused (413), before its body
+    when the length is known and while it streams when it is not."""
+    return f"Your request is too large; max object size is {max_size}"
+
+
+def check_object_size(size: int | None, max_size: int) -> None:
+    """InputError 413 when a known object length is over ``max_size``."""
+    if size is not None and size > max_size:
+        raise InputError(too_large_message(max_size), 413)
+
+
+MAX_DELETE_AT = 9999999999  # Swift clamps expiry times to ten digits
+
+
+def _expiry_seconds(text: str, header: str) -> int:
+    try:
+        return parse_clamped_int(text.strip(), header, -MAX_DELETE_AT, MAX_DELETE_AT)
+    except InputError:
+        raise InputError(f"Non-integer {header}") from None
+
+
+def delete_at(at: str | None, after: str | None, sent_at: float, now: float) -> str | None:
+    """The expiry time an upload or POST asks for, as the ten-digit string it is
+    stored and queued under (Swift's form), or None with neither header.
+
+    ``X-Delete-After`` counts from ``sent_at`` (the request's time) and wins over
+    ``X-Delete-At``; both are clamped to ten digits and must be later than
+    ``now``.  InputError with Swift's bodies, which clients compare verbatim."""
+    if after is not None:
+        when, header = int(sent_at) + _expiry_seconds(after, "X-Delete-After"), "X-Delete-After"
+    elif at is not None:
+        when, header = _expiry_seconds(at, "X-Delete-At"), "X-Delete-At"
+    else:
+        return None
+    when = min(max(when, 0), MAX_DELETE_AT)
+    if when <= now:
+        raise InputError(f"{header} in past")
+    return "%010d" % when
+
+
+def if_delete_at(raw: str) -> str:
+    """``X-If-Delete-At`` (a DELETE only if the object expires then) in the form
+    ``delete_at`` stores; InputError (Swift's body) when not whole seconds."""
+    try:
+        return "%010d" % _expiry_seconds(raw, "X-If-Delete-At")
+    except InputError:
+        raise InputError("Bad X-If-Delete-At header value") from None
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)

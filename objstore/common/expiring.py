@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from objstore.common.paths import split_object_name
+
 EXPIRING_ACCOUNT = ".expiring_objects"
 EXPIRING_OBJECTS_CONTAINER_DIVISOR = 86400
 
@@ -45,7 +47,7 @@ def queue_container(delete_at: str | int) -> str:
 def parse_queue_entry(name: str) -> QueueEntry:
     """The expiry an entry name stands for; ValueError if it is not one."""
     delete_at, dash, path = name.partition("-")
-    parts = path.split("/", 2)
-    if not dash or not delete_at.isdigit() or len(parts) != 3 or not all(parts):
+    names = split_object_name("/" + path)
+    if not dash or not delete_at.isdigit() or names is None:
         raise ValueError(f"not an expiring-object queue entry: {name!r}")
-    return QueueEntry(delete_at, *parts)
+    return QueueEntry(delete_at, *names)

@@ -65,3 +65,29 @@ def split_object_path(path: str) -> tuple[str, str, str] | None:
     if api is None or not api.container or not api.obj:
         return None
     return api.account, api.container, api.obj
+
+
+def split_object_name(name: str) -> tuple[str, str, str] | None:
+    """``/<account>/<container>/<object>`` (an object's stored ``name``, whose
+    object part may hold slashes) as its three names, or None when one is missing."""
+    try:
+        account, container, obj = split_path(name, 3, 3, rest_with_last=True)
+    except ValueError:
+        return None
+    return account, container, obj  # type: ignore[return-value]
+
+
+def split_object_ref(ref: str) -> tuple[str, str] | None:
+    """``[/]<container>/<object>`` (a copy's Destination or X-Copy-From, an SLO
+    segment's path) as (container, object), or None when either is missing."""
+    try:
+        container, obj = split_path("/" + ref.lstrip("/"), 2, 2, rest_with_last=True)
+    except ValueError:
+        return None
+    return container, obj  # type: ignore[return-value]
+
+
+def leading_path(path: str, count: int) -> str:
+    """The first ``count`` names of ``/<name>/<name>/...``: the path of the
+    account (1) or the container (2) that an item's path is in."""
+    return "/".join(path.split("/", count + 1)[:count + 1])

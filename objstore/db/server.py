@@ -373,7 +373,7 @@ class DBServer:
             raise HTTPError(404, "Not found", self.backend_headers(info))
         if content_type is None:
             raise HTTPError(406, "No acceptable listing format (text/plain, "
-                                        "application/json, application/xml, text/xml)")
+                                 "application/json, application/xml, text/xml)")
         headers = self.info_headers(info, metadata)
         headers["content-type"] = listing.content_type_header(content_type)
         if params is None:  # HEAD

@@ -32,6 +32,7 @@ from eventlet import tpool
 
 from objstore.common.hashing import hash_path
 from objstore.common.http import CHUNK_SIZE
+from objstore.common.paths import split_object_name
 from objstore.common.timestamp import Timestamp
 from objstore.obj import durable, hashes, metadata as md, ondisk
 
@@ -105,9 +106,10 @@ class DiskFileManager:
 
     def name_hash(self, name: str) -> str:
         """Hash directory name of the object ``/<account>/<container>/<object>``."""
-        account, container, obj = name[1:].split("/", 2)
-        return hash_path(account, container, obj, prefix=self.hash_prefix,
-                         suffix=self.hash_suffix).hex()
+        names = split_object_name(name)
+        if names is None:
+            raise ValueError(f"not an object name: {name!r}")
+        return hash_path(*names, prefix=self.hash_prefix, suffix=self.hash_suffix).hex()
 
     def get_hashes(self, dev_path: str, data_dir: str, partition: str,
                    recalculate: list[str]) -> dict[str, str]:

@@ -17,9 +17,8 @@ from typing import Callable, Iterable, Iterator
 
 import msgpack
 
-from objstore.common import conditional, ranges
-from objstore.common.checks import (
-    MAX_NUMBER, InputError, device_error, metadata_error, name_error, parse_int)
+from objstore.common import checks, conditional, ranges
+from objstore.common.checks import InputError, device_error, metadata_error, name_error, parse_int
 from objstore.common.config import (config_true_value, get_float, get_int, hash_path_affixes,
                                     section)
 from objstore.common.constraints import load_constraints, wsgi_to_str
@@ -83,13 +82,6 @@ def _post_listing_update(data_metadata: dict[str, str], content_type: str, ctype
 _STORE_ERROR_STATUS: dict[type[store.StoreError], int] = {
     store.NewerExists: 409, store.AlreadyExists: 412, store.EtagMismatch: 422,
     store.WrongLength: 499, store.TooLarge: 413, store.DeviceFull: 507}
-
-
-def _length(raw: str, header: str) -> int:
-    try:
-        return parse_int(raw, header)
-    except InputError as err:
-        raise HTTPError(400, str(err)) from None
 
 
 def _http_error(err: store.StoreError) -> HTTPError:
@@ -282,21 +274,15 @@ class ObjectServer:
 
     @staticmethod
     def _delete_at(environ: dict, timestamp: Timestamp) -> str | None:
-        """X-Delete-At (or X-Delete-After relative to the request) as an int string;
-        None if neither is set (or they are empty, which removes the expiry)."""
-        delete_at = environ.get("HTTP_X_DELETE_AT") or None
-        after = environ.get("HTTP_X_DELETE_AFTER") or None
-        if delete_at is None and after is None:
-            return None
+        """The expiry the request asks for (X-Delete-After counts from its
+        X-Timestamp); None if neither header is set or they are empty, which
+        removes the expiry."""
         try:
-            when = parse_int(delete_at, "X-Delete-At", minimum=-MAX_NUMBER) if delete_at is not None else \
-                int(timestamp.seconds) + parse_int(after, "X-Delete-After", minimum=-MAX_NUMBER)
-        except InputError:
-            raise HTTPError(400, "Non-integer X-Delete-At" if delete_at is not None
-                            else "Non-integer X-Delete-After") from None
-        if when < time.time():
-            raise HTTPError(400, "X-Delete-At in past")
-        return str(when)
+            return checks.delete_at(environ.get("HTTP_X_DELETE_AT") or None,
+                                    environ.get("HTTP_X_DELETE_AFTER") or None,
+                                    timestamp.seconds, time.time())
+        except InputError as err:
+            raise HTTPError(400, str(err)) from None
 
     # -- handlers ------------------------------------------------------------
     def put(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -342,8 +328,10 @@ class ObjectServer:
             raise HTTPError(400, "X-Backend-Obj-Multiphase-Commit is not supported")
         with_footer = config_true_value(environ.get("HTTP_X_BACKEND_OBJ_METADATA_FOOTER"))
         object_length = self._object_length(environ) if with_footer else content_length
-        if object_length is not None and object_length > self.constraints.max_file_size:
-            raise HTTPError(413, f"Your request is too large: max {self.constraints.max_file_size}")
+        try:
+            checks.check_object_size(object_length, self.constraints.max_file_size)
+        except InputError as err:
+            raise HTTPError(err.status, str(err)) from None
         body = self._request_body(environ, content_length)
         if not with_footer:
             return body, None, object_length
@@ -360,18 +348,22 @@ class ObjectServer:
     @staticmethod
     def _content_length(environ: dict) -> int | None:
         """The request body's length; None if chunked."""
-        raw = environ.get("CONTENT_LENGTH")
-        if raw in (None, ""):
-            if "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-                raise HTTPError(411, "Missing Content-Length or Transfer-Encoding: chunked")
-            return None
-        return _length(raw, "Content-Length")
+        try:
+            return checks.body_length(environ.get("CONTENT_LENGTH"),
+                                      environ.get("HTTP_TRANSFER_ENCODING"))
+        except InputError as err:
+            raise HTTPError(err.status, str(err)) from None
 
     @staticmethod
     def _object_length(environ: dict) -> int | None:
         """The object part's length in a footer PUT, if the proxy knows it."""
         raw = environ.get("HTTP_X_BACKEND_OBJ_CONTENT_LENGTH")
-        return None if raw in (None, "") else _length(raw, "X-Backend-Obj-Content-Length")
+        if raw in (None, ""):
+            return None
+        try:
+            return parse_int(raw, "X-Backend-Obj-Content-Length")
+        except InputError as err:
+            raise HTTPError(400, str(err)) from None
 
     @staticmethod
     def _request_body(environ: dict, content_length: int | None) -> Iterator[bytes]:
@@ -517,9 +509,13 @@ class ObjectServer:
                             {"x-backend-timestamp": diskfile.timestamp.internal})
         if_delete_at = environ.get("HTTP_X_IF_DELETE_AT")
         if if_delete_at is not None:
+            try:
+                wanted = checks.if_delete_at(if_delete_at)
+            except InputError as err:
+                raise HTTPError(400, str(err)) from None
             if not diskfile.exists:
                 raise HTTPError(404, "Not Found")
-            if diskfile.metadata.get("X-Delete-At") != if_delete_at.strip():
+            if diskfile.metadata.get("X-Delete-At") != wanted:
                 raise HTTPError(412, "X-If-Delete-At does not match the object's X-Delete-At")
         existed = diskfile.exists and (if_delete_at is not None or not diskfile.is_expired())
         self._commit(diskfile.writer(), {"name": diskfile.name, "X-Timestamp": timestamp.internal},

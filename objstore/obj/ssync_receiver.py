@@ -19,6 +19,7 @@ from typing import BinaryIO, Iterator
 import msgpack
 
 from objstore.common.http import CHUNK_SIZE
+from objstore.common.paths import split_object_name
 from objstore.common.policies import StoragePolicy
 from objstore.common.timestamp import Timestamp
 from objstore.obj import ondisk, ssync, store
@@ -175,12 +176,12 @@ def _drain(content: Iterator[bytes]) -> None:
 def _target(frame: ssync.Frame, partition: ObjectPath) -> ObjectPath:
     """Where the frame's file goes: the object its metadata names."""
     name = frame.metadata.get("name")
-    parts = name.split("/", 3) if isinstance(name, str) else []
-    if len(parts) != 4 or parts[0] or not all(parts[1:]):
+    names = split_object_name(name) if isinstance(name, str) else None
+    if names is None:
         raise _Refused(f"metadata name {name!r} is not /account/container/object")
     try:
         if Timestamp(frame.metadata.get("X-Timestamp", "")) != ondisk.file_timestamp(frame.file):
             raise ValueError
     except (TypeError, ValueError):
         raise _Refused("metadata X-Timestamp does not match the file name") from None
-    return partition._replace(account=parts[1], container=parts[2], obj=parts[3])
+    return partition._replace(account=names[0], container=names[1], obj=names[2])

@@ -16,6 +16,7 @@ import dataclasses
 import errno
 from typing import Callable, Iterable, NamedTuple
 
+from objstore.common.checks import too_large_message
 from objstore.common.expiring import EXPIRING_ACCOUNT, QueueEntry, queue_container
 from objstore.common.policies import StoragePolicy
 from objstore.common.timestamp import Timestamp
@@ -104,7 +105,7 @@ class WrongLength(StoreError):
 
 class TooLarge(StoreError):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"Your request is too large: max {limit}")
+        super().__init__(too_large_message(limit))
 
 
 class DeviceFull(StoreError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import eventlet
 
-from objstore.common.checks import name_length_error
+from objstore.common.checks import name_length_error, too_large_message
 from objstore.common.http import CHUNK_SIZE, Response, empty_response, error_response
 from objstore.common.config import config_true_value
 from objstore.common.expiring import EXPIRING_ACCOUNT, queue_container
@@ -262,7 +262,7 @@ class ReplicatedObjectController(Controller):
                 raise UploadError(499, "Client disconnected before sending the whole body")
             received += len(chunk)
             if received > max_size:
-                raise UploadError(413, f"Your request is too large; max object size is {max_size}")
+                raise UploadError(413, too_large_message(max_size))
             yield chunk
 
     def _put_response(self, result: BackendResult, timestamp: str,

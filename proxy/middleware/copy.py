@@ -21,7 +21,7 @@ from objstore.common.checks import MAX_NUMBER, is_whole_number, name_error
 from objstore.common.config import config_true_value, section
 from objstore.common.constraints import Constraints, load_constraints, wsgi_to_str
 from objstore.common.http import HTTPError, error_response
-from objstore.common.paths import split_object_path
+from objstore.common.paths import split_object_path, split_object_ref
 from objstore.common.wsgi import WSGIApp
 from proxy.middleware.dlo import DynamicLargeObject
 from proxy.middleware.slo import StaticLargeObject, is_slo
@@ -48,10 +48,11 @@ def parse_object_ref(value: str, header: str, limits: Constraints = Constraints(
     decoded = wsgi_to_str(unquote(value, encoding="latin-1"))
     if decoded is None:
         raise HTTPError(400, f"{header}: not valid UTF-8")
-    container, _, obj = decoded.lstrip("/").partition("/")
-    if not container or not obj:
+    names = split_object_ref(decoded)
+    if names is None:
         raise HTTPError(412,
                         f"{header} header must be of the form <container name>/<object name>")
+    container, obj = names
     error = (name_error(container, "Container", limits.max_container_name_length)
              or name_error(obj, "Object", MAX_NUMBER))  # the PUT checks the object name's length
     if error:

@@ -26,7 +26,7 @@ from objstore.common.checks import MAX_NUMBER, InputError, is_whole_number, load
 from objstore.common.config import config_true_value, get_int, section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import CHUNK_SIZE, TEXT_PLAIN, HTTPError, Response, error_response, header_dict
-from objstore.common.paths import split_object_path, split_path
+from objstore.common.paths import split_object_path, split_object_ref, split_path
 from objstore.common.timestamp import Timestamp, parse_http_date
 from objstore.common.wsgi import WSGIApp
 from proxy.internal.segments import (
@@ -340,12 +340,12 @@ class StaticLargeObject:
                 raise HTTPError(400, f"Index {index}: extraneous keys "
                                       + ", ".join(f'"{k}"' for k in sorted(extra)))
             path = seg.get("path")
-            if not isinstance(path, str) or "/" not in path.lstrip("/") or \
-                    not all(path.lstrip("/").partition("/")[::2]):
+            names = split_object_ref(path) if isinstance(path, str) else None
+            if names is None:
                 raise HTTPError(400,
                                 f"Index {index}: path does not refer to an object. Path must "
                                       "be of the form /container/object.")
-            bad_name = _segment_path_error(path)
+            bad_name = _segment_names_error(*names)
             if bad_name:
                 raise HTTPError(400, f"Index {index}: {bad_name}")
             size = seg.get("size_bytes")
@@ -502,12 +502,11 @@ class StaticLargeObject:
         return Response(200, {"content-type": TEXT_PLAIN}, body.encode("utf-8"))(environ, start_response)
 
 
-def _segment_path_error(path: str) -> str | None:
+def _segment_names_error(container: str, obj: str) -> str | None:
     """Why a manifest's ``/container/object`` names no valid segment: no
     ``..`` container, no NUL, no lone surrogate (JSON can spell ``\\ud800``,
     which no UTF-8 path can carry).  Lengths are the segment HEAD's to check,
     against the configured limits."""
-    container, _, obj = path.lstrip("/").partition("/")
     return name_error(container, "Container", MAX_NUMBER) or name_error(obj, "Object", MAX_NUMBER)
 
 

@@ -2,8 +2,9 @@
 import pytest
 
 from objstore.common.checks import (
-    InputError, device_error, listing_limit, load_json, metadata_error, metadata_totals_error,
-    parse_clamped_int, parse_int)
+    InputError, body_length, check_object_size, delete_at, device_error, if_delete_at,
+    listing_limit, load_json, metadata_error, metadata_totals_error, parse_clamped_int, parse_int,
+    too_large_message)
 from objstore.common.constraints import Constraints
 
 LIMITS = Constraints()
@@ -104,3 +105,72 @@ def test_load_json_parses_bounded_json():
 def test_load_json_refuses_with_a_reason(raw, message):
     with pytest.raises(InputError, match=message):
         load_json(raw if isinstance(raw, bytes) else raw, "body", 100 if len(raw) < 200 else 10 ** 6)
+
+
+# -- upload framing and expiry: one rule for the proxy and the object server ----
+@pytest.mark.parametrize("length, encoding, expected", [
+    ("12", None, 12), ("0", None, 0), (None, "chunked", None), (None, " Chunked ", None),
+    ("12", "chunked", None),  # Transfer-Encoding wins (RFC 7230 3.3.3)
+])
+def test_body_length(length, encoding, expected):
+    assert body_length(length, encoding) == expected
+
+
+@pytest.mark.parametrize("length, encoding, status, message", [
+    (None, None, 411, "Missing Content-Length and not chunked"),
+    ("", None, 411, "Missing Content-Length and not chunked"),
+    ("12x", None, 400, "Invalid Content-Length: not a whole number"),
+    ("9" * 5000, None, 400, "Invalid Content-Length: more than 19 digits"),
+    ("5", "gzip", 501, "Transfer-Encoding 'gzip' is not supported"),
+    (None, "gzip, chunked", 501, "Transfer-Encoding 'gzip, chunked' is not supported"),
+])
+def test_body_length_refusals(length, encoding, status, message):
+    with pytest.raises(InputError) as err:
+        body_length(length, encoding)
+    assert (err.value.status, str(err.value)) == (status, message)
+
+
+def test_object_size_over_the_limit_is_413():
+    check_object_size(None, 10)
+    check_object_size(10, 10)
+    with pytest.raises(InputError) as err:
+        check_object_size(11, 10)
+    assert (err.value.status, str(err.value)) == (413, too_large_message(10))
+    assert too_large_message(10) == "Your request is too large; max object size is 10"
+
+
+NOW = 1_700_000_000.5
+
+
+@pytest.mark.parametrize("at, after, sent_at, expected", [
+    (None, None, NOW, None),
+    ("1700000100", None, NOW, "1700000100"),
+    (" 1700000100 ", None, NOW, "1700000100"),
+    (None, "60", NOW, "1700000060"),
+    (None, "60", NOW - 30, "1700000030"),       # counts from the request's time
+    ("1700000100", "60", NOW, "1700000060"),    # X-Delete-After wins, as in Swift
+    ("1" * 100, None, NOW, "9999999999"),       # clamped to ten digits
+    (None, "9" * 30, NOW, "9999999999"),
+])
+def test_delete_at(at, after, sent_at, expected):
+    assert delete_at(at, after, sent_at, NOW) == expected
+
+
+@pytest.mark.parametrize("at, after, message", [
+    ("soon", None, "Non-integer X-Delete-At"), ("1.5", None, "Non-integer X-Delete-At"),
+    ("", None, "Non-integer X-Delete-At"), (None, "1.5", "Non-integer X-Delete-After"),
+    ("0", None, "X-Delete-At in past"), ("-" + "9" * 40, None, "X-Delete-At in past"),
+    ("1700000000", None, "X-Delete-At in past"), (None, "-5", "X-Delete-After in past"),
+    (None, "0", "X-Delete-After in past"),
+])
+def test_delete_at_refusals_are_swifts_bodies(at, after, message):
+    with pytest.raises(InputError) as err:
+        delete_at(at, after, NOW, NOW)
+    assert (err.value.status, str(err.value)) == (400, message)
+
+
+def test_if_delete_at_takes_the_stored_form():
+    assert if_delete_at(" 1700000100") == "1700000100"
+    assert if_delete_at("00001700000100") == "1700000100"
+    with pytest.raises(InputError, match="^Bad X-If-Delete-At header value$"):
+        if_delete_at("soon")

@@ -433,6 +433,29 @@ def test_delete_after_and_bad_delete_at(app):
                X_Delete_At="12").status_int == 400
 
 
+def test_expiry_and_framing_refusals_say_what_the_proxy_says(app):
+    """objstore.common.checks holds these rules once: the object server answers
+    a direct request with the proxy's (Swift's) words."""
+    now = time.time()
+    resp = put(app, timestamp=str(now), X_Delete_After="-5")
+    assert (resp.status_int, resp.body) == (400, b"X-Delete-After in past\n")
+    resp = put(app, timestamp=str(now), X_Delete_At="1" * 100)   # clamped, as the proxy does
+    assert resp.status_int == 201
+    assert req(app, "/sda/1/a/c/o").headers["X-Delete-At"] == "9999999999"
+    resp = req(app, "/sda/1/a/c/o", "DELETE", X_Timestamp=str(now + 1), X_If_Delete_At="soon")
+    assert (resp.status_int, resp.body) == (400, b"Bad X-If-Delete-At header value\n")
+    assert req(app, "/sda/1/a/c/o", "DELETE", X_Timestamp=str(now + 2),
+               X_If_Delete_At="09999999999").status_int == 204
+    request = Request.blank("/sda/1/a/c/o", method="PUT", headers={
+        "X-Timestamp": ts(), "Content-Type": "text/plain", "Transfer-Encoding": "gzip"})
+    request.environ.pop("CONTENT_LENGTH", None)
+    resp = request.get_response(app)
+    assert (resp.status_int, resp.body) == (501, b"Transfer-Encoding 'gzip' is not supported\n")
+    request.headers.pop("Transfer-Encoding")
+    resp = request.get_response(app)
+    assert (resp.status_int, resp.body) == (411, b"Missing Content-Length and not chunked\n")
+
+
 def test_user_metadata_limits(app):
     assert put(app, **{f"X_Object_Meta_K{i}": "v" for i in range(91)}).status_int == 400
     assert put(app, X_Object_Meta_Big="v" * 257).status_int == 400

@@ -1,6 +1,7 @@
 import pytest
 
-from objstore.common.paths import ApiPath, split_api_path, split_object_path, split_path
+from objstore.common.paths import (ApiPath, leading_path, split_api_path, split_object_name,
+                                   split_object_path, split_object_ref, split_path)
 
 
 @pytest.mark.parametrize("path,args,expected", [
@@ -39,3 +40,25 @@ def test_api_path_on_both_versions(version):
 def test_not_api_paths(path):
     assert split_object_path(path) is None
     assert split_api_path(path) is None
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("/a/c/o", ("a", "c", "o")), ("/a/c/d/o/", ("a", "c", "d/o/")), ("/a/c//o", ("a", "c", "/o")),
+    ("a/c/o", None), ("/a/c", None), ("/a/c/", None), ("/a//o", None), ("//c/o", None), ("", None),
+])
+def test_split_object_name(name, expected):
+    assert split_object_name(name) == expected
+
+
+@pytest.mark.parametrize("ref, expected", [
+    ("c/o", ("c", "o")), ("/c/o", ("c", "o")), ("c/d/o", ("c", "d/o")), ("//c/o", ("c", "o")),
+    ("c", None), ("c/", None), ("/o", None), ("", None),
+])
+def test_split_object_ref(ref, expected):
+    assert split_object_ref(ref) == expected
+
+
+def test_leading_path():
+    assert leading_path("/a/c/o/p", 1) == "/a"
+    assert leading_path("/a/c/o/p", 2) == "/a/c"
+    assert leading_path("/a", 2) == "/a"
