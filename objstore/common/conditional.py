@@ -24,6 +24,11 @@ import math
 
 from objstore.common.timestamp import parse_http_date
 
+# the request headers this module judges, by name and by WSGI environ key: what a
+# layer drops, forwards or keeps back when it answers conditions itself
+HEADERS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+ENVIRON_KEYS = tuple("HTTP_" + name.upper().replace("-", "_") for name in HEADERS)
+
 _WHY_412 = {
     "If-Match": "the object's ETag does not match If-Match",
     "If-Unmodified-Since": "the object was modified after If-Unmodified-Since",

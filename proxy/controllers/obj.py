@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import eventlet
 
+from objstore.common import conditional
 from objstore.common.checks import name_length_error, too_large_message
 from objstore.common.http import CHUNK_SIZE, Response, empty_response, error_response
 from objstore.common.config import config_true_value
@@ -34,8 +35,7 @@ from ring.ring import Ring
 if TYPE_CHECKING:
     from proxy.server import Application
 
-_READ_NAMES = frozenset({"range", "if-match", "if-none-match", "if-modified-since",
-                         "if-unmodified-since"})
+_READ_NAMES = frozenset({"range", *conditional.HEADERS})
 _WRITE_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-transient-sysmeta-",
                    "x-remove-object-meta-")
 _WRITE_NAMES = frozenset({"content-type", "etag", "content-encoding", "content-disposition",

@@ -13,6 +13,7 @@ import functools
 import re
 from typing import Iterator, Mapping
 
+from objstore.common import conditional
 from objstore.common.backend_http import BackendResponse
 from objstore.common.fanout import NET_ERRORS, FanOut, NodeIter, unavailable_message
 from objstore.common.http import CHUNK_SIZE, REASONS, TEXT_PLAIN, Response, error_response
@@ -21,7 +22,7 @@ from objstore.common.timestamp import Timestamp
 _RESPONSE_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te",
                                   "trailer", "upgrade", "date", "server", "x-trans-id"})
 _CONTENT_RANGE = re.compile(r"^bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19}|\*)$", re.ASCII)
-_DROP_ON_RESUME = ("range", "if-none-match", "if-modified-since", "if-unmodified-since", "if-match")
+_DROP_ON_RESUME = ("range", *conditional.HEADERS)
 
 
 def response_headers(backend_headers: Mapping[str, str]) -> dict[str, str]:

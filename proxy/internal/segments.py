@@ -21,13 +21,11 @@ from eventlet.greenthread import GreenThread
 
 from proxy.internal.subrequest import SubResponse, call_app, make_env
 from objstore.common import ranges as http_ranges
-from objstore.common.conditional import evaluate
+from objstore.common.conditional import ENVIRON_KEYS, evaluate
 from objstore.common.timestamp import parse_http_date
 from objstore.common.http import TEXT_PLAIN, Response, error_response, header_dict
 from objstore.common.wsgi import WSGIApp
 
-CONDITIONAL_KEYS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
-                    "HTTP_IF_UNMODIFIED_SINCE")
 # headers of the manifest object that must not describe the assembled object
 MANIFEST_ONLY_HEADERS = frozenset({"content-length", "etag", "content-range", "accept-ranges",
                                    "transfer-encoding"})
@@ -191,7 +189,7 @@ def fetch_object(app: WSGIApp, environ: dict, is_manifest: Callable[[SubResponse
     elif not (_may_be_about_a_manifest(resp, environ) and is_manifest(_head(app, environ))):
         return resp, False
     resp.close()
-    env = {k: v for k, v in environ.items() if k not in CONDITIONAL_KEYS and k != "HTTP_RANGE"}
+    env = {k: v for k, v in environ.items() if k not in ENVIRON_KEYS and k != "HTTP_RANGE"}
     resp = call_app(app, env)
     return resp, is_manifest(resp) and resp.ok
 
@@ -202,11 +200,11 @@ def _may_be_about_a_manifest(resp: SubResponse, environ: dict) -> bool:
     headers rather than the large object's."""
     if resp.status_int == 416:
         return bool(environ.get("HTTP_RANGE"))
-    return resp.status_int in (304, 412) and any(k in environ for k in CONDITIONAL_KEYS)
+    return resp.status_int in (304, 412) and any(k in environ for k in ENVIRON_KEYS)
 
 
 def _head(app: WSGIApp, environ: dict) -> SubResponse:
-    env = {k: v for k, v in environ.items() if k not in CONDITIONAL_KEYS and k != "HTTP_RANGE"}
+    env = {k: v for k, v in environ.items() if k not in ENVIRON_KEYS and k != "HTTP_RANGE"}
     env["REQUEST_METHOD"] = "HEAD"
     resp = call_app(app, env)
     resp.close()

@@ -17,6 +17,7 @@ import configparser
 from typing import Callable, Iterable
 from urllib.parse import quote, unquote
 
+from objstore.common import conditional
 from objstore.common.checks import MAX_NUMBER, is_whole_number, name_error
 from objstore.common.config import config_true_value, section
 from objstore.common.constraints import Constraints, load_constraints, wsgi_to_str
@@ -33,12 +34,10 @@ COPIED_HEADERS = ("content-type", "content-encoding", "content-disposition")
 # request keys that describe the copy itself, not the new object
 COPY_REQUEST_KEYS = frozenset({
     "HTTP_DESTINATION", "HTTP_DESTINATION_ACCOUNT", "HTTP_X_COPY_FROM", "HTTP_X_COPY_FROM_ACCOUNT",
-    "HTTP_X_FRESH_METADATA", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE", "HTTP_ETAG", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING",
-    "HTTP_X_STATIC_LARGE_OBJECT", "HTTP_X_OBJECT_MANIFEST"})
+    "HTTP_X_FRESH_METADATA", *conditional.ENVIRON_KEYS, "HTTP_RANGE", "HTTP_ETAG", "CONTENT_LENGTH",
+    "HTTP_TRANSFER_ENCODING", "HTTP_X_STATIC_LARGE_OBJECT", "HTTP_X_OBJECT_MANIFEST"})
 # source request headers: conditions on the source, and Range (copies just those bytes)
-SOURCE_CONDITIONALS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
-                       "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
+SOURCE_CONDITIONALS = (*conditional.ENVIRON_KEYS, "HTTP_RANGE")
 
 
 def parse_object_ref(value: str, header: str, limits: Constraints = Constraints()) -> tuple[str, str]:

@@ -1,6 +1,7 @@
 """The one RFC 7232 evaluator that the object server and the large-object middleware share."""
 import pytest
 
+from objstore.common import conditional
 from objstore.common.conditional import evaluate
 
 ETAG = "0123456789abcdef0123456789abcdef"
@@ -68,3 +69,9 @@ def test_if_modified_since_ignored_when_if_none_match_is_present():
 
 def test_if_match_failure_wins_over_if_none_match():
     assert status("GET", if_match="x", if_none_match=ETAG) == 412
+
+
+def test_header_names_and_environ_keys_name_the_same_headers():
+    assert conditional.ENVIRON_KEYS == ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
+                                        "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
+    assert len(conditional.HEADERS) == len(conditional.ENVIRON_KEYS)
