@@ -10,6 +10,7 @@ import os
 from typing import Callable, Iterable
 
 from objstore.common.config import section
+from objstore.common.http import Response
 from objstore.common.wsgi import WSGIApp
 
 
@@ -22,12 +23,10 @@ class HealthCheck:
         if environ.get("PATH_INFO") != "/healthcheck":
             return self.app(environ, start_response)
         if self.disable_path and os.path.exists(self.disable_path):
-            body, status = b"DISABLED BY FILE", "503 Service Unavailable"
+            status, body = 503, b"DISABLED BY FILE"
         else:
-            body, status = b"OK", "200 OK"
-        start_response(status, [("Content-Type", "text/plain"),
-                                ("Content-Length", str(len(body)))])
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+            status, body = 200, b"OK"
+        return Response(status, {"content-type": "text/plain"}, body)(environ, start_response)
 
 
 def server_healthcheck(app: WSGIApp, conf: configparser.ConfigParser,

@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 
 from objstore.common.background import stats_path
 from objstore.common.config import section
+from objstore.common.http import Response
 from objstore.common.wsgi import WSGIApp
 
 PREFIX = "/recon/"
@@ -141,13 +142,11 @@ class Recon:
         if not path.startswith(PREFIX):
             return self.app(environ, start_response)
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
-            return self._respond(start_response, "405 Method Not Allowed", {"error": "GET only"},
-                                 environ)
+            return self._json(405, {"error": "GET only"})(environ, start_response)
         answer = self.answer(path[len(PREFIX):].strip("/"))
         if answer is None:
-            return self._respond(start_response, "404 Not Found",
-                                 {"error": f"unknown recon check {path!r}"}, environ)
-        return self._respond(start_response, "200 OK", answer, environ)
+            return self._json(404, {"error": f"unknown recon check {path!r}"})(environ, start_response)
+        return self._json(200, answer)(environ, start_response)
 
     def answer(self, what: str) -> dict | None:
         """The JSON document for ``/recon/<what>``, None for an unknown check."""
@@ -166,12 +165,9 @@ class Recon:
         return None
 
     @staticmethod
-    def _respond(start_response: Callable, status: str, document: dict,
-                 environ: dict) -> list[bytes]:
-        body = json.dumps(document, sort_keys=True).encode()
-        start_response(status, [("Content-Type", "application/json"),
-                                ("Content-Length", str(len(body)))])
-        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+    def _json(status: int, document: dict) -> Response:
+        return Response(status, {"content-type": "application/json"},
+                        json.dumps(document, sort_keys=True).encode())
 
 
 def server_recon(app: WSGIApp, conf: configparser.ConfigParser, section_name: str,

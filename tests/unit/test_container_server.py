@@ -376,6 +376,19 @@ def test_healthcheck_via_app_factory(tmp_path):
     assert resp.status_int == 200 and resp.body == b"OK"
 
 
+def test_healthcheck_drained_by_its_disable_path(tmp_path):
+    drain = tmp_path / "drain"
+    app = app_factory(make_conf(tmp_path, disable_path=str(drain)), LOG)
+    drain.touch()
+    resp = call(app, "/healthcheck")
+    assert (resp.status_int, resp.body, resp.headers["Content-Type"]) == (
+        503, b"DISABLED BY FILE", "text/plain")
+    resp = call(app, "/healthcheck", "HEAD")
+    assert (resp.status_int, resp.body, resp.headers["Content-Length"]) == (503, b"", "16")
+    drain.unlink()
+    assert call(app, "/healthcheck").status_int == 200
+
+
 # -- account updates -----------------------------------------------------------
 def test_flush_reports_stats_to_every_account_replica(server, accounts):
     put_container(server)
