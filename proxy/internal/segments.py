@@ -237,18 +237,18 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
         return error_response(416, headers={"content-range": f"bytes */{total}"})(environ, start_response)
     if ranges is None:
         headers.append(("Content-Length", str(total)))
-        status = "200 OK"
+        status = 200
         chunks: Callable[[], Iterator[bytes]] = lambda: stream_segments(
             app, environ, parts_for(0, total - 1), source=source, logger=logger)
     elif len(ranges) == 1:
         first, last = ranges[0]
-        status = "206 Partial Content"
+        status = 206
         headers += [("Content-Length", str(last - first + 1)),
                     ("Content-Range", f"bytes {first}-{last}/{total}")]
         chunks = lambda: stream_segments(app, environ, parts_for(first, last), source=source,
                                          logger=logger)
     else:
-        status = "206 Partial Content"
+        status = 206
         content_type = next((v for k, v in headers if k.lower() == "content-type"),
                             "application/octet-stream")
         boundary = os.urandom(16).hex()
@@ -271,12 +271,11 @@ def large_object_response(app: WSGIApp, environ: dict, start_response: Callable,
                 yield b"\r\n"
             yield tail
     if method == "HEAD":
-        start_response(status, headers)
-        return []
+        return Response(status, header_dict(headers), [])(environ, start_response)
     stream = chunks()
     try:
         first_chunk = next(stream, b"")
     except SegmentError as err:
         return error_response(409, str(err))(environ, start_response)
-    start_response(status, headers)
-    return PrimedBody(first_chunk, stream)
+    return Response(status, header_dict(headers), PrimedBody(first_chunk, stream))(
+        environ, start_response)

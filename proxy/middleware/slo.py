@@ -266,11 +266,11 @@ class StaticLargeObject:
         body = json.dumps(entries, sort_keys=raw).encode("utf-8")
         kept = client_headers(resp.headers)
         content_type = next((v for k, v in kept if k.lower() == "content-type"), JSON_TYPE)
-        keep = [(k, v) for k, v in kept if k.lower() not in ("content-length", "content-type", "etag")]
-        start_response("200 OK", keep + [("Content-Type", content_type if raw else JSON_TYPE),
-                                         ("Content-Length", str(len(body))),
-                                         ("Etag", hashlib.md5(body).hexdigest())])
-        return [] if head else [body]
+        headers = header_dict((k, v) for k, v in kept
+                              if k.lower() not in ("content-length", "content-type", "etag"))
+        headers.update({"content-type": content_type if raw else JSON_TYPE,
+                        "etag": hashlib.md5(body).hexdigest()})
+        return Response(200, headers, body)(environ, start_response)
 
     # ---- PUT ----------------------------------------------------------------------
     def handle_put(self, environ: dict, start_response: Callable, target) -> Iterable[bytes]:
