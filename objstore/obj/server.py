@@ -352,7 +352,9 @@ class ObjectServer:
             return checks.body_length(environ.get("CONTENT_LENGTH"),
                                       environ.get("HTTP_TRANSFER_ENCODING"))
         except InputError as err:
-            raise HTTPError(err.status, str(err)) from None
+            # an unknown transfer coding is the sender's error here (400, as
+            # every refusal of a storage node): a 501 would count against this node
+            raise HTTPError(400 if err.status == 501 else err.status, str(err)) from None
 
     @staticmethod
     def _object_length(environ: dict) -> int | None:

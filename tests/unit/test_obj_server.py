@@ -450,7 +450,7 @@ def test_expiry_and_framing_refusals_say_what_the_proxy_says(app):
         "X-Timestamp": ts(), "Content-Type": "text/plain", "Transfer-Encoding": "gzip"})
     request.environ.pop("CONTENT_LENGTH", None)
     resp = request.get_response(app)
-    assert (resp.status_int, resp.body) == (501, b"Transfer-Encoding 'gzip' is not supported\n")
+    assert (resp.status_int, resp.body) == (400, b"Transfer-Encoding 'gzip' is not supported\n")
     request.headers.pop("Transfer-Encoding")
     resp = request.get_response(app)
     assert (resp.status_int, resp.body) == (411, b"Missing Content-Length and not chunked\n")
