@@ -1,7 +1,7 @@
 """``objstore-aio``: an all-in-one cluster (proxy + N storage nodes) on 127.0.0.1.
 
     objstore-aio start [--dir DIR] [--nodes 3] [--replicas 3] [--part-power 10]
-                       [--port 8080] [--config EXTRA.conf]
+                       [--port 8080] [--config EXTRA.conf] [--auth swauth|tempauth]
     objstore-aio status | stop | restart | reset
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 
-from aio import layout as lay
+from aio import auth_users, layout as lay
 from aio import processes, rings
 from aio.layout import ClusterState, Daemon, Layout, LayoutError, NodePorts
 from objstore.common.background import stats_path
@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--part-power", type=int, help="ring partition power (new cluster only; default 10)")
         sub.add_argument("--port", type=int, help=f"proxy port (default {DEFAULT_PROXY_PORT})")
         sub.add_argument("--config", metavar="EXTRA.conf",
-                         help="INI sections merged into every daemon's config (e.g. more tempauth users)")
+                         help="INI sections merged into every daemon's config")
+        sub.add_argument("--auth", choices=lay.AUTH_SYSTEMS,
+                         help="swauth: users kept in the cluster, managed with objstore-auth-* "
+                              "(default for a new cluster); tempauth: the static users of the "
+                              "proxy config (kept until changed)")
         sub.add_argument("--timeout", type=float, default=HEALTH_TIMEOUT,
                          help="seconds to wait for the daemons to become healthy")
     for name, text in (("status", "show each daemon's pid, port and health, and each background "
@@ -103,6 +107,10 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
                 raise LayoutError(f"the proxy is running on port {state.proxy_port}; "
                                   f"use 'objstore-aio restart --port {args.port}' to move it")
             state.proxy_port = args.port
+        if args.auth is not None:
+            state.auth = args.auth
+        if not state.super_admin_key:
+            state.super_admin_key = lay.new_admin_key()
     else:
         nodes = 3 if args.nodes is None else args.nodes
         proxy_port = DEFAULT_PROXY_PORT if args.port is None else args.port
@@ -114,7 +122,7 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
         node_ports = [NodePorts(*ports[i:i + 3]) for i in range(0, len(ports), 3)]
         state = lay.new_state(nodes, 3 if args.replicas is None else args.replicas,
                               10 if args.part_power is None else args.part_power,
-                              proxy_port, node_ports)
+                              proxy_port, node_ports, args.auth or lay.AUTH_SYSTEMS[0])
     layout.make_dirs(state)
     if args.config:
         if not (os.path.exists(layout.extra_config)
@@ -147,6 +155,8 @@ def cmd_start(layout: Layout, args: argparse.Namespace) -> int:
         print(f"objstore-aio: not healthy after {args.timeout:.0f}s: {names} "
               f"(logs in {layout.logs})", file=sys.stderr)
         return 1
+    if state.auth == "swauth":
+        auth_users.ensure_users(state)
     # the background daemons last: their first pass finds every server up
     background = [d for d in layout.background_daemons(state) if processes.read_pid(layout, d) is None]
     for daemon in background:
@@ -170,7 +180,7 @@ def usage_text(layout: Layout, state: ClusterState) -> str:
   auth URL: {auth}
   user:     test:tester
   key:      testing
-  (also test2:tester2/testing2, test:tester3/testing3, and admin:admin/admin as reseller admin)
+{users_text(layout, state)}
 
 swift CLI (pip install python-swiftclient):
   swift -A {auth} -U test:tester -K testing stat
@@ -194,6 +204,21 @@ boto3 (the S3 API comes with a later release of objstore; this is how it will lo
 
 objstore-aio status | stop | restart | reset   (logs: {layout.logs})
 objstore-recon --config {layout.proxy_config}   (replication, async pendings, quarantines per node)"""
+
+
+def users_text(layout: Layout, state: ClusterState) -> str:
+    """Who else can log in and, with the Swauth-style store, how to add users."""
+    if state.auth == "tempauth":
+        return ("  (also test2:tester2/testing2, test:tester3/testing3, and admin:admin/admin as "
+                "reseller admin)")
+    others = ", ".join(f"{user.name}/{user.key}" + (f" ({user.roles})" if user.roles else "")
+                       for user in lay.SWAUTH_USERS[1:])
+    return f"""  (also {others})
+  super admin key: {state.super_admin_key}   (super_admin_key in {layout.proxy_config})
+
+add a user, then use it (objstore-auth-list, -set-key, -delete-user... work alike):
+  objstore-auth-add-user -A {auth_users.admin_url(state)} -K {state.super_admin_key} -a myaccount myuser mykey
+  swift -A http://127.0.0.1:{state.proxy_port}/auth/v1.0 -U myaccount:myuser -K mykey stat"""
 
 
 def cmd_status(layout: Layout) -> int:

@@ -9,6 +9,7 @@ One directory holds everything::
     DIR/rings/              *.builder and *.ring.gz
     DIR/nodes/<N>/d<N>/     node N's one disk (``devices = DIR/nodes/<N>``)
     DIR/recon/<N>/          node N's background daemons' stats files (its recon_cache_path)
+    DIR/recon/proxy/        the proxy config's recon_cache_path (the token cleaner's stats)
     DIR/logs/<daemon>.log   each daemon's output
     DIR/run/<daemon>.pid    each daemon's pid
 
@@ -28,8 +29,42 @@ STORAGE_KINDS = ("object", "container", "account")
 DEFAULT_DIR = "~/.objstore-aio"
 DIR_ENV = "OBJSTORE_AIO_DIR"
 
-# tempauth users every all-in-one has (account, user, key, roles); like Swift's SAIO.
-DEFAULT_USERS = (
+# ``--auth`` choices: the Swauth-style store in the cluster (the default), or
+# tempauth's static users from the proxy config.
+AUTH_SYSTEMS = ("swauth", "tempauth")
+
+
+@dataclasses.dataclass(frozen=True)
+class SaioUser:
+    """A user every all-in-one has (Swift's SAIO users, which its functional tests expect)."""
+
+    account: str
+    user: str
+    key: str
+    admin: bool = False
+    reseller_admin: bool = False
+    groups: tuple[str, ...] = ()  # more groups, e.g. "service" for service tokens
+
+    @property
+    def name(self) -> str:
+        return f"{self.account}:{self.user}"
+
+    @property
+    def roles(self) -> str:
+        return " ".join(([".admin"] if self.admin else []) +
+                        ([".reseller_admin"] if self.reseller_admin else []) + list(self.groups))
+
+
+# Created in the Swauth-style store at every start unless they exist.
+SWAUTH_USERS = (
+    SaioUser("test", "tester", "testing", admin=True),
+    SaioUser("test2", "tester2", "testing2", admin=True),
+    SaioUser("test", "tester3", "testing3"),
+    SaioUser("test5", "tester5", "testing5", groups=("service",)),
+    SaioUser("test", "tester6", "testing6", reseller_admin=True),
+)
+# --auth tempauth: its static users (account, user, key, roles).
+TEMPAUTH_USERS = (
     ("test", "tester", "testing", ".admin"),
     ("test2", "tester2", "testing2", ".admin"),
     ("test", "tester3", "testing3", ""),
@@ -38,10 +73,12 @@ DEFAULT_USERS = (
 
 # Middleware in pipeline order and their modules.  A filter is only put in
 # the pipeline when its module is installed, so the all-in-one keeps working
-# while middleware are added.
+# while middleware are added; of the auth filters (AUTH_SYSTEMS), only the
+# cluster's own.
 PIPELINE_FILTERS = (
     ("catch_errors", "proxy.middleware.catch_errors"),
     ("healthcheck", "objstore.common.healthcheck"),
+    ("swauth", "auth.swauth.middleware"),
     ("tempauth", "auth.tempauth"),
     ("dlo", "proxy.middleware.dlo"),
     ("slo", "proxy.middleware.slo"),
@@ -76,11 +113,14 @@ BACKGROUND_DAEMONS = (
     BackgroundProgram("object-replicator", "replicator.object_replicator:main", 15),
     BackgroundProgram("object-expirer", "replicator.object_expirer:main", 15),
 )
+# With the Swauth-style store, one more for the whole cluster, on the proxy's
+# config (it reads the store through the proxy pipeline): expired tokens go.
+TOKEN_CLEANER = BackgroundProgram("auth-token-cleaner", "auth.swauth.cleanup:main", 30)
 
 # Keys the all-in-one decides itself: an extra config cannot override them.
 OWNED_KEYS = frozenset({"bind_ip", "bind_port", "devices", "mount_check", "ring_dir",
                         "hash_path_prefix", "hash_path_suffix", "log_file", "pipeline", "use",
-                        "recon_cache_path", "stats_file"})
+                        "recon_cache_path", "stats_file", "super_admin_key"})
 
 
 class LayoutError(Exception):
@@ -107,6 +147,9 @@ class ClusterState:
     proxy_port: int
     hash_path_suffix: str
     node_ports: list[NodePorts]
+    auth: str = AUTH_SYSTEMS[0]
+    # the proxy's super_admin_key; a cluster made before the Swauth-style store gets one at start
+    super_admin_key: str = ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2) + "\n"
@@ -159,6 +202,10 @@ class Layout:
     def recon_cache(self, node: int) -> str:
         return os.path.join(self.base, "recon", str(node))
 
+    @property
+    def proxy_recon_cache(self) -> str:
+        return os.path.join(self.base, "recon", "proxy")
+
     def log_file(self, daemon: str) -> str:
         return os.path.join(self.logs, f"{daemon}.log")
 
@@ -187,6 +234,7 @@ class Layout:
         for node in range(1, state.nodes + 1):
             os.makedirs(os.path.join(self.devices(node), self.device_name(node)), exist_ok=True)
             os.makedirs(self.recon_cache(node), exist_ok=True)
+        os.makedirs(self.proxy_recon_cache, exist_ok=True)
 
     def daemons(self, state: ClusterState) -> list[Daemon]:
         """Every process of the cluster, storage nodes first, the proxy last."""
@@ -196,13 +244,17 @@ class Layout:
         return found
 
     def background_daemons(self, state: ClusterState) -> list[Daemon]:
-        """Every node's background daemons (``object-auditor-1``...), node by node."""
-        return [Daemon(f"{program.name}-{node}", program.name, 0, self.node_config(node), node)
-                for node in range(1, state.nodes + 1) for program in BACKGROUND_DAEMONS]
+        """Every node's background daemons (``object-auditor-1``...), node by node,
+        then the token cleaner if the cluster keeps its users in the store."""
+        found = [Daemon(f"{program.name}-{node}", program.name, 0, self.node_config(node), node)
+                 for node in range(1, state.nodes + 1) for program in BACKGROUND_DAEMONS]
+        if state.auth == "swauth":
+            found.append(Daemon(TOKEN_CLEANER.name, TOKEN_CLEANER.name, 0, self.proxy_config))
+        return found
 
 
 def new_state(nodes: int, replicas: int, part_power: int, proxy_port: int,
-              node_ports: list[NodePorts]) -> ClusterState:
+              node_ports: list[NodePorts], auth: str = AUTH_SYSTEMS[0]) -> ClusterState:
     if nodes < 1:
         raise LayoutError("--nodes must be at least 1")
     if not 1 <= replicas <= nodes:
@@ -211,7 +263,12 @@ def new_state(nodes: int, replicas: int, part_power: int, proxy_port: int,
         raise LayoutError("--part-power must be between 0 and 24")
     return ClusterState(nodes=nodes, replicas=replicas, part_power=part_power,
                         proxy_port=proxy_port, hash_path_suffix=secrets.token_hex(16),
-                        node_ports=node_ports)
+                        node_ports=node_ports, auth=auth, super_admin_key=new_admin_key())
+
+
+def new_admin_key() -> str:
+    """A super admin key that pastes into a shell and never reads as an option (hex)."""
+    return secrets.token_hex(16)
 
 
 def module_exists(name: str) -> bool:
@@ -221,9 +278,11 @@ def module_exists(name: str) -> bool:
         return False
 
 
-def available_filters() -> list[tuple[str, str]]:
-    """(filter name, module) for each middleware that is installed, in pipeline order."""
-    return [(name, module) for name, module in PIPELINE_FILTERS if module_exists(module)]
+def available_filters(auth: str) -> list[tuple[str, str]]:
+    """(filter name, module) for each middleware that is installed, in pipeline order,
+    with ``auth`` the one auth filter."""
+    return [(name, module) for name, module in PIPELINE_FILTERS
+            if (name == auth or name not in AUTH_SYSTEMS) and module_exists(module)]
 
 
 def _cluster_section(layout: Layout, state: ClusterState) -> dict[str, str]:
@@ -254,15 +313,23 @@ def node_config(layout: Layout, state: ClusterState, node: int) -> configparser.
 def proxy_config(layout: Layout, state: ClusterState,
                  filters: list[tuple[str, str]]) -> configparser.ConfigParser:
     conf = new_parser()
-    conf["objstore"] = _cluster_section(layout, state)
+    conf["objstore"] = {**_cluster_section(layout, state),
+                        "recon_cache_path": layout.proxy_recon_cache}
     conf["proxy-server"] = {"bind_ip": "127.0.0.1", "bind_port": str(state.proxy_port),
                             "workers": "2", "log_level": "INFO"}
     conf["pipeline:main"] = {"pipeline": " ".join([name for name, _ in filters] + ["proxy-server"])}
     for name, module in filters:
         conf[f"filter:{name}"] = {"use": f"{module}:filter_factory"}
     if conf.has_section("filter:tempauth"):
-        for account, user, key, roles in DEFAULT_USERS:
+        for account, user, key, roles in TEMPAUTH_USERS:
             conf["filter:tempauth"][f"user_{account}_{user}"] = f"{key} {roles}".strip()
+    if conf.has_section("filter:swauth"):
+        # SERVICE_ accounts need a second token from a "service" user (test5:tester5), as in
+        # Swift's SAIO
+        conf["filter:swauth"].update({"super_admin_key": state.super_admin_key,
+                                      "reseller_prefix": "AUTH, SERVICE",
+                                      "SERVICE_require_group": "service"})
+        conf[TOKEN_CLEANER.name] = {"interval": str(TOKEN_CLEANER.interval), "log_level": "INFO"}
     return conf
 
 
@@ -305,8 +372,9 @@ def write_configs(layout: Layout, state: ClusterState,
                   filters: list[tuple[str, str]] | None = None) -> None:
     """(Re)write every daemon's config from the state and the extra config."""
     extra = read_extra(layout.extra_config) if os.path.exists(layout.extra_config) else new_parser()
-    configs = {layout.proxy_config: proxy_config(layout, state,
-                                                 available_filters() if filters is None else filters)}
+    if filters is None:
+        filters = available_filters(state.auth)
+    configs = {layout.proxy_config: proxy_config(layout, state, filters)}
     for node in range(1, state.nodes + 1):
         configs[layout.node_config(node)] = node_config(layout, state, node)
     for path, conf in configs.items():

@@ -17,14 +17,14 @@ import subprocess
 import sys
 import time
 
-from aio.layout import BACKGROUND_DAEMONS, Daemon, Layout
+from aio.layout import BACKGROUND_DAEMONS, TOKEN_CLEANER, Daemon, Layout
 
 PROGRAMS = {
     "proxy": "objstore-proxy-server",
     "object": "objstore-object-server",
     "container": "objstore-container-server",
     "account": "objstore-account-server",
-    **{background.name: background.program for background in BACKGROUND_DAEMONS},
+    **{background.name: background.program for background in (*BACKGROUND_DAEMONS, TOKEN_CLEANER)},
 }
 ENTRY_POINTS = {  # fallbacks when the bin/ scripts are not installed
     "objstore-proxy-server": "proxy.server:main",
@@ -35,7 +35,8 @@ ENTRY_POINTS = {  # fallbacks when the bin/ scripts are not installed
     "objstore-aio": "aio.cli:main",
     "objstore-recon": "replicator.recon.cli:main",
     "objstore": "client.cli:main",
-    **{background.program: background.entry_point for background in BACKGROUND_DAEMONS},
+    **{background.program: background.entry_point
+       for background in (*BACKGROUND_DAEMONS, TOKEN_CLEANER)},
 }
 
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from aio.layout import BACKGROUND_DAEMONS, ClusterState, Layout
+from aio.layout import BACKGROUND_DAEMONS, TOKEN_CLEANER, ClusterState, Layout
 from aio.processes import program
 from objstore.common.recon import read_stats
 from tests.support import free_port, wait_for
@@ -59,6 +59,7 @@ def test_background_daemons_run_report_passes_and_stop(small_cluster):
     with open(layout.state_file, encoding="utf-8") as handle:
         state = ClusterState.from_json(handle.read())
     names = [f"{program.name}-{node}" for node in range(1, NODES + 1) for program in BACKGROUND_DAEMONS]
+    names.append(TOKEN_CLEANER.name)  # the cluster's one, for the auth store
 
     def background_status() -> dict[str, str]:
         table = aio("status").stdout.split("\n\n")[1].splitlines()[1:]
@@ -69,7 +70,9 @@ def test_background_daemons_run_report_passes_and_stop(small_cluster):
     def passes_finished() -> bool:
         return all((read_stats(os.path.join(layout.recon_cache(node), f"{program.name}.json"))
                     or {}).get("last_pass") for node in range(1, NODES + 1)
-                   for program in BACKGROUND_DAEMONS)
+                   for program in BACKGROUND_DAEMONS) and \
+            (read_stats(os.path.join(layout.proxy_recon_cache, f"{TOKEN_CLEANER.name}.json"))
+             or {}).get("last_pass")
     wait_for(passes_finished, timeout=PASS_TIMEOUT, interval=0.5,
              what="a finished pass of every background daemon")
     status = aio("status")

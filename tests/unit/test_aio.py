@@ -1,5 +1,6 @@
 """The all-in-one's directory layout, generated configs, ring commands and pid handling."""
 import configparser
+import json
 import os
 import socket
 import subprocess
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-from aio import cli, layout as lay, processes, rings
+from aio import auth_users, cli, layout as lay, processes, rings
 from aio.layout import Layout, LayoutError, NodePorts
 from tests.support import wait_for
 
@@ -106,7 +107,7 @@ def test_extra_config_is_merged_but_cannot_move_ports(tmp_path):
 def test_only_installed_middleware_join_the_pipeline(monkeypatch):
     installed = {"auth.tempauth", "proxy.middleware.slo"}
     monkeypatch.setattr(lay, "module_exists", lambda name: name in installed)
-    assert lay.available_filters() == [("tempauth", "auth.tempauth"),
+    assert lay.available_filters("tempauth") == [("tempauth", "auth.tempauth"),
                                        ("slo", "proxy.middleware.slo")]
 
 
@@ -234,7 +235,7 @@ def test_every_node_runs_each_background_daemon_with_its_own_stats_directory(tmp
     state = make_state(nodes=2, replicas=2)
     layout.make_dirs(state)
     lay.write_configs(layout, state, filters=[])
-    daemons = layout.background_daemons(state)
+    daemons = [d for d in layout.background_daemons(state) if d.node]
     assert [d.name for d in daemons] == [f"{program.name}-{node}" for node in (1, 2)
                                          for program in lay.BACKGROUND_DAEMONS]
     assert {d.config for d in daemons if d.node == 2} == {layout.node_config(2)}
@@ -254,3 +255,104 @@ def test_every_background_daemon_has_an_entry_point_and_a_script():
         assert callable(getattr(__import__(module, fromlist=[function]), function))
         assert os.path.exists(os.path.join(repo, "bin", program.program))
         assert processes.PROGRAMS[program.name] == program.program
+
+
+def test_new_clusters_use_the_swauth_store_with_their_own_super_admin_key(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state()
+    assert state.auth == "swauth"
+    assert len(state.super_admin_key) == 32 and make_state().super_admin_key != state.super_admin_key
+    layout.save_state(state)
+    assert layout.load_state() == state
+    layout.make_dirs(state)
+    (tmp_path / "etc" / "extra.conf").write_text("[filter:swauth]\nsuper_admin_key = mine\n"
+                                                 "token_life = 60\n")
+    lay.write_configs(layout, state, filters=[("swauth", "auth.swauth.middleware")])
+    conf = read_conf(layout.proxy_config)
+    assert conf["pipeline:main"]["pipeline"] == "swauth proxy-server"
+    assert conf["filter:swauth"]["use"] == "auth.swauth.middleware:filter_factory"
+    # the all-in-one's commands use the key it generated: an extra config cannot change it
+    assert conf["filter:swauth"]["super_admin_key"] == state.super_admin_key
+    assert conf["filter:swauth"]["token_life"] == "60"
+    assert not conf.has_section("filter:tempauth")
+
+
+def test_only_the_clusters_auth_filter_joins_the_pipeline(monkeypatch):
+    monkeypatch.setattr(lay, "module_exists", lambda name: True)
+    names = {auth: [name for name, _ in lay.available_filters(auth)] for auth in lay.AUTH_SYSTEMS}
+    assert "swauth" in names["swauth"] and "tempauth" not in names["swauth"]
+    assert "tempauth" in names["tempauth"] and "swauth" not in names["tempauth"]
+
+
+def test_a_cluster_made_before_the_swauth_store_gets_a_key_and_keeps_its_auth_until_told(
+        tmp_path, monkeypatch):
+    layout = Layout(str(tmp_path))
+    old = make_state()
+    raw = json.loads(old.to_json())
+    del raw["auth"], raw["super_admin_key"]
+    raw["auth"] = "tempauth"
+    (tmp_path / lay.STATE_FILE).write_text(json.dumps(raw))
+    monkeypatch.setattr(rings, "rings_exist", lambda layout: True)
+    args = cli.build_parser().parse_args(["start", "--dir", str(tmp_path)])
+    state = cli.prepare(layout, args)
+    assert state.auth == "tempauth" and len(state.super_admin_key) == 32
+    assert layout.load_state().super_admin_key == state.super_admin_key
+    args = cli.build_parser().parse_args(["start", "--dir", str(tmp_path), "--auth", "swauth"])
+    assert cli.prepare(layout, args).auth == "swauth"
+    assert layout.load_state().auth == "swauth"
+    state_without = dict(raw)
+    del state_without["auth"]
+    (tmp_path / lay.STATE_FILE).write_text(json.dumps(state_without))
+    assert layout.load_state().auth == "swauth"
+
+
+def test_setup_prepares_the_store_and_adds_each_saio_user_if_missing():
+    state = make_state()
+    commands = auth_users.setup_commands(state)
+    admin = ["-A", "http://127.0.0.1:8080/auth/", "-K", state.super_admin_key]
+    assert commands[0] == ("prep", admin)
+    added = {tuple(args[len(admin):]) for command, args in commands[1:]
+             if command == "add-user" and args[:len(admin)] == admin}
+    # storage accounts AUTH_<account>, as tempauth's and Swift's SAIO's
+    assert added == {("--if-missing", "-a", "-s", "test", "test", "tester", "testing"),
+                     ("--if-missing", "-a", "-s", "test2", "test2", "tester2", "testing2"),
+                     ("--if-missing", "-s", "test", "test", "tester3", "testing3"),
+                     ("--if-missing", "-g", "service", "-s", "test5", "test5", "tester5",
+                      "testing5"),
+                     ("--if-missing", "-r", "-s", "test", "test", "tester6", "testing6")}
+
+
+def test_the_banner_tells_the_super_admin_key_and_how_to_add_a_user(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state()
+    text = cli.usage_text(layout, state)
+    assert f"super admin key: {state.super_admin_key}" in text
+    add = (f"objstore-auth-add-user -A http://127.0.0.1:8080/auth/ -K {state.super_admin_key} "
+           "-a myaccount myuser mykey")
+    assert add in text.splitlines()[text.splitlines().index(
+        "add a user, then use it (objstore-auth-list, -set-key, -delete-user... work alike):") + 1]
+    assert "test:tester6/testing6 (.reseller_admin)" in text
+    state.auth = "tempauth"
+    text = cli.usage_text(layout, state)
+    assert "super admin key" not in text and "admin:admin/admin" in text
+
+
+def test_the_swauth_store_gets_a_token_cleaner_on_the_proxy_config_and_service_accounts(tmp_path):
+    layout = Layout(str(tmp_path))
+    state = make_state(nodes=2, replicas=2)
+    layout.make_dirs(state)
+    lay.write_configs(layout, state, filters=[("swauth", "auth.swauth.middleware")])
+    [cleaner] = [d for d in layout.background_daemons(state) if not d.node]
+    assert (cleaner.name, cleaner.config) == ("auth-token-cleaner", layout.proxy_config)
+    assert processes.PROGRAMS[cleaner.kind] == "objstore-auth-token-cleaner"
+    assert processes.ENTRY_POINTS["objstore-auth-token-cleaner"] == "auth.swauth.cleanup:main"
+    conf = read_conf(layout.proxy_config)
+    assert conf["auth-token-cleaner"]["interval"] == "30"
+    # its stats go to the all-in-one's directory, where 'status' reads them
+    assert cli.stats_file(cleaner) == os.path.join(layout.proxy_recon_cache,
+                                                   "auth-token-cleaner.json")
+    assert os.path.isdir(layout.proxy_recon_cache)
+    assert conf["filter:swauth"]["reseller_prefix"] == "AUTH, SERVICE"
+    assert conf["filter:swauth"]["SERVICE_require_group"] == "service"
+    state.auth = "tempauth"
+    assert all(d.node for d in layout.background_daemons(state))
