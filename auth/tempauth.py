@@ -217,7 +217,7 @@ def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
     settings = {**section(conf, "filter:tempauth"), **(options or {})}
     cluster = section(conf, CLUSTER_SECTION)
     salt = cluster.get("hash_path_prefix", "") + cluster.get("hash_path_suffix", "")
-    _register_info(settings)
+    register_account_acls_info()
 
     def make(app: WSGIApp) -> TempAuth:
         auth = TempAuth(app, settings, hash_salt=salt)
@@ -226,7 +226,9 @@ def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
     return make
 
 
-def _register_info(settings: dict[str, str]) -> None:
+def register_account_acls_info() -> None:
+    """/info says ``"tempauth": {"account_acls": true}``: where Swift's clients and
+    functional tests look for account ACLs, which swauth has too (auth.authorize)."""
     try:
         from proxy.info import register_capability  # the proxy's /info registry
     except ImportError:

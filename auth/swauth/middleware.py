@@ -36,6 +36,7 @@ from auth.swauth.keys import KDF_SCHEMES
 from auth.swauth.login import handle_login
 from auth.swauth.names import BadName, check_name
 from auth.swauth.store import AuthStore, StoreError
+from auth.tempauth import register_account_acls_info
 from objstore.common.config import ConfigError, get_float, get_int, section
 from objstore.common.http import Response, error_response
 from objstore.common.wsgi import WSGIApp
@@ -197,6 +198,7 @@ def filter_factory(conf: configparser.ConfigParser, options: dict | None = None
                    ) -> Callable[[WSGIApp], WSGIApp]:
     """Pipeline entry: ``[filter:swauth]`` (see the module docstring)."""
     settings = {**section(conf, SECTION), **(options or {})}
+    register_account_acls_info()
 
     def make(app: WSGIApp) -> Swauth:
         auth = Swauth(app, settings)

@@ -1,5 +1,6 @@
 """swauth without daemons: key hashes, tokens and their cache, names, and the
 middleware (login, admin API, S3 lookup) over FakeSwift."""
+import configparser
 import hashlib
 import json
 
@@ -182,3 +183,10 @@ def test_admin_api_is_off_without_a_super_admin_key():
 def test_config_errors(options):
     with pytest.raises(ConfigError):
         filter_factory(__import__("configparser").ConfigParser(), options)(FakeSwift())
+
+
+def test_info_advertises_account_acls_where_swifts_tests_look(monkeypatch):
+    from proxy import info
+    monkeypatch.setattr(info, "_registry", {})
+    filter_factory(configparser.ConfigParser(), {"super_admin_key": "k"})
+    assert info.capabilities()["tempauth"] == {"account_acls": True}
