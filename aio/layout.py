@@ -78,6 +78,7 @@ TEMPAUTH_USERS = (
 PIPELINE_FILTERS = (
     ("catch_errors", "proxy.middleware.catch_errors"),
     ("healthcheck", "objstore.common.healthcheck"),
+    ("s3api", "proxy.s3.middleware"),
     ("swauth", "auth.swauth.middleware"),
     ("tempauth", "auth.tempauth"),
     ("dlo", "proxy.middleware.dlo"),

@@ -3,7 +3,7 @@
 ::
 
     [pipeline:main]
-    pipeline = catch_errors healthcheck tempauth dlo slo copy proxy-server
+    pipeline = catch_errors healthcheck s3api tempauth dlo slo copy proxy-server
 
     [filter:mymw]
     use = mypkg.mymodule:filter_factory
@@ -27,6 +27,7 @@ BUILTIN_FILTERS = {
     "catch_errors": "proxy.middleware.catch_errors:filter_factory",
     "gatekeeper": "proxy.middleware.gatekeeper:filter_factory",
     "healthcheck": "objstore.common.healthcheck:filter_factory",
+    "s3api": "proxy.s3.middleware:filter_factory",
     "tempauth": "auth.tempauth:filter_factory",
     "swauth": "auth.swauth.middleware:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",

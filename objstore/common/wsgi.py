@@ -207,6 +207,9 @@ def server_options(options: Mapping[str, str]) -> dict:
     return {"custom_pool": eventlet.GreenPool(get_int(options, "max_clients", 1024)),
             "log_output": False, "socket_timeout": client_timeout, "keepalive": True,
             "minimum_chunk_size": CHUNK_SIZE, "protocol": protocol,
+            # header names go out as the app wrote them: S3 clients read x-amz-meta-*
+            # names from the wire as they are (the Swift API's Response title-cases its own)
+            "capitalize_response_headers": False,
             "debug": False}  # never send a traceback to a client
 
 

@@ -39,7 +39,7 @@ _READ_NAMES = frozenset({"range", *conditional.HEADERS})
 _WRITE_PREFIXES = ("x-object-meta-", "x-object-sysmeta-", "x-object-transient-sysmeta-",
                    "x-remove-object-meta-")
 _WRITE_NAMES = frozenset({"content-type", "etag", "content-encoding", "content-disposition",
-                          "x-delete-at", "x-delete-after", "x-static-large-object",
+                          "cache-control", "content-language", "expires", "x-delete-at", "x-delete-after", "x-static-large-object",
                           "x-object-manifest", "if-none-match"})
 
 
