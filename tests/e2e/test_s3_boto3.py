@@ -2,19 +2,18 @@
 all-in-one's S3 API, and the same objects through the Swift API."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import urllib.parse
 import uuid
 import zlib
-import base64
 
+import boto3
+import botocore.httpchecksum
 import pytest
-
-boto3 = pytest.importorskip("boto3")
-import botocore.httpchecksum  # noqa: E402
-from botocore.config import Config  # noqa: E402
-from botocore.exceptions import ClientError  # noqa: E402
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 ACCESS_KEY, SECRET = "test:tester", "testing"
 
