@@ -85,6 +85,14 @@ def client_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return out
 
 
+def _override_params(environ: dict) -> str:
+    """``; name=value`` parameters a middleware put on the listing etag override (S3's
+    ``s3_etag``): kept beside ``slo_etag``, as Swift does."""
+    given = environ.get("HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_ETAG", "")
+    params = [p.strip() for p in given.split(";")[1:] if p.strip()]
+    return "".join(f"; {p}" for p in params)
+
+
 def _content_type(environ: dict, obj: str) -> str:
     given = environ.get("CONTENT_TYPE", "").strip()
     if given:
@@ -295,7 +303,7 @@ class StaticLargeObject:
                     "HTTP_X_STATIC_LARGE_OBJECT": "True", "HTTP_ETAG": body_etag,
                     # listings show both ETags: "hash" and "slo_etag", as in Swift
                     "HTTP_X_OBJECT_SYSMETA_CONTAINER_UPDATE_OVERRIDE_ETAG":
-                        f"{body_etag}; slo_etag={etag}",
+                        f"{body_etag}; slo_etag={etag}" + _override_params(environ),
                     # the container listing shows the total size, as in Swift
                     "CONTENT_TYPE": f"{_content_type(environ, obj)};swift_bytes={size}",
                     "HTTP_X_OBJECT_SYSMETA_SLO_ETAG": etag, "HTTP_X_OBJECT_SYSMETA_SLO_SIZE": str(size)})

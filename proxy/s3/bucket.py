@@ -24,7 +24,8 @@ from proxy.s3.xmlio import XML_CONTENT_TYPE, XMLError, child_text, element, pars
 LISTING_PAGE = 10000
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 _IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+\Z")
-SEGMENTS_SUFFIX = "+segments"
+SEGMENTS_SUFFIX = "+segments"   # multipart parts of <bucket>
+UPLOADS_SUFFIX = "+uploads"     # multipart uploads in progress in <bucket>
 MAX_CREATE_BODY = 64 * 1024
 
 
@@ -81,7 +82,7 @@ def list_buckets(request: S3Request) -> Response:
         page = json.loads(resp.read() or b"[]") if resp.status_int != 204 else []
         if not page:
             break
-        buckets += [item for item in page if SEGMENTS_SUFFIX not in item["name"]]
+        buckets += [item for item in page if "+" not in item["name"]]  # no bucket name has "+"
         marker = page[-1]["name"]
     root = element("ListAllMyBucketsResult", [
         owner_element(request),
@@ -201,10 +202,21 @@ def _entries(request: S3Request, marker: str, max_keys: int) -> tuple[list[dict]
     return page[:max_keys], len(page) > max_keys
 
 
+def listed_etag(swift_hash: str) -> str:
+    """The S3 ETag of a listing record: the ``s3_etag`` parameter a multipart upload's
+    manifest carries (``<md5>; s3_etag=<etag>``), else the hash itself."""
+    base, _, params = swift_hash.partition(";")
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name == "s3_etag":
+            return value
+    return base.strip()
+
+
 def _contents(request: S3Request, item: dict, encode, with_owner: bool):
     children = [element("Key", encode(item["name"])),
                 element("LastModified", s3_time(item.get("last_modified", ""))),
-                element("ETag", f'"{item.get("s3_etag") or item.get("hash", "")}"'),
+                element("ETag", f'"{listed_etag(item.get("hash", ""))}"'),
                 element("Size", item.get("bytes", 0))]
     if with_owner:
         children.append(owner_element(request))

@@ -35,6 +35,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "InvalidPart": (400, "One or more of the specified parts could not be found. The part "
                          "might not have been uploaded, or the specified entity tag might not "
                          "have matched the part's entity tag."),
+    "InvalidPartNumber": (416, "The requested partnumber is not satisfiable"),
     "InvalidPartOrder": (400, "The list of parts was not in ascending order. The parts list "
                               "must be specified in order by part number."),
     "InvalidRange": (416, "The requested range is not satisfiable"),

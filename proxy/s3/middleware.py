@@ -26,7 +26,7 @@ from objstore.common.logs import new_txn_id
 from objstore.common.wsgi import WSGIApp
 from proxy.internal.subrequest import call_app, make_env
 from proxy.s3 import bucket as bucket_ops
-from proxy.s3 import multidelete
+from proxy.s3 import multidelete, multipart
 from proxy.s3 import obj as object_ops
 from proxy.s3.config import S3Config
 from proxy.s3.errors import S3Error
@@ -40,10 +40,9 @@ BUCKET_SUBRESOURCES = frozenset((
     "accelerate", "acl", "analytics", "cors", "encryption", "intelligent-tiering", "inventory",
     "lifecycle", "logging", "metrics", "notification", "object-lock", "ownershipControls",
     "policy", "policyStatus", "publicAccessBlock", "replication", "requestPayment", "tagging",
-    "uploads", "versions", "website"))
+    "versions", "website"))
 OBJECT_SUBRESOURCES = frozenset((
-    "acl", "attributes", "legal-hold", "restore", "retention", "select", "tagging", "torrent",
-    "uploadId", "uploads"))
+    "acl", "attributes", "legal-hold", "restore", "retention", "select", "tagging", "torrent"))
 
 
 class S3Api:
@@ -135,6 +134,8 @@ class S3Api:
                 return bucket_ops.get_bucket_versioning
         if method == "POST" and "delete" in query:
             return multidelete.delete_objects
+        if method == "GET" and "uploads" in query:
+            return multipart.list_multipart_uploads
         if BUCKET_SUBRESOURCES & set(query) or (method == "PUT" and "versioning" in query):
             raise _not_implemented(query, BUCKET_SUBRESOURCES | {"versioning"})
         if method == "GET":
@@ -149,8 +150,16 @@ class S3Api:
 
     @staticmethod
     def _object_handler(method: str, query: dict[str, str]) -> Handler:
-        if OBJECT_SUBRESOURCES & set(query) or "partNumber" in query:
-            raise _not_implemented(query, OBJECT_SUBRESOURCES | {"partNumber"})
+        if OBJECT_SUBRESOURCES & set(query):
+            raise _not_implemented(query, OBJECT_SUBRESOURCES)
+        if method == "POST" and "uploads" in query:
+            return multipart.create_multipart_upload
+        if "uploadId" in query:
+            handlers = {"PUT": multipart.upload_part, "POST": multipart.complete_multipart_upload,
+                        "DELETE": multipart.abort_multipart_upload, "GET": multipart.list_parts}
+            if method in handlers:
+                return handlers[method]
+            raise S3Error("MethodNotAllowed", Method=method, ResourceType="UPLOAD")
         handlers = {"GET": object_ops.get_object, "HEAD": object_ops.get_object,
                     "PUT": object_ops.put_object, "DELETE": object_ops.delete_object}
         if method in handlers:

@@ -8,6 +8,7 @@ which the gatekeeper keeps away from clients of either API.
 from __future__ import annotations
 
 import email.utils
+import json
 from urllib.parse import quote, unquote
 
 from objstore.common.constraints import wsgi_to_str
@@ -23,6 +24,8 @@ from proxy.s3.xmlio import element
 
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 stores when a PUT names none
 CHECKSUM_SYSMETA = SYSMETA_PREFIX + "checksum-"
+# S3's ETag of a multipart object ("<md5 of the parts' md5s>-N"); the Swift API shows the SLO's
+S3_ETAG_SYSMETA = SYSMETA_PREFIX + "etag"
 # GetObject's response-* parameters and the header each one overrides
 RESPONSE_OVERRIDES = {
     "response-content-type": "content-type", "response-content-language": "content-language",
@@ -101,22 +104,28 @@ def put_object(request: S3Request) -> Response:
 
 
 def _read_headers(request: S3Request) -> dict[str, str]:
-    return {name: value for name in READ_CONDITIONALS
-            if (value := request.raw_header(name)) is not None}
+    headers = {name: value for name in READ_CONDITIONALS
+               if (value := request.raw_header(name)) is not None}
+    if "if-match" in headers or "if-none-match" in headers:
+        headers["x-backend-etag-is-at"] = S3_ETAG_SYSMETA  # multipart objects: S3's ETag
+    return headers
 
 
 def object_response_headers(request: S3Request, resp: SubResponse) -> dict[str, str]:
     """The S3 headers of a stored object, from the Swift response's."""
     out: dict[str, str] = {}
     checksum_mode = (request.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
-    whole = resp.status_int == 200
+    whole = resp.status_int == 200 and "partNumber" not in request.query
+    s3_etag = resp.header(S3_ETAG_SYSMETA)
+    if s3_etag is not None:
+        out["x-amz-mp-parts-count"] = s3_etag.rpartition("-")[2]
     for name, value in resp.headers:
         lower = name.lower()
         if lower in ("content-length", "content-range", "last-modified", "accept-ranges",
                      *STORED_HEADERS):
             out[lower] = value
         elif lower == "etag":
-            out["etag"] = quoted_etag(value)
+            out["etag"] = quoted_etag(s3_etag or value)
         elif lower.startswith(SWIFT_META_PREFIX):
             out[USER_META_PREFIX + lower[len(SWIFT_META_PREFIX):]] = value
         elif lower.startswith(CHECKSUM_SYSMETA) and checksum_mode and whole:
@@ -130,8 +139,22 @@ def get_object(request: S3Request) -> Response:
                  if param in request.query}
     if overrides and head:
         overrides = {}
+    query = {}
+    part = request.query.get("partNumber")
+    if part is not None:
+        if not (part.isascii() and part.isdigit() and 1 <= int(part[:6]) <= 10000):
+            raise S3Error("InvalidArgument", "Part number must be an integer between 1 and "
+                                             "10000, inclusive", ArgumentName="partNumber",
+                          ArgumentValue=part)
+        if request.raw_header("range") is not None:
+            raise S3Error("InvalidRequest", "Cannot specify both Range header and partNumber "
+                                            "query parameter")
+        query["part-number"] = str(int(part))
     resp = request.swift(request.method, request.bucket, request.key,
-                         headers=_read_headers(request))
+                         headers=_read_headers(request), query=query)
+    if resp.status_int == 416 and part is not None:
+        resp.close()
+        raise S3Error("InvalidPartNumber", PartNumberRequested=part)
     if resp.status_int == 304:
         resp.close()
         return Response(304, {k: v for k, v in object_response_headers(request, resp).items()
@@ -160,12 +183,26 @@ def _failed_condition(request: S3Request) -> str | None:
 
 
 def delete_object(request: S3Request) -> Response:
-    resp = request.swift("DELETE", request.bucket, request.key)
-    if resp.status_int == 404:
+    """DELETE with ``multipart-manifest=delete``: a multipart object's parts go with it
+    (a plain object is deleted as such)."""
+    resp = request.swift("DELETE", request.bucket, request.key,
+                         query={"multipart-manifest": "delete"},
+                         headers={"accept": "application/json"})
+    status = resp.status_int
+    if status == 200 and "json" in (resp.header("content-type") or ""):
+        summary = json.loads(resp.read(1024 * 1024) or b"{}")
+        status = 404 if summary.get("Number Not Found") and not summary.get("Number Deleted") \
+            else int(summary.get("Response Status", "200")[:3])
+        if status == 401 or (summary.get("Errors") and any(
+                str(error[1]).startswith(("401", "403")) for error in summary["Errors"])):
+            raise S3Error("AccessDenied")
+        if summary.get("Errors"):
+            raise S3Error("InternalError", f"deleting the parts failed: {summary['Errors'][:3]}")
+    if status == 404:
         resp.close()
         if not request.bucket_exists(request.bucket):
             raise S3Error("NoSuchBucket", BucketName=request.bucket)
-    elif not resp.ok:
+    elif not 200 <= status < 300:
         raise request.error_for(resp, request.bucket, request.key)
     resp.close()
     return Response(204, {})
@@ -227,18 +264,51 @@ def copy_object(request: S3Request) -> Response:
         headers.update(replaced)
     else:
         headers.update({name: stored[name] for name in STORED_HEADERS if name in stored})
-    headers.update({name: value for name, value in stored.items()
-                    if name.startswith(CHECKSUM_SYSMETA)})
-    resp = request.swift("PUT", request.bucket, request.key, headers=headers, body=b"")
+    if stored.get(S3_ETAG_SYSMETA) is None:  # a multipart source's checksum is of its parts
+        headers.update({name: value for name, value in stored.items()
+                        if name.startswith(CHECKSUM_SYSMETA)})
+    return _copy(request, request.bucket or "", request.key or "", headers, "CopyObjectResult")
+
+
+def _copy(request: S3Request, container: str, name: str, headers: dict[str, str],
+          result: str) -> Response:
+    """The Swift PUT with X-Copy-From, answered with ``<result>`` (ETag, LastModified)."""
+    resp = request.swift("PUT", container, name, headers=headers, body=b"")
     if resp.status_int == 412:
         resp.close()
         raise S3Error("PreconditionFailed", "The source object changed during the copy")
+    if resp.status_int == 416:
+        resp.close()
+        raise S3Error("InvalidRange")
     if not resp.ok:
         raise request.error_for(resp, request.bucket, request.key)
     resp.close()
     modified = resp.header("last-modified")
     parsed = email.utils.parsedate_tz(modified) if modified else None
     epoch = float(email.utils.mktime_tz(parsed)) if parsed else 0.0
-    root = element("CopyObjectResult", [element("LastModified", iso_date(epoch)),
-                                        element("ETag", quoted_etag(resp.header("etag")))])
+    root = element(result, [element("LastModified", iso_date(epoch)),
+                            element("ETag", quoted_etag(resp.header("etag")))])
     return xml_response(root)
+
+
+def copy_source_part(request: S3Request, container: str, name: str) -> Response:
+    """UploadPartCopy: the source (or ``x-amz-copy-source-range: bytes=first-last`` of
+    it) becomes the part."""
+    src_bucket, src_key = parse_copy_source(request.header("x-amz-copy-source") or "")
+    source = head_copy_source(request, src_bucket, src_key)
+    headers = {"x-copy-from": quote(f"/{src_bucket}/{src_key}".encode("utf-8")),
+               "if-match": (source.header("etag") or "").strip('"'),
+               "content-type": "application/octet-stream"}
+    byte_range = request.header("x-amz-copy-source-range")
+    if byte_range is not None:
+        size = int(source.header("content-length") or 0)
+        first, sep, last = byte_range.removeprefix("bytes=").partition("-")
+        if not (byte_range.startswith("bytes=") and sep and first.isdigit() and last.isdigit()
+                and int(first) <= int(last) < size):
+            raise S3Error("InvalidArgument", "The x-amz-copy-source-range value must be of the "
+                                             "form bytes=first-last where first and last are "
+                                             "the zero-based offsets of the first and last "
+                                             "bytes to copy",
+                          ArgumentName="x-amz-copy-source-range", ArgumentValue=byte_range)
+        headers["range"] = f"bytes={int(first)}-{int(last)}"
+    return _copy(request, container, name, headers, "CopyPartResult")

@@ -6,12 +6,14 @@ stopped at the end of the session whatever happened (a failed start too).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import subprocess
 import sys
 import uuid
+from typing import Iterator
 
 import pytest
 
@@ -57,20 +59,35 @@ class Cluster:
         return ["-A", self.auth_url, "-U", user, "-K", key]
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory) -> Cluster:
-    base = tmp_path_factory.mktemp("aio")
+@contextlib.contextmanager
+def running_cluster(base, extra_config: str, nodes: int) -> Iterator[Cluster]:
+    """An all-in-one cluster in ``base`` with ``extra_config`` merged in, stopped (and
+    its directory removed) at the end whatever happened."""
     extra = base / "extra.conf"
-    extra.write_text(EXTRA_CONFIG)
+    extra.write_text(extra_config)
     running = Cluster(str(base / "cluster"), free_port())
     try:
-        # 4 nodes for 3 replicas, so that every partition has a handoff node
-        running.aio("start", "--port", str(running.port), "--part-power", "6", "--nodes", "4",
-                    "--replicas", "3", "--config", str(extra))
+        running.aio("start", "--port", str(running.port), "--part-power", "6", "--nodes",
+                    str(nodes), "--replicas", "3", "--config", str(extra))
         yield running
     finally:
         running.aio("stop", check=False)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory) -> Cluster:
+    # 4 nodes for 3 replicas, so that every partition has a handoff node
+    with running_cluster(tmp_path_factory.mktemp("aio"), EXTRA_CONFIG, nodes=4) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def s3_cluster(tmp_path_factory) -> Cluster:
+    """A cluster with the default object size limit: S3 clients send multipart parts of
+    at least 5 MiB, over the 1 MiB limit of ``cluster``."""
+    with running_cluster(tmp_path_factory.mktemp("s3aio"), "", nodes=3) as running:
+        yield running
 
 
 @pytest.fixture

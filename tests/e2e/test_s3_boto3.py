@@ -25,6 +25,11 @@ def client(cluster, access_key: str = ACCESS_KEY, secret: str = SECRET, **config
 
 
 @pytest.fixture
+def cluster(s3_cluster):
+    return s3_cluster
+
+
+@pytest.fixture
 def s3(cluster):
     return client(cluster)
 
