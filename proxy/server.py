@@ -307,4 +307,5 @@ def app_factory(conf: configparser.ConfigParser, logger: logging.Logger) -> WSGI
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_wsgi_daemon(SECTION, app_factory, 8080, trust_txn_id=False, argv=argv)
+    # header names as written: S3 clients read x-amz-meta-* names from the wire as they are
+    run_wsgi_daemon(SECTION, app_factory, 8080, trust_txn_id=False, argv=argv, keep_header_case=True)

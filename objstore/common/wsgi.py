@@ -98,14 +98,15 @@ def bind_socket(options: Mapping[str, str], default_port: int) -> socket.socket:
 
 def serve(app: WSGIApp, options: Mapping[str, str], logger: logging.Logger, *,
           default_port: int, trust_txn_id: bool = True,
-          sock: socket.socket | None = None) -> None:
-    """Serve ``app`` until SIGTERM/SIGINT; fork ``workers`` processes if > 0."""
+          sock: socket.socket | None = None, keep_header_case: bool = False) -> None:
+    """Serve ``app`` until SIGTERM/SIGINT; fork ``workers`` processes if > 0.
+    ``keep_header_case``: response header names go out as the app wrote them."""
     sock = sock or bind_socket(options, default_port)
     wrapped = AccessLog(app, logger, trust_txn_id=trust_txn_id)
     workers = get_int(options, "workers", 0)
     logger.info("listening on %s:%d with %d worker(s)", *sock.getsockname()[:2], max(workers, 1))
     if workers <= 0:
-        _serve_in_this_process(sock, wrapped, options)
+        _serve_in_this_process(sock, wrapped, options, keep_header_case)
         return
     # Stop signals wait (blocked) until each process has its handler: a
     # SIGTERM that reached the parent before it could forward it would leave
@@ -115,7 +116,7 @@ def serve(app: WSGIApp, options: Mapping[str, str], logger: logging.Logger, *,
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
-            _serve_in_this_process(sock, wrapped, options)
+            _serve_in_this_process(sock, wrapped, options, keep_header_case)
             os._exit(0)
         children.append(pid)
     _supervise(children)
@@ -198,7 +199,7 @@ class _Protocol(eventlet.wsgi.HttpProtocol):
         return environ
 
 
-def server_options(options: Mapping[str, str]) -> dict:
+def server_options(options: Mapping[str, str], keep_header_case: bool = False) -> dict:
     """``eventlet.wsgi.server``'s keyword arguments for a daemon's section."""
     client_timeout = get_float(options, "client_timeout", 60.0)
     protocol = type("_Protocol", (_Protocol,), {
@@ -207,13 +208,13 @@ def server_options(options: Mapping[str, str]) -> dict:
     return {"custom_pool": eventlet.GreenPool(get_int(options, "max_clients", 1024)),
             "log_output": False, "socket_timeout": client_timeout, "keepalive": True,
             "minimum_chunk_size": CHUNK_SIZE, "protocol": protocol,
-            # header names go out as the app wrote them: S3 clients read x-amz-meta-*
-            # names from the wire as they are (the Swift API's Response title-cases its own)
-            "capitalize_response_headers": False,
+            # the proxy's S3 clients read x-amz-meta-* names from the wire as they are
+            "capitalize_response_headers": not keep_header_case,
             "debug": False}  # never send a traceback to a client
 
 
-def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[str, str]) -> None:
+def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[str, str],
+                           keep_header_case: bool = False) -> None:
     """Serve until SIGTERM/SIGINT, then stop accepting, close idle keep-alive
     connections and give in-flight requests ``graceful_shutdown_timeout``
     seconds to finish.
@@ -224,7 +225,8 @@ def _serve_in_this_process(sock: socket.socket, app: WSGIApp, options: Mapping[s
     wake-up pipe, and a greenthread stops the server in order.
     """
     signal_fd = stop_signal_pipe()
-    server = eventlet.spawn(eventlet.wsgi.server, sock, app, **server_options(options))
+    server = eventlet.spawn(eventlet.wsgi.server, sock, app,
+                            **server_options(options, keep_header_case))
     stopping = eventlet.event.Event()
     server.link(lambda _: stopping.ready() or stopping.send())
     eventlet.spawn_n(_wait_for_stop_signal, signal_fd, stopping)

@@ -29,7 +29,8 @@ def allow_header_count(count: int) -> None:
 
 
 def run_wsgi_daemon(name: str, app_factory: AppFactory, default_port: int,
-                    trust_txn_id: bool = True, argv: list[str] | None = None) -> None:
+                    trust_txn_id: bool = True, argv: list[str] | None = None,
+                    keep_header_case: bool = False) -> None:
     """Parse args, load the ``[name]`` section, build the app and serve it."""
     args = daemon_argument_parser(name, f"Run the objstore {name}.").parse_args(argv)
     eventlet.monkey_patch(all=False, socket=True, select=True, thread=True, time=True)
@@ -37,4 +38,5 @@ def run_wsgi_daemon(name: str, app_factory: AppFactory, default_port: int,
         setup = load_daemon_setup(name, args)
         allow_header_count(load_constraints(setup.conf).max_header_count)
         app = app_factory(setup.conf, setup.logger)
-    serve(app, setup.options, setup.logger, default_port=default_port, trust_txn_id=trust_txn_id)
+    serve(app, setup.options, setup.logger, default_port=default_port, trust_txn_id=trust_txn_id,
+          keep_header_case=keep_header_case)

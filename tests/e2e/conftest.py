@@ -31,10 +31,11 @@ user_e2e_alice = alicekey .admin
 
 
 def run_command(what: str, argv: list[str], *, check: bool, timeout: float,
-                cwd: str | None = None) -> subprocess.CompletedProcess:
+                cwd: str | None = None,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run a CLI; with ``check``, a non-zero exit fails the test with its output."""
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                            check=False)
+                            env=env, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"{what} failed ({result.returncode}):\n"
                              f"{result.stdout}\n{result.stderr}")
@@ -90,12 +91,18 @@ def s3_cluster(tmp_path_factory) -> Cluster:
         yield running
 
 
+def find_tool(name: str, package: str) -> str:
+    """A CLI installed with the test extras (this venv's first), else the test fails."""
+    path = shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
+    if not path:
+        pytest.fail(f"the {name} CLI ({package}) is not installed; pip install -e '.[test]'")
+    return path
+
+
 @pytest.fixture
 def swift_cli(cluster):
     """Run the real ``swift`` CLI against the cluster."""
-    swift = shutil.which("swift", path=os.path.dirname(sys.executable)) or shutil.which("swift")
-    if not swift:
-        pytest.fail("the swift CLI (python-swiftclient) is not installed; pip install -e '.[test]'")
+    swift = find_tool("swift", "python-swiftclient")
 
     def run(*args: str, check: bool = True, cwd: str | None = None) -> subprocess.CompletedProcess:
         return run_command(f"swift {' '.join(args)}", [swift, *cluster.auth_args(), *args],
