@@ -3,8 +3,8 @@
 A bucket is a container of the caller's account, a key is an object, a
 multipart upload is a static large object.  ``middleware.S3Api`` (pipeline
 name ``s3api``, right of the gatekeeper and left of auth) recognises S3
-requests by their signature, has the auth middleware check it
-(``identity``), and answers each operation with sub-requests through the rest
-of the pipeline made as the authenticated user, so every ACL and quota of the
-Swift API applies to S3 as well.
+requests by their signature, checks it with the secret the auth filter holds
+for the access key (``auth.s3_credentials``), and answers each operation with
+sub-requests through the rest of the pipeline made as that user, so every ACL
+of the Swift API applies to S3 as well.
 """

@@ -19,18 +19,17 @@ import configparser
 import logging
 from typing import Callable, Iterable
 
+from auth.s3_credentials import CredentialStoreError, lookup_s3_credential
 from objstore.common.config import section
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import Response, status_line
 from objstore.common.logs import new_txn_id
 from objstore.common.wsgi import WSGIApp
-from proxy.internal.subrequest import call_app, make_env
 from proxy.s3 import bucket as bucket_ops
 from proxy.s3 import multidelete, multipart
 from proxy.s3 import obj as object_ops
 from proxy.s3.config import S3Config
 from proxy.s3.errors import S3Error
-from proxy.s3.identity import S3_AUTH, S3Authentication
 from proxy.s3.request import S3Request, parse_query
 from proxy.s3.signing import is_s3_request, parse_signature
 
@@ -103,16 +102,25 @@ class S3Api:
         return request
 
     def authenticate(self, request: S3Request) -> None:
-        """The handshake with the auth middleware (see ``proxy.s3.identity``)."""
-        auth = S3Authentication(request.signature)  # type: ignore[arg-type]
-        probe = make_env(request.env, "HEAD", "/", source="S3")
-        probe[S3_AUTH] = auth
-        call_app(self.app, probe).close()
-        if auth.account is None:
-            raise auth.error
-        request.account = auth.account
-        request.user = auth.user or ""
-        request.env.update(auth.identity)
+        """Check the signature with the secret the auth filter holds for the access key
+        (``auth.s3_credentials``), then make the request that user's: its sub-requests
+        are authorized by the auth filter like the user's own Swift requests."""
+        signature = request.signature
+        assert signature is not None
+        try:
+            credential = lookup_s3_credential(signature.access_key)
+        except CredentialStoreError:
+            raise S3Error("ServiceUnavailable", "The credential store did not answer") from None
+        if credential is None:
+            raise S3Error("InvalidAccessKeyId", AWSAccessKeyId=signature.access_key)
+        if not signature.verify(credential.secret):
+            raise signature.mismatch()
+        request.account = credential.storage_account
+        request.user = credential.user
+        request.env["REMOTE_USER"] = ",".join(credential.groups)
+        request.env["objstore.identity"] = {"user": credential.user,
+                                            "account": credential.storage_account,
+                                            "groups": list(credential.groups)}
 
     # ---- routing ----------------------------------------------------------------------
     def route(self, request: S3Request) -> Handler:

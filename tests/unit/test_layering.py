@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[tuple[str, ...], ...], ...] = (
     (("ring",),),
     (("objstore.obj", "objstore.db", "objstore.container", "objstore.account"),  # storage servers
      ("proxy",)),  # the proxy core (everything in proxy/ but its middleware)
-    (("auth", "proxy.middleware"),),
+    (("auth", "proxy.middleware", "proxy.s3"),),  # proxy.s3 asks auth for S3 secrets
     (("replicator",), ("replicator.recon",)),  # the daemons; the operator's view of them
     (("aio",),),
 )
