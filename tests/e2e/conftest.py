@@ -61,7 +61,7 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster(base, extra_config: str, nodes: int) -> Iterator[Cluster]:
+def running_cluster(base, extra_config: str, nodes: int, *options: str) -> Iterator[Cluster]:
     """An all-in-one cluster in ``base`` with ``extra_config`` merged in, stopped (and
     its directory removed) at the end whatever happened."""
     extra = base / "extra.conf"
@@ -69,7 +69,7 @@ def running_cluster(base, extra_config: str, nodes: int) -> Iterator[Cluster]:
     running = Cluster(str(base / "cluster"), free_port())
     try:
         running.aio("start", "--port", str(running.port), "--part-power", "6", "--nodes",
-                    str(nodes), "--replicas", "3", "--config", str(extra))
+                    str(nodes), "--replicas", "3", "--config", str(extra), *options)
         yield running
     finally:
         running.aio("stop", check=False)
@@ -86,8 +86,9 @@ def cluster(tmp_path_factory) -> Cluster:
 @pytest.fixture(scope="session")
 def s3_cluster(tmp_path_factory) -> Cluster:
     """A cluster with the default object size limit: S3 clients send multipart parts of
-    at least 5 MiB, over the 1 MiB limit of ``cluster``."""
-    with running_cluster(tmp_path_factory.mktemp("s3aio"), "", nodes=3) as running:
+    at least 5 MiB, over the 1 MiB limit of ``cluster``.  On tempauth, whose access key
+    is ``account:user`` and secret the user's key, as with Swift's s3api."""
+    with running_cluster(tmp_path_factory.mktemp("s3aio"), "", 3, "--auth", "tempauth") as running:
         yield running
 
 
