@@ -53,14 +53,16 @@ def _count(text: str) -> None:
     parse_int(text, "count", minimum=-MAX_NUMBER)  # Swift's byte counts may dip below 0
 
 
-def _policy_index(text: str) -> None:
-    parse_int(text, "policy index")
+def _whole_number(text: str) -> None:
+    parse_int(text, "number")
 
 
 ANSWER_NUMBERS: dict[str, Callable[[str], object]] = {
     **{name: Timestamp for name in TIMESTAMP_HEADERS},
     **{name: _count for name in COUNT_HEADERS},
-    "x-backend-storage-policy-index": _policy_index,
+    # a HEAD's Content-Length is the object's size, which no body read checks
+    "content-length": _whole_number,
+    "x-backend-storage-policy-index": _whole_number,
 }
 
 

@@ -21,6 +21,7 @@ from eventlet.greenthread import GreenThread
 
 from proxy.internal.subrequest import SubResponse, call_app, make_env
 from objstore.common import ranges as http_ranges
+from objstore.common.checks import is_whole_number
 from objstore.common.conditional import ENVIRON_KEYS, evaluate
 from objstore.common.timestamp import parse_http_date
 from objstore.common.http import TEXT_PLAIN, Response, error_response, header_dict
@@ -153,7 +154,7 @@ def _check_segment(resp: SubResponse, part: SegmentPart) -> int:
     else:
         total = resp.header("content-length") or ""
         skip = part.first
-    if part.size is not None and total.isdigit() and int(total) != part.size:
+    if part.size is not None and is_whole_number(total) and int(total) != part.size:
         raise SegmentError(f"segment {part.path} is {total} bytes, manifest says {part.size}")
     return skip
 

@@ -197,7 +197,7 @@ class ServerSideCopy:
         for key, value in environ.items():  # the request's own headers win
             if (key.startswith("HTTP_") or key == "CONTENT_TYPE") and key not in COPY_REQUEST_KEYS:
                 env[key] = value
-        if length and length.isdigit():
+        if is_whole_number(length):
             env["CONTENT_LENGTH"] = length
         else:
             env["HTTP_TRANSFER_ENCODING"] = "chunked"

@@ -30,7 +30,7 @@ def proxy():
 
 @pytest.mark.parametrize("header", ["x-backend-timestamp", "x-timestamp", "x-put-timestamp",
                                     "x-container-object-count", "x-account-bytes-used",
-                                    "x-backend-storage-policy-index"])
+                                    "x-backend-storage-policy-index", "content-length"])
 @pytest.mark.parametrize("value", BAD)
 def test_malformed_answer_names_the_header(header, value):
     assert header in malformed_answer({header: value})
@@ -39,13 +39,15 @@ def test_malformed_answer_names_the_header(header, value):
                              "x-backend-storage-policy-index": "1"}) is None
 
 
-@pytest.mark.parametrize("header", ["x-backend-timestamp", "x-timestamp"])
-def test_an_object_read_moves_past_a_corrupt_node(proxy, header):
+@pytest.mark.parametrize("header", ["x-backend-timestamp", "x-timestamp", "content-length"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_an_object_read_moves_past_a_corrupt_node(proxy, header, method):
     app, cluster = proxy
     first = app.rings["object"].get_nodes("AUTH_a", "c", "o")[1][0]  # read in ring order
     cluster.faults[key(first)] = {header: "9" * 5000}
-    resp = call(app, "/v1/AUTH_a/c/o")
-    assert resp.status_int == 200 and resp.body == b"body"
+    resp = call(app, "/v1/AUTH_a/c/o", method)
+    assert resp.status_int == 200 and resp.headers["content-length"] == "4"
+    assert resp.body == (b"body" if method == "GET" else b"")
     assert app.fanout.error_limiter.is_failing(first)
 
 
