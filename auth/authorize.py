@@ -40,7 +40,8 @@ from proxy.internal.subrequest import is_system_request
 
 ACCOUNT_ACL_SYSMETA = "x-account-sysmeta-core-access-control"
 ACCOUNT_ACL_ENV = "HTTP_X_ACCOUNT_SYSMETA_CORE_ACCESS_CONTROL"
-MAX_TOKEN_LENGTH = 256  # our tokens are ~40 characters; a longer one is refused unread
+MAX_TOKEN_LENGTH = 4096  # swauth tokens are 39 characters, tempauth ones grow with the
+# user name; a longer one is refused unread
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,8 @@ class AdminAPI:
                               "not starting with '.'")
         if self.store.get_account(name) is not None:
             return empty_response(202)
+        if not self.store.is_prepared():
+            return error_response(409, "The auth store is not prepared: POST /auth/v2/.prep first")
         account_id = self.auth.reseller_prefix + (suffix or str(uuid.uuid4()))
         owner = self.store.account_of_id(account_id)
         if owner is not None and owner != name:

@@ -173,6 +173,14 @@ def test_a_failing_store_is_503_not_500():
         app.s3_credential("AK")
 
 
+def test_accounts_need_a_prepared_store():
+    app = Swauth(FakeSwift(), {"super_admin_key": "sk"})
+    resp = call(app, "PUT", "/auth/v2/test", SUPER)
+    assert resp.status_int == 409 and b".prep" in resp.body
+    assert call(app, "POST", "/auth/v2/.prep", SUPER).status_int == 204
+    assert call(app, "PUT", "/auth/v2/test", SUPER).status_int == 201
+
+
 def test_admin_api_is_off_without_a_super_admin_key():
     app = Swauth(FakeSwift(), {})
     assert call(app, "GET", "/auth/v2/", SUPER).status_int == 404
