@@ -261,7 +261,7 @@ def load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0,
     """
     if kind not in KINDS:
         raise ValueError(f"ring kind must be one of {KINDS}, not {kind!r}")
-    name = kind
+    name, policy = kind, None
     if kind == "object":
         policy = load_policies(conf).get_by_index(policy_index)
         if policy is None:
@@ -270,5 +270,10 @@ def load_ring(conf: configparser.ConfigParser, kind: str, policy_index: int = 0,
     prefix, suffix = hash_path_affixes(conf)
     if reload_time is None:
         reload_time = get_float(section(conf, CLUSTER_SECTION), "ring_check_interval", 15.0)
-    return Ring(conf_ring_dir(conf), name, hash_prefix=prefix, hash_suffix=suffix,
+    ring = Ring(conf_ring_dir(conf), name, hash_prefix=prefix, hash_suffix=suffix,
                 reload_time=reload_time)
+    if policy is not None and policy.node_count and ring.replica_count != policy.node_count:
+        raise RingError(f"{ring.path}: storage policy {policy.name} needs {policy.node_count} "
+                        f"replicas (ec_num_data_fragments + ec_num_parity_fragments), the ring "
+                        f"has {ring.replica_count:g}")
+    return ring

@@ -12,6 +12,12 @@ Declared in the config as ``[storage-policy:<index>]`` sections::
     ec_type = liberasurecode_rs_vand
     ec_num_data_fragments = 4
     ec_num_parity_fragments = 2
+    # bytes per segment (default 1 MiB)
+    ec_object_segment_size = 1048576
+
+An erasure-coding policy is checked with pyeclib when the config is loaded
+(an unknown ``ec_type`` or a scheme the library refuses is a ConfigError),
+so a daemon never starts with a policy it cannot encode.
 
 With no policy sections the cluster has one replicated policy 0 ("Policy-0").
 """
@@ -22,6 +28,7 @@ import dataclasses
 import re
 
 from objstore.common.config import ConfigError, config_true_value, get_int
+from objstore.common.erasure import SegmentLayout, driver
 
 REPLICATION = "replication"
 ERASURE_CODING = "erasure_coding"
@@ -51,10 +58,26 @@ class StoragePolicy:
     def quorum(self, replicas: int) -> int:
         """Nodes whose success makes a write of this policy durable: a majority
         of whole replicas; for erasure coding, enough fragments to decode plus
-        one (``ec_num_data_fragments + 1``; the EC issue may refine it)."""
+        one (``ec_num_data_fragments + 1``, Swift's rule for Reed-Solomon:
+        k + pyeclib's min_parity_fragments_needed, which is 1)."""
         if self.policy_type == ERASURE_CODING:
             return self.ec_ndata + 1
         return majority(replicas)
+
+    @property
+    def is_erasure_coded(self) -> bool:
+        return self.policy_type == ERASURE_CODING
+
+    @property
+    def ec_layout(self) -> SegmentLayout:
+        """Segments and fragments of this (erasure-coding) policy's objects."""
+        return SegmentLayout(self.ec_type or "", self.ec_ndata, self.ec_nparity,
+                             self.ec_segment_size)
+
+    @property
+    def node_count(self) -> int | None:
+        """Primaries the object ring must have: k + m for erasure coding (None: any)."""
+        return self.ec_ndata + self.ec_nparity if self.is_erasure_coded else None
 
     @property
     def ring_name(self) -> str:
@@ -146,4 +169,16 @@ def _parse_policy(index: int, options: dict[str, str]) -> StoragePolicy:
         if not policy.ec_type or policy.ec_ndata < 1 or policy.ec_nparity < 1:
             raise ConfigError(f"storage-policy:{index}: erasure coding needs ec_type, "
                               "ec_num_data_fragments and ec_num_parity_fragments")
+        if policy.ec_segment_size < 1:
+            raise ConfigError(f"storage-policy:{index}: ec_object_segment_size must be positive")
+        _check_scheme(index, policy)
     return policy
+
+
+def _check_scheme(index: int, policy: StoragePolicy) -> None:
+    """ConfigError unless pyeclib can encode with the policy's scheme."""
+    try:
+        driver(policy.ec_type, policy.ec_ndata, policy.ec_nparity)
+    except Exception as err:  # pyeclib raises its own ECDriverError family
+        raise ConfigError(f"storage-policy:{index}: pyeclib refuses ec_type = {policy.ec_type} "
+                          f"with {policy.ec_ndata}+{policy.ec_nparity} fragments: {err}") from None

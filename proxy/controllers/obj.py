@@ -149,9 +149,7 @@ class ReplicatedObjectController(Controller):
 
     @staticmethod
     def quorum(replicas: int) -> int:
-        """Whole copies that must succeed: a majority.  (An erasure-coded
-        policy's own quorum counts fragments; until EC lands its objects are
-        stored as whole replicas too.)"""
+        """Whole copies that must succeed: a majority."""
         return majority(replicas)
 
     def _fan_out(self, method: str, info: dict, base: dict[str, str],
@@ -279,10 +277,22 @@ class ReplicatedObjectController(Controller):
                                     "last-modified": Timestamp(timestamp).http_date})
 
 
+class ErasureCodedObjectController(ReplicatedObjectController):
+    """Objects of an erasure-coding policy.  Until the fragment write path
+    lands, writes are refused: storing whole replicas under a policy that
+    promises k + m fragments would lie to the operator about space and
+    durability."""
+
+    def PUT(self) -> Response:
+        policy = self.app.storage_policy(self.container_info["storage_policy"])
+        return error_response(501, f"Storage policy {policy.name} is erasure_coding: this "
+                                   "proxy cannot write erasure-coded objects yet")
+
+
 # the object controller for each storage policy type
 OBJECT_CONTROLLERS: dict[str, type[Controller]] = {
     REPLICATION: ReplicatedObjectController,
-    ERASURE_CODING: ReplicatedObjectController,  # stored as whole replicas until EC lands
+    ERASURE_CODING: ErasureCodedObjectController,
 }
 
 

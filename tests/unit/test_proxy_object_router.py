@@ -59,12 +59,12 @@ def test_an_unknown_policy_in_the_container_is_a_503(proxy):
 
 
 @pytest.mark.parametrize("body", [b"small", b"x" * 200000])
-def test_erasure_coded_policies_still_store_whole_replicas(proxy, body):
+def test_erasure_coded_policies_are_never_stored_as_whole_replicas(proxy, body):
     app, cluster = proxy
-    assert call(app, "/v1/AUTH_a/ec/o", "PUT", body).status_int == 201
+    resp = call(app, "/v1/AUTH_a/ec/o", "PUT", body)
+    assert resp.status_int == 501 and b"ec21 is erasure_coding" in resp.body
     _, nodes = app.rings["object"].get_nodes("AUTH_a", "ec", "o")
-    assert [cluster.node(key(n)).records["/AUTH_a/ec/o"].body for n in nodes] == [body] * 3
-    assert call(app, "/v1/AUTH_a/ec/o").body == body
+    assert not any("/AUTH_a/ec/o" in cluster.node(key(n)).records for n in nodes)
 
 
 def upload(app, cluster, faults=()):
