@@ -58,13 +58,18 @@ class Cluster:
     def __init__(self, nodes: int = 3, replicas: int = 3, part_power: int = 6,
                  pipeline: str = DEFAULT_PIPELINE,
                  proxy_options: Mapping[str, str] | None = None,
-                 extra_sections: Mapping[str, Mapping[str, str]] | None = None) -> None:
+                 extra_sections: Mapping[str, Mapping[str, str]] | None = None,
+                 policy_replicas: Mapping[int, int] | None = None) -> None:
+        """``policy_replicas``: storage policy index -> replicas of its own
+        object ring (``object-N.ring.gz``) over every node, e.g. ``{1: 6}``
+        for an EC 4+2 policy declared in ``extra_sections``."""
         self.node_count = nodes
         self.replicas = replicas
         self.part_power = part_power
         self.pipeline = pipeline
         self.proxy_options = dict(proxy_options or {})
         self.extra_sections = {k: dict(v) for k, v in (extra_sections or {}).items()}
+        self.policy_replicas = dict(policy_replicas or {})
         self.base = ""
         self.ports: list[dict[str, int]] = []
         self.proxy_port = 0
@@ -111,15 +116,18 @@ class Cluster:
         _write(conf, self.proxy_config)
 
     def build_rings(self) -> None:
-        for kind in STORAGE_KINDS:
-            builder = RingBuilder(self.part_power, self.replicas, 0)
+        rings = [(kind, kind, self.replicas) for kind in STORAGE_KINDS]
+        rings += [(f"object-{index}", "object", replicas)
+                  for index, replicas in self.policy_replicas.items()]
+        for name, kind, replicas in rings:
+            builder = RingBuilder(self.part_power, replicas, 0)
             for node in range(self.node_count):
                 builder.add_dev({"region": 1, "zone": node + 1, "ip": "127.0.0.1",
                                  "port": self.ports[node][kind], "device": f"sd{node}",
                                  "weight": 100})
             builder.rebalance(seed=1)
-            builder.write_ring(os.path.join(self.ring_dir, f"{kind}.ring.gz"))
-            self.builders[kind] = builder
+            builder.write_ring(os.path.join(self.ring_dir, f"{name}.ring.gz"))
+            self.builders[name] = builder
 
     def ring(self, kind: str) -> Ring:
         return Ring(self.ring_dir, kind, hash_suffix=HASH_PATH_SUFFIX.encode())
@@ -171,11 +179,17 @@ class Cluster:
         self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
         self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
 
-    def restart_proxy(self) -> None:
-        """Stop the proxy and start it again with the same config."""
-        self._stop("proxy")
+    def stop_proxy(self, sig: int = signal.SIGTERM) -> None:
+        self._stop("proxy", sig)
+
+    def start_proxy(self) -> None:
         self._spawn("proxy", "objstore-proxy-server", self.proxy_config)
         self._wait_healthy("proxy", self.proxy_port)
+
+    def restart_proxy(self) -> None:
+        """Stop the proxy and start it again with the same config."""
+        self.stop_proxy()
+        self.start_proxy()
 
     def all_logs(self) -> str:
         """Every daemon's log file and captured output, as one text."""

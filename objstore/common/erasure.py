@@ -9,6 +9,11 @@ segment, one after the other, so segment ``j`` is at archive bytes
 ``[j * fragment_size, (j + 1) * fragment_size)`` on every node, and every
 archive of an object has the same length.  Any ``k`` fragments of a segment
 decode it; any ``k`` rebuild a missing one.
+
+Every fragment carries liberasurecode's inline CRC32 of its data (in its
+header, so sizes do not change): a reader checks each fragment before it
+decodes or rebuilds from it (``SegmentLayout.intact``), so a fragment
+corrupted on disk is replaced by another instead of turning into wrong bytes.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ SEGMENT_SIZE = "X-Object-Sysmeta-Ec-Segment-Size"
 def driver(ec_type: str, ndata: int, nparity: int) -> ECDriver:
     """One pyeclib driver per scheme and process (building one loads the
     backend library); raises pyeclib's errors for a scheme it cannot do."""
-    return ECDriver(k=ndata, m=nparity, ec_type=ec_type)
+    return ECDriver(k=ndata, m=nparity, ec_type=ec_type, chksum_type="inline_crc32")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +59,13 @@ class SegmentLayout:
     def fragment_size(self) -> int:
         """Bytes of one fragment of a whole segment."""
         return self.driver.get_segment_info(self.segment_size, self.segment_size)["fragment_size"]
+
+    def intact(self, fragment: bytes) -> bool:
+        """The fragment's data matches the CRC32 in its header."""
+        try:
+            return not self.driver.get_metadata(fragment, True)["chksum_mismatch"]
+        except Exception:  # pyeclib's ECDriverError family: not a fragment at all
+            return False
 
     def fragment_length(self, segment_length: int) -> int:
         """Bytes of one fragment of a segment of ``segment_length`` bytes."""

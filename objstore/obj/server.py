@@ -1,6 +1,6 @@
 """The object server: a WSGI app speaking Swift's backend object protocol.
 
-``PUT|GET|HEAD|POST|DELETE /<device>/<partition>/<account>/<container>/<object>``,
+``PUT|GET|HEAD|POST|DELETE|COMMIT /<device>/<partition>/<account>/<container>/<object>``,
 ``REPLICATE /<device>/<partition>[/<suffix>-<suffix>...]`` and ``SSYNC
 /<device>/<partition>`` (``objstore/obj/ssync.py``); the README's
 "Object server" section lists headers, status codes and options.  Run it with
@@ -81,7 +81,8 @@ def _post_listing_update(data_metadata: dict[str, str], content_type: str, ctype
 # what the object store's refusals answer
 _STORE_ERROR_STATUS: dict[type[store.StoreError], int] = {
     store.NewerExists: 409, store.AlreadyExists: 412, store.EtagMismatch: 422,
-    store.WrongLength: 499, store.TooLarge: 413, store.DeviceFull: 507}
+    store.WrongLength: 499, store.TooLarge: 413, store.DeviceFull: 507,
+    store.BadFragmentIndex: 400, store.NothingToCommit: 404}
 
 
 def _http_error(err: store.StoreError) -> HTTPError:
@@ -138,7 +139,8 @@ class ObjectServer:
             "allowed_headers", DEFAULT_ALLOWED_HEADERS).split(",") if name.strip()}
         self._allowed_environ = {environ_key(name): name for name in self.allowed_headers}
         self.handlers = {"GET": self.get, "HEAD": self.get, "PUT": self.put, "POST": self.post,
-                         "DELETE": self.delete, "REPLICATE": self.replicate, "SSYNC": self.ssync}
+                         "DELETE": self.delete, "COMMIT": self.commit, "REPLICATE": self.replicate,
+                         "SSYNC": self.ssync}
 
     # -- dispatch ----------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -305,7 +307,8 @@ class ObjectServer:
             stored = self.store.put(
                 target, timestamp, metadata, body, expected_etag=environ.get("HTTP_ETAG"),
                 expected_length=object_length, footers=late, update=update,
-                if_none_match=environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*")
+                if_none_match=environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*",
+                durable=not target.policy.is_erasure_coded)
         except store.StoreError as err:
             raise _http_error(err) from None
         except footers.MimeError as err:
@@ -314,6 +317,21 @@ class ObjectServer:
             raise HTTPError(422, str(err)) from None
         self.store.update_expiry_queue(target, timestamp, old_delete_at, delete_at, queue)
         return Response(201, {"etag": stored.etag})(environ, start_response)
+
+    def commit(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """The second phase of an erasure-coded PUT: the proxy learnt that
+        enough nodes stored their fragment archive at ``X-Timestamp``, so this
+        node's becomes durable (served from now on) and its container is told
+        (``X-Container-*`` as on the PUT)."""
+        target = self._object_path(environ)
+        if not target.policy.is_erasure_coded:
+            raise HTTPError(400, "COMMIT is for erasure-coded policies only")
+        try:
+            self.store.commit_durable(target, self._timestamp(environ),
+                                      self._container_update(environ))
+        except store.StoreError as err:
+            raise _http_error(err) from None
+        return respond(start_response, 201)
 
     def _put_body(self, environ: dict) -> tuple[Iterator[bytes],
                                                  Callable[[], store.Footers] | None, int | None]:

@@ -9,20 +9,29 @@ async pending).  ``ObjectStore.put`` does exactly that, in that order, and
 knows nothing of HTTP: each outcome that is not success is a ``StoreError``
 subclass that the caller maps to its own answer.  Until the rename nothing
 is visible, so every failure leaves no trace.
+
+A fragment archive of an erasure-coded policy is named by the fragment index
+in its ``X-Object-Sysmeta-Ec-Frag-Index``.  The proxy's PUT stores it
+non-durable (``durable=False``: not served, no container update) and
+``commit_durable`` marks it durable once the proxy knows enough nodes hold
+theirs; pushes by the reconstructor store durable fragments at once.
 """
 from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 from typing import Callable, Iterable, NamedTuple
 
 from objstore.common.checks import too_large_message
+from objstore.common.erasure import FRAG_INDEX
 from objstore.common.expiring import EXPIRING_ACCOUNT, QueueEntry, queue_container
 from objstore.common.policies import StoragePolicy
 from objstore.common.timestamp import Timestamp
-from objstore.obj import ondisk
+from objstore.obj import durable as durable_io
+from objstore.obj import hashes, ondisk
 from objstore.obj.diskfile import DiskFile, DiskFileManager, DiskFileWriter
-from objstore.obj.metadata import Metadata
+from objstore.obj.metadata import SIDECAR_SUFFIX, Metadata
 from objstore.obj.container_updates import ContainerUpdateSender, Target
 
 # metadata a sender gives that is stored with the version
@@ -112,6 +121,15 @@ class DeviceFull(StoreError):
     """The device cannot take the write (full, quota, or a write error)."""
 
 
+class BadFragmentIndex(StoreError):
+    """A fragment archive without a valid X-Object-Sysmeta-Ec-Frag-Index."""
+
+
+class NothingToCommit(StoreError):
+    def __init__(self) -> None:
+        super().__init__("No fragment archive at this timestamp to make durable")
+
+
 def listing_overrides(metadata: Metadata) -> dict[str, str]:
     """``X-Etag``/``X-Size``/``X-Content-Type`` that stored sysmeta imposes on listings."""
     return {"X-" + key[len(LISTING_OVERRIDE_PREFIX):]: value
@@ -135,7 +153,8 @@ class ObjectStore:
     def put(self, target: ObjectPath, timestamp: Timestamp, metadata: Metadata,
             body: Iterable[bytes], *, expected_etag: str | None = None,
             expected_length: int | None = None, footers: Callable[[], Footers] | None = None,
-            update: ContainerUpdate | None = None, if_none_match: bool = False) -> Stored:
+            update: ContainerUpdate | None = None, if_none_match: bool = False,
+            durable: bool = True) -> Stored:
         """Durably store ``body`` as the object's ``.data`` at ``timestamp``.
 
         ``metadata`` is what the sender gave up front (Content-Type, user
@@ -144,6 +163,9 @@ class ObjectStore:
         ``if_none_match`` refuses to replace a live object.  Returns once the
         version is durable and the container was told (or an async pending
         covers it); exceptions from ``body`` and ``footers`` pass through.
+        ``durable=False`` (a fragment archive in the first phase of an EC
+        PUT): written and fsynced the same way but not served, and the
+        container is told by ``commit_durable``.
         """
         diskfile = self.diskfile(target).list()
         if diskfile.timestamp is not None and diskfile.timestamp >= timestamp:
@@ -162,16 +184,58 @@ class ObjectStore:
             metadata = {**metadata, **late.metadata, "name": diskfile.name,
                         "X-Timestamp": timestamp.internal, "Content-Length": str(writer.size),
                         "ETag": writer.etag}
+            suffix = ondisk.data_suffix(self._frag_index(target, metadata), durable)
         except BaseException:
             writer.close()
             raise
-        self.commit(writer, metadata, timestamp, ondisk.DATA)
-        if update is not None:
+        self.commit(writer, metadata, timestamp, suffix)
+        if update is not None and durable:
             listing = {"X-Size": str(writer.size), "X-Content-Type": metadata["Content-Type"],
                        "X-Etag": writer.etag, **listing_overrides(metadata),
                        **update.overrides, **late.overrides}
             self.update_container("PUT", target, diskfile, update, timestamp, listing)
         return Stored(writer.etag, writer.size)
+
+    @staticmethod
+    def _frag_index(target: ObjectPath, metadata: Metadata) -> int | None:
+        """The fragment index a fragment archive's name carries (None: a whole copy)."""
+        policy = target.policy
+        if not policy.is_erasure_coded:
+            return None
+        raw = metadata.get(FRAG_INDEX, "")
+        if not raw.isdigit() or int(raw) >= policy.node_count:
+            raise BadFragmentIndex(f"{FRAG_INDEX} must be 0 .. {policy.node_count - 1}, "
+                                   f"not {raw!r}")
+        return int(raw)
+
+    def commit_durable(self, target: ObjectPath, timestamp: Timestamp,
+                       update: ContainerUpdate | None = None) -> None:
+        """The second phase of an EC PUT: mark the object's fragment archives
+        at ``timestamp`` durable (renamed to ``#d``, directory fsynced), then
+        tell the container.  Committing twice is harmless; NothingToCommit
+        if no fragment of that timestamp is here."""
+        diskfile = self.diskfile(target).list()
+        prefix = timestamp.internal + "#"
+        names = [name for name in diskfile.listing
+                 if name.startswith(prefix) and name.endswith(ondisk.DATA)]
+        pending = [name for name in names if not ondisk.is_durable(name)]
+        if not names:
+            raise NothingToCommit()
+        if pending:
+            self.manager.run_io(_make_durable, diskfile.hash_dir, pending)
+            hashes.invalidate_hash(diskfile.suffix_dir)
+            ondisk.remove_obsolete(diskfile.hash_dir, diskfile.list().fileset)
+        if update is None:
+            return
+        opened = diskfile.open()
+        opened.close()
+        if not opened.exists or opened.timestamp != timestamp:
+            return  # a newer version won meanwhile: it told the container itself
+        metadata = opened.data_metadata
+        listing = {"X-Size": metadata["Content-Length"],
+                   "X-Content-Type": metadata.get("Content-Type", ""),
+                   "X-Etag": metadata["ETag"], **listing_overrides(metadata), **update.overrides}
+        self.update_container("PUT", target, opened, update, timestamp, listing)
 
     def _write_body(self, writer: DiskFileWriter, body: Iterable[bytes],
                     expected_length: int | None) -> None:
@@ -244,3 +308,17 @@ class ObjectStore:
         self.sender.update(op, target.dev_path, target.policy.async_dir, path_hash,
                            EXPIRING_ACCOUNT, entry.queue_container, entry.name,
                            queue.partition, queue.nodes, headers)
+
+
+def _make_durable(hash_dir: str, names: list[str]) -> None:
+    """Rename non-durable fragment archives (and their metadata sidecars,
+    first) to their durable names, then fsync the directory once."""
+    for name in names:
+        durable_name = name[:-len(ondisk.DATA)] + "#d" + ondisk.DATA
+        for old, new in ((name + SIDECAR_SUFFIX, durable_name + SIDECAR_SUFFIX),
+                         (name, durable_name)):
+            try:
+                os.rename(os.path.join(hash_dir, old), os.path.join(hash_dir, new))
+            except FileNotFoundError:
+                pass  # no sidecar (the metadata fit in xattrs)
+    durable_io.fsync_dir(hash_dir)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mimetypes
 import socket
+import uuid
 from typing import TYPE_CHECKING, Iterator
 
 import eventlet
@@ -23,11 +24,14 @@ from objstore.common.http import CHUNK_SIZE, Response, empty_response, error_res
 from objstore.common.config import config_true_value
 from objstore.common.expiring import EXPIRING_ACCOUNT, queue_container
 from objstore.common.fanout import BackendResult, best_result, unavailable_message
-from objstore.common.policies import ERASURE_CODING, REPLICATION, majority
+from objstore.common.erasure import OBJECT_ETAG
+from objstore.common.policies import ERASURE_CODING, REPLICATION, StoragePolicy, majority
 from objstore.common.timestamp import Timestamp
 from proxy.checks import (check_metadata, content_length_error, delete_at_error,
                           if_delete_at_error, remove_headers_to_empty)
 from proxy.controllers.base import Controller
+from proxy.controllers.ec_putters import LISTING_ETAG, LISTING_SIZE, ECPutters, fragment_headers
+from proxy.controllers.ec_reader import ECReader, object_headers
 from proxy.controllers.putters import ReplicaPutters, UploadError
 from proxy.http import Request
 from ring.ring import Ring
@@ -188,11 +192,23 @@ class ReplicatedObjectController(Controller):
         path = self.app.backend_path(part, self.wsgi_path)
         headers_list = self._update_headers(headers, len(primaries))
         try:
-            if length is not None and length <= CHUNK_SIZE:
+            if length is not None and length <= CHUNK_SIZE and self.small_puts:
                 return self._put_small(ring, part, path, headers_list, length, timestamp)
             return self._put_streaming(ring, part, primaries, path, headers_list, length, timestamp)
         except UploadError as err:
             return err.response
+
+    # a body of one chunk goes with the head, no 100-continue (whole copies only)
+    small_puts = True
+
+    def _streaming_headers(self, headers_list: list[dict[str, str]],
+                           length: int | None) -> list[dict[str, str]]:
+        """Replica i's backend PUT headers for a streamed body."""
+        return [{**headers, "Expect": "100-continue"} for headers in headers_list]
+
+    def _open_putters(self, fanout, nodes: list, path: str, headers_list: list[dict[str, str]],
+                      quorum: int) -> tuple[ReplicaPutters, list[BackendResult]]:
+        return self.putter_set.connect(fanout, nodes, path, headers_list, quorum)
 
     def _put_small(self, ring, part: int, path: str, headers_list: list[dict[str, str]],
                    length: int, timestamp: str) -> Response:
@@ -206,11 +222,10 @@ class ReplicatedObjectController(Controller):
     def _put_streaming(self, ring, part: int, primaries: list[dict], path: str,
                        headers_list: list[dict[str, str]], length: int | None,
                        timestamp: str) -> Response:
-        for headers in headers_list:
-            headers["Expect"] = "100-continue"
+        headers_list = self._streaming_headers(headers_list, length)
         quorum = self.quorum(len(primaries))
         fanout = self.app.fanout
-        putters, refusals = self.putter_set.connect(
+        putters, refusals = self._open_putters(
             fanout, fanout.nodes(ring, part, primaries, quorum).per_replica(), path, headers_list,
             quorum)
         if len(putters) < quorum:
@@ -229,6 +244,11 @@ class ReplicatedObjectController(Controller):
         except UploadError:
             putters.close()
             raise
+        return self._put_outcome(putters, refusals, quorum, path, headers_list, timestamp)
+
+    def _put_outcome(self, putters: ReplicaPutters, refusals: list[BackendResult], quorum: int,
+                     path: str, headers_list: list[dict[str, str]], timestamp: str) -> Response:
+        """The client's answer once every node has the whole body."""
         results = putters.responses() + refusals
         return self._put_response(best_result(results, quorum), timestamp,
                                   {r.headers.get("etag") for r in results if r.status // 100 == 2})
@@ -278,15 +298,83 @@ class ReplicatedObjectController(Controller):
 
 
 class ErasureCodedObjectController(ReplicatedObjectController):
-    """Objects of an erasure-coding policy.  Until the fragment write path
-    lands, writes are refused: storing whole replicas under a policy that
-    promises k + m fragments would lie to the operator about space and
-    durability."""
+    """Objects of an erasure-coding policy: node i holds fragment archive i
+    (``ec_putters`` writes them, ``ec_reader`` decodes them); HEAD, POST
+    and DELETE go to every node as for whole copies, with the policy's
+    quorum (k + 1)."""
 
-    def PUT(self) -> Response:
-        policy = self.app.storage_policy(self.container_info["storage_policy"])
-        return error_response(501, f"Storage policy {policy.name} is erasure_coding: this "
-                                   "proxy cannot write erasure-coded objects yet")
+    small_puts = False  # every EC PUT streams: it has footers and a second phase
+
+    @property
+    def policy(self) -> StoragePolicy:
+        return self.app.storage_policy(self.container_info["storage_policy"])
+
+    def quorum(self, replicas: int) -> int:
+        return self.policy.quorum(replicas)
+
+    # ---- reads -------------------------------------------------------------------
+    def _get_or_head(self) -> Response:
+        info = self.container_info
+        denial = self.authorize(info["read_acl"])
+        if denial is not None:
+            return denial
+        ring = self.object_ring(info)
+        part = ring.get_part(self.account, self.container, self.obj)
+        headers = self.backend_headers(info, (), _READ_NAMES - {"range"})
+        # conditionals are about the whole object's ETag, not an archive's
+        headers.setdefault("x-backend-etag-is-at", OBJECT_ETAG)
+        if self.req.method == "HEAD":
+            reader = self.reader(ring, part, headers)
+            response = reader.response(*reader.fetch())
+            response.headers = object_headers(response.headers) \
+                if response.status < 300 or response.status in (304, 412) else response.headers
+        else:
+            fanout = self.app.fanout
+            response = ECReader(fanout, fanout.nodes(ring, part),
+                                self.app.backend_path(part, self.wsgi_path), headers,
+                                self.req.query_string, self.policy.ec_layout,
+                                self.req.headers.get("range")).response()
+        if response.status < 300 or response.status == 416:
+            response.headers.setdefault("accept-ranges", "bytes")
+        return response
+
+    # ---- writes ------------------------------------------------------------------
+    def _streaming_headers(self, headers_list: list[dict[str, str]],
+                           length: int | None) -> list[dict[str, str]]:
+        self.boundary = uuid.uuid4().hex
+        archive_length = None if length is None else self.policy.ec_layout.archive_length(length)
+        return [fragment_headers(headers, index, self.boundary, archive_length)
+                for index, headers in enumerate(headers_list)]
+
+    def _open_putters(self, fanout, nodes: list, path: str, headers_list: list[dict[str, str]],
+                      quorum: int) -> tuple[ECPutters, list[BackendResult]]:
+        listing_set = any(name.lower() in (LISTING_ETAG.lower(), LISTING_SIZE.lower())
+                          for name in headers_list[0])
+        return ECPutters.connect(fanout, nodes, path, headers_list, quorum,
+                                 layout=self.policy.ec_layout, boundary=self.boundary,
+                                 listing_set=listing_set)
+
+    def _put_outcome(self, putters: ECPutters, refusals: list[BackendResult], quorum: int,
+                     path: str, headers_list: list[dict[str, str]], timestamp: str) -> Response:
+        """Phase one's answers; if the client's ETag matches and a quorum
+        stored their archive, phase two (COMMIT) makes them durable."""
+        expected = self.req.headers.get("etag", "").strip('"').lower()
+        if expected and expected != putters.etag:
+            putters.close()
+            return error_response(422, "Unprocessable Entity: body does not match ETag")
+        stored, results = putters.stored()
+        if len(stored) < quorum:
+            best = best_result(results + refusals, quorum)
+            return self._put_response(best, timestamp) if best.status != 503 else \
+                error_response(503, f"Object PUT: only {len(stored)} of {len(headers_list)} "
+                                    f"fragment archives stored, {quorum} needed")
+        committed = putters.commit(stored, path, headers_list)
+        best = best_result(committed, quorum)
+        if best.status // 100 != 2:
+            return error_response(503, f"Object PUT: only {len(committed)} of {len(stored)} "
+                                       f"fragment archives made durable, {quorum} needed")
+        return empty_response(201, {"etag": putters.etag,
+                                    "last-modified": Timestamp(timestamp).http_date})
 
 
 # the object controller for each storage policy type

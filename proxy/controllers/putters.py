@@ -2,8 +2,8 @@
 
 A ``Putter`` is one node's upload once it said ``100 Continue``.  A putter set
 owns turning each chunk of the client's body into what every node receives:
-``ReplicaPutters`` sends every node the same bytes (whole replicas); an
-erasure-coding set would cut the body into segments and send node i its
+``ReplicaPutters`` sends every node the same bytes (whole replicas);
+``ec_putters.ECPutters`` cuts the body into segments and sends node i its
 fragment i.  Either drops a node that fails and gives up when fewer than a
 quorum are left.
 """
@@ -34,6 +34,7 @@ class Putter:
         self.fanout = fanout
         self.conn = conn
         self.node = node
+        self.index = -1  # the replica (fragment index) it uploads, once its set knows
 
     @classmethod
     def connect(cls, fanout: FanOut, nodes: Iterator[dict], path: str,
@@ -105,14 +106,18 @@ class ReplicaPutters:
 
     @classmethod
     def connect(cls, fanout: FanOut, replica_nodes: list[Iterator[dict]], path: str,
-                headers_list: list[dict[str, str]],
-                quorum: int) -> tuple[ReplicaPutters, list[BackendResult]]:
+                headers_list: list[dict[str, str]], quorum: int,
+                **options) -> tuple[ReplicaPutters, list[BackendResult]]:
         """Replica i's upload on the first node of ``replica_nodes[i]`` that
-        takes it (all in parallel), and the refusals of nodes that would not."""
-        outcomes = fanout.gather([functools.partial(Putter.connect, fanout, nodes, path, headers)
-                                  for nodes, headers in zip(replica_nodes, headers_list)])
+        takes it (all in parallel), and the refusals of nodes that would not;
+        ``options`` go to the set's constructor."""
+        outcomes = fanout.gather([functools.partial(_connect_replica, fanout, index, nodes, path,
+                                                    headers)
+                                  for index, (nodes, headers) in enumerate(zip(replica_nodes,
+                                                                               headers_list))])
         putters = [o for o in outcomes if isinstance(o, Putter)]
-        return cls(fanout, putters, quorum), [o for o in outcomes if isinstance(o, BackendResult)]
+        return (cls(fanout, putters, quorum, **options),
+                [o for o in outcomes if isinstance(o, BackendResult)])
 
     def __len__(self) -> int:
         return len(self.putters)
@@ -142,3 +147,11 @@ class ReplicaPutters:
     def close(self) -> None:
         for putter in self.putters:
             putter.close()
+
+
+def _connect_replica(fanout: FanOut, index: int, nodes: Iterator[dict], path: str,
+                     headers: dict[str, str]) -> Putter | BackendResult | None:
+    outcome = Putter.connect(fanout, nodes, path, headers)
+    if isinstance(outcome, Putter):
+        outcome.index = index
+    return outcome
