@@ -130,7 +130,7 @@ def prepare(layout: Layout, args: argparse.Namespace) -> ClusterState:
             shutil.copyfile(args.config, layout.extra_config)
     lay.write_configs(layout, state)
     if not rings.rings_exist(layout):
-        rings.build_rings(layout, state)
+        rings.build_rings(layout, state, rings.missing_rings(layout))
     layout.save_state(state)
     return state
 

@@ -7,7 +7,8 @@ One directory holds everything::
     DIR/etc/node<N>.conf    node N's object, container and account servers
     DIR/etc/extra.conf      a copy of ``start --config EXTRA.conf``, merged into every config
     DIR/rings/              *.builder and *.ring.gz
-    DIR/nodes/<N>/d<N>/     node N's one disk (``devices = DIR/nodes/<N>``)
+    DIR/nodes/<N>/d<N>/     node N's disk for the replicated policy and the DBs (``devices = DIR/nodes/<N>``)
+    DIR/nodes/<N>/d<N>ec<i>/ node N's disks of the erasure-coding policy's ring (k + m of them in all)
     DIR/recon/<N>/          node N's background daemons' stats files (its recon_cache_path)
     DIR/recon/proxy/        the proxy config's recon_cache_path (the token cleaner's stats)
     DIR/logs/<daemon>.log   each daemon's output
@@ -113,10 +114,22 @@ BACKGROUND_DAEMONS = (
     BackgroundProgram("account-replicator", "replicator.db_replicator:main_account", 15),
     BackgroundProgram("object-replicator", "replicator.object_replicator:main", 15),
     BackgroundProgram("object-expirer", "replicator.object_expirer:main", 15),
+    BackgroundProgram("object-reconstructor", "replicator.object_reconstructor:main", 15),
 )
 # With the Swauth-style store, one more for the whole cluster, on the proxy's
 # config (it reads the store through the proxy pipeline): expired tokens go.
 TOKEN_CLEANER = BackgroundProgram("auth-token-cleaner", "auth.swauth.cleanup:main", 30)
+
+# The policies every all-in-one has: the replicated default and, next to it, an
+# erasure-coding 4+2 policy (containers choose it with X-Storage-Policy: ec42).
+POLICY_SECTIONS = {
+    "storage-policy:0": {"name": "Policy-0", "default": "yes"},
+    "storage-policy:1": {"name": "ec42", "policy_type": "erasure_coding",
+                         "ec_type": "liberasurecode_rs_vand", "ec_num_data_fragments": "4",
+                         "ec_num_parity_fragments": "2"},
+}
+EC_POLICY_INDEX = 1
+EC_FRAGMENTS = 6
 
 # Keys the all-in-one decides itself: an extra config cannot override them.
 OWNED_KEYS = frozenset({"bind_ip", "bind_port", "devices", "mount_check", "ring_dir",
@@ -200,6 +213,12 @@ class Layout:
     def device_name(node: int) -> str:
         return f"d{node}"
 
+    @staticmethod
+    def ec_device_names(node: int, nodes: int) -> list[str]:
+        """Node ``node``'s devices in the EC ring: enough on every node for
+        k + m devices in all (2 each on 3 nodes)."""
+        return [f"d{node}ec{i}" for i in range(-(-EC_FRAGMENTS // nodes))]
+
     def recon_cache(self, node: int) -> str:
         return os.path.join(self.base, "recon", str(node))
 
@@ -233,7 +252,8 @@ class Layout:
         for path in (self.etc, self.rings, self.logs, self.run):
             os.makedirs(path, exist_ok=True)
         for node in range(1, state.nodes + 1):
-            os.makedirs(os.path.join(self.devices(node), self.device_name(node)), exist_ok=True)
+            for device in [self.device_name(node)] + self.ec_device_names(node, state.nodes):
+                os.makedirs(os.path.join(self.devices(node), device), exist_ok=True)
             os.makedirs(self.recon_cache(node), exist_ok=True)
         os.makedirs(self.proxy_recon_cache, exist_ok=True)
 
@@ -294,6 +314,7 @@ def node_config(layout: Layout, state: ClusterState, node: int) -> configparser.
     conf = new_parser()
     conf["objstore"] = {**_cluster_section(layout, state),
                         "recon_cache_path": layout.recon_cache(node)}
+    conf.read_dict(POLICY_SECTIONS)
     ports = state.node_ports[node - 1]
     for kind in STORAGE_KINDS:
         conf[f"{kind}-server"] = {
@@ -316,6 +337,7 @@ def proxy_config(layout: Layout, state: ClusterState,
     conf = new_parser()
     conf["objstore"] = {**_cluster_section(layout, state),
                         "recon_cache_path": layout.proxy_recon_cache}
+    conf.read_dict(POLICY_SECTIONS)
     conf["proxy-server"] = {"bind_ip": "127.0.0.1", "bind_port": str(state.proxy_port),
                             "workers": "2", "log_level": "INFO"}
     conf["pipeline:main"] = {"pipeline": " ".join([name for name, _ in filters] + ["proxy-server"])}

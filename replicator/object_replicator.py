@@ -59,13 +59,15 @@ class ObjectReplicator(BackgroundDaemon):
     """One replication pass over this node's object partitions."""
 
     unit = "partitions"
+    section_name = SECTION     # the reconstructor, a subclass, has its own
+    policy_type = REPLICATION  # the policies whose partitions it works on
 
     def __init__(self, conf: configparser.ConfigParser, logger: logging.Logger,
                  peer_factory: PeerFactory | None = None) -> None:
-        options, server = section(conf, SECTION), section(conf, SERVER_SECTION)
+        options, server = section(conf, self.section_name), section(conf, SERVER_SECTION)
         self.conf = conf
         self.logger = logger
-        self.devices, self.mount_check = device_settings(conf, SECTION, SERVER_SECTION)
+        self.devices, self.mount_check = device_settings(conf, self.section_name, SERVER_SECTION)
         self.ip = options.get("bind_ip", server.get("bind_ip", "127.0.0.1"))
         self.port = get_int(options, "bind_port", get_int(server, "bind_port", 6200))
         self.concurrency = max(1, get_int(options, "concurrency", 4))
@@ -81,7 +83,7 @@ class ObjectReplicator(BackgroundDaemon):
         self.peer_factory = peer_factory or (
             lambda node: HTTPPeer(node, conn_timeout, node_timeout, pool))
         self.policies = [policy for policy in load_policies(conf)
-                         if policy.policy_type == REPLICATION]
+                         if policy.policy_type == self.policy_type]
         self._rings: dict[int, Ring] = {}
 
     # -- finding the work ------------------------------------------------------

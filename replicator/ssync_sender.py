@@ -32,6 +32,11 @@ class PeerError(Exception):
         self.status = status
 
 
+class SubstituteError(Exception):
+    """The file to send in place of a local one could not be made (the
+    object is counted as failed for this peer, the others go on)."""
+
+
 class LocalObject(NamedTuple):
     offer: ssync.Offer
     hash_dir: str
@@ -126,16 +131,31 @@ def coalesce(pieces: Iterable[bytes], size: int = CHUNK_SIZE) -> Iterator[bytes]
         yield b"".join(buffer)
 
 
+class Substitute(NamedTuple):
+    """A file sent in place of a local ``.data`` (the EC reconstructor's
+    rebuilt fragment): its content at ``path`` (removed once sent), the name
+    and the metadata the peer stores it under."""
+    path: str
+    name: str
+    metadata: dict[str, str]
+
+
+# the file to send instead of a wanted local .data, or None to send it as it is
+DataSubstitute = Callable[[LocalObject, str], "Substitute | None"]
+
+
 class Sender:
     """Pushes one device partition of one policy to one peer."""
 
     def __init__(self, peer: Peer, device: str, partition: int, policy_index: int,
-                 spend: Callable[[int], object] = lambda _: None) -> None:
+                 spend: Callable[[int], object] = lambda _: None,
+                 substitute: DataSubstitute | None = None) -> None:
         self.peer = peer
         self.device = device
         self.partition = partition
         self.policy_index = policy_index
         self.spend = spend
+        self.substitute = substitute
         self.sent_bytes = 0
 
     def _call(self, method: str, path: str, body: bytes | Iterable[bytes] | None,
@@ -210,21 +230,35 @@ class Sender:
         for item, names in sends:
             for name in names:
                 try:
-                    yield from self._file_frame(os.path.join(item.hash_dir, name))
-                except md.MetadataError:
+                    yield from self._frame_for(item, name)
+                except (md.MetadataError, SubstituteError):
                     unreadable.add(item.offer.hash)
 
-    def _file_frame(self, path: str) -> Iterator[bytes]:
-        """One file as a frame; nothing if it is gone (a newer write replaced
-        it: that one goes in a later pass)."""
+    def _frame_for(self, item: LocalObject, name: str) -> Iterator[bytes]:
+        substitute = self.substitute(item, name) \
+            if self.substitute is not None and name.endswith(ondisk.DATA) else None
+        if substitute is None:
+            yield from self._file_frame(os.path.join(item.hash_dir, name))
+            return
+        try:
+            yield from self._file_frame(substitute.path, substitute.name, substitute.metadata)
+        finally:
+            os.unlink(substitute.path)
+
+    def _file_frame(self, path: str, name: str | None = None,
+                    metadata: dict[str, str] | None = None) -> Iterator[bytes]:
+        """One file as a frame (its own name and metadata unless given);
+        nothing if it is gone (a newer write replaced it: that one goes in a
+        later pass)."""
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return
         try:
-            metadata = md.read_metadata(fd, path)
-            size = os.fstat(fd).st_size if path.endswith(ondisk.DATA) else 0
-            yield ssync.frame_header(os.path.basename(path), metadata, size)
+            if metadata is None:
+                metadata = md.read_metadata(fd, path)
+            size = os.fstat(fd).st_size if (name or path).endswith(ondisk.DATA) else 0
+            yield ssync.frame_header(name or os.path.basename(path), metadata, size)
             position = 0
             while position < size:
                 chunk = os.pread(fd, min(CHUNK_SIZE, size - position), position)

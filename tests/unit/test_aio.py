@@ -356,3 +356,28 @@ def test_the_swauth_store_gets_a_token_cleaner_on_the_proxy_config_and_service_a
     assert conf["filter:swauth"]["SERVICE_require_group"] == "service"
     state.auth = "tempauth"
     assert all(d.node for d in layout.background_daemons(state))
+
+
+def test_an_ec_policy_is_defined_next_to_the_default_with_enough_devices(tmp_path):
+    from ring.ring import Ring
+    from objstore.common.policies import load_policies
+    layout = Layout(str(tmp_path))
+    state = lay.new_state(3, 3, 4, 8080, [NodePorts(7000 + 3 * i, 7001 + 3 * i, 7002 + 3 * i)
+                                          for i in range(3)])
+    layout.make_dirs(state)
+    lay.write_configs(layout, state, filters=[])
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(layout.node_config(1))
+    policies = load_policies(conf)
+    assert policies.default.name == "Policy-0" and policies.get_by_name("ec42").node_count == 6
+    rings.build_rings(layout, state)
+    ring = Ring(layout.rings, "object-1", hash_suffix=state.hash_path_suffix.encode())
+    assert ring.replica_count == 6
+    for part in range(16):
+        nodes = ring.get_part_nodes(part)
+        assert len({node["device"] for node in nodes}) == 6
+        assert sorted(node["zone"] for node in nodes) == [1, 1, 2, 2, 3, 3]
+        assert all(os.path.isdir(os.path.join(layout.devices(node["zone"]), node["device"]))
+                   for node in nodes)
+    os.unlink(rings.ring_file(layout, "object-1"))
+    assert rings.missing_rings(layout) == ["object-1"]
