@@ -87,13 +87,16 @@ class ReplicatedObjectController(Controller):
         if denial is not None:
             return denial
         ring = self.object_ring(info)
-        part = ring.get_part(self.account, self.container, self.obj)
-        headers = self.backend_headers(info, (), _READ_NAMES)
-        reader = self.reader(ring, part, headers, resumable=True)
-        response = reader.response(*reader.fetch(self.app.wants_newest(self.req)))
+        response = self._read(ring, ring.get_part(self.account, self.container, self.obj), info)
         if response.status < 300 or response.status == 416:
             response.headers.setdefault("accept-ranges", "bytes")
         return response
+
+    def _read(self, ring: Ring, part: int, info: dict) -> Response:
+        """The client's GET/HEAD answer from the nodes of ``part``."""
+        headers = self.backend_headers(info, (), _READ_NAMES)
+        reader = self.reader(ring, part, headers, resumable=True)
+        return reader.response(*reader.fetch(self.app.wants_newest(self.req)))
 
     # ---- writes ------------------------------------------------------------------
     def _writable(self) -> tuple[dict, Response | None]:
@@ -313,30 +316,21 @@ class ErasureCodedObjectController(ReplicatedObjectController):
         return self.policy.quorum(replicas)
 
     # ---- reads -------------------------------------------------------------------
-    def _get_or_head(self) -> Response:
-        info = self.container_info
-        denial = self.authorize(info["read_acl"])
-        if denial is not None:
-            return denial
-        ring = self.object_ring(info)
-        part = ring.get_part(self.account, self.container, self.obj)
+    def _read(self, ring: Ring, part: int, info: dict) -> Response:
         headers = self.backend_headers(info, (), _READ_NAMES - {"range"})
         # conditionals are about the whole object's ETag, not an archive's
         headers.setdefault("x-backend-etag-is-at", OBJECT_ETAG)
         if self.req.method == "HEAD":
             reader = self.reader(ring, part, headers)
             response = reader.response(*reader.fetch())
-            response.headers = object_headers(response.headers) \
-                if response.status < 300 or response.status in (304, 412) else response.headers
-        else:
-            fanout = self.app.fanout
-            response = ECReader(fanout, fanout.nodes(ring, part),
-                                self.app.backend_path(part, self.wsgi_path), headers,
-                                self.req.query_string, self.policy.ec_layout,
-                                self.req.headers.get("range")).response()
-        if response.status < 300 or response.status == 416:
-            response.headers.setdefault("accept-ranges", "bytes")
-        return response
+            if response.status < 300 or response.status in (304, 412):
+                response.headers = object_headers(response.headers)
+            return response
+        fanout = self.app.fanout
+        return ECReader(fanout, fanout.nodes(ring, part),
+                        self.app.backend_path(part, self.wsgi_path), headers,
+                        self.req.query_string, self.policy.ec_layout,
+                        self.req.headers.get("range")).response()
 
     # ---- writes ------------------------------------------------------------------
     def _streaming_headers(self, headers_list: list[dict[str, str]],
