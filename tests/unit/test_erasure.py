@@ -76,3 +76,21 @@ def test_an_ec_ring_needs_k_plus_m_replicas(tmp_path):
     assert "needs 6 replicas" in str(raised.value)
     build(replicas=6).write_ring(str(tmp_path / "object-1.ring.gz"))
     assert load_ring(conf_with(EC42, str(tmp_path)), "object", 1).replica_count == 6
+
+
+@pytest.mark.parametrize("client, expected", [
+    (None, None), ("bytes=0-0", lambda f: f"bytes=0-{f - 1}"),
+    ("bytes=150-250", lambda f: f"bytes={f}-{3 * f - 1}"),
+    ("bytes=100-199", lambda f: f"bytes={f}-{2 * f - 1}"),
+    ("bytes=250-", lambda f: f"bytes={2 * f}-"),
+    ("bytes=-30", lambda f: f"bytes=-{2 * f}"), ("bytes=-150", lambda f: f"bytes=-{3 * f}"),
+    ("bytes=5-9,120-130", lambda f: f"bytes=0-{2 * f - 1}"),
+    ("bytes=-5,0-1", None), ("chars=0-1", None),
+])
+def test_a_client_range_asks_every_archive_for_its_segments_only(client, expected):
+    """Segments of 100 bytes: the archive bytes of the segments touched (a
+    suffix long enough to cover them), or the whole archive."""
+    from proxy.controllers.ec_reader import archive_range
+    layout = SegmentLayout("liberasurecode_rs_vand", 4, 2, 100)
+    want = expected(layout.fragment_size) if expected else None
+    assert archive_range(client, layout) == want
