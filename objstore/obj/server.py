@@ -331,7 +331,7 @@ class ObjectServer:
                                       self._container_update(environ))
         except store.StoreError as err:
             raise _http_error(err) from None
-        return respond(start_response, 201)
+        return Response(201)(environ, start_response)
 
     def _put_body(self, environ: dict) -> tuple[Iterator[bytes],
                                                  Callable[[], store.Footers] | None, int | None]:
