@@ -25,7 +25,7 @@ from proxy.s3.bucket import SEGMENTS_SUFFIX, UPLOADS_SUFFIX, owner_element, s3_t
 from proxy.s3.errors import S3Error
 from proxy.s3.obj import (
     CHECKSUM_SYSMETA, S3_ETAG_SYSMETA, _check_storage_class, copy_source_part, metadata_headers,
-    quoted_etag)
+    quoted_etag, store_body)
 from proxy.s3.payload import content_md5_hex, open_body, read_small_body
 from proxy.s3.request import STORED_HEADERS, SWIFT_META_PREFIX, S3Request
 from proxy.s3.xmlio import XMLError, child_text, element, parse
@@ -175,22 +175,7 @@ def upload_part(request: S3Request) -> Response:
         raise S3Error("InvalidRequest", f"The upload was created with checksum algorithm "
                                         f"{algorithm.upper()}: each part must carry "
                                         f"x-amz-checksum-{algorithm}")
-    resp = request.swift("PUT", container, name, headers=headers, body=body,
-                         content_length=body.length)
-    if body.error is not None:
-        resp.close()
-        raise body.error
-    if resp.status_int == 422:
-        resp.close()
-        raise S3Error("BadDigest", "The Content-MD5 you specified did not match what we "
-                                   "received.")
-    if not resp.ok:
-        raise request.error_for(resp, request.bucket, request.key)
-    resp.close()
-    out = {"etag": quoted_etag(resp.header("etag")), "content-length": "0"}
-    if body.checksum_value is not None:
-        out[checksums.HEADER_PREFIX + body.checksum[0]] = body.checksum_value  # type: ignore[index]
-    return Response(200, out)
+    return store_body(request, container, name, headers, body)
 
 
 # ---- completing and aborting -----------------------------------------------------------

@@ -17,7 +17,7 @@ from proxy.internal.subrequest import SubResponse
 from proxy.s3 import checksums
 from proxy.s3.bucket import xml_response
 from proxy.s3.errors import S3Error
-from proxy.s3.payload import content_md5_hex, open_body
+from proxy.s3.payload import S3Body, content_md5_hex, open_body
 from proxy.s3.request import (
     STORED_HEADERS, SWIFT_META_PREFIX, SYSMETA_PREFIX, USER_META_PREFIX, S3Request, iso_date)
 from proxy.s3.xmlio import element
@@ -85,7 +85,17 @@ def put_object(request: S3Request) -> Response:
     body = open_body(request)
     if body.checksum and body.checksum[1] is not None:
         headers[CHECKSUM_SYSMETA + body.checksum[0]] = body.checksum[1]
-    resp = request.swift("PUT", request.bucket, request.key, headers=headers, body=body,
+    return store_body(request, request.bucket, request.key, headers, body)
+
+
+def store_body(request: S3Request, container: str, name: str, headers: dict[str, str],
+               body: S3Body) -> Response:
+    """PUT a client body and answer as PutObject and UploadPart both do.
+
+    The body's own checks (signatures, x-amz-checksum-*) fail in its last read, so they
+    are raised only after the sub-request ended: the object server never committed it.
+    """
+    resp = request.swift("PUT", container, name, headers=headers, body=body,
                          content_length=body.length)
     if body.error is not None:
         resp.close()
