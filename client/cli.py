@@ -1,6 +1,7 @@
 """``objstore``: a command-line client for any Swift v1 endpoint, like the ``swift`` CLI.
 
     objstore [-A URL -U USER -K KEY] stat|list|upload|download|delete|post|copy ...
+    objstore tempurl METHOD TIME PATH KEY
 
 Credentials come from the options or ``$ST_AUTH``, ``$ST_USER``, ``$ST_KEY``.
 Failures print one line, ``objstore: <message>``, and exit non-zero.
@@ -14,6 +15,7 @@ import sys
 from client import commands
 from client.connection import ClientError, Connection
 from client.download import download_object
+from client.tempurl import add_arguments as add_tempurl_arguments, cmd_tempurl
 from client.units import human_size, parse_size
 from client.upload import UploadOptions, ensure_container, upload_file
 
@@ -99,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--fresh-metadata", action="store_true",
                       help="drop the source's metadata instead of keeping it")
     _meta_options(copy)
+
+    tempurl = command("tempurl", "sign a temporary URL (no request is made)")
+    add_tempurl_arguments(tempurl)
     return parser
 
 
@@ -175,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.show_progress = args.progress or sys.stderr.isatty()
     try:
-        HANDLERS[args.command](connect(args), args)
+        if args.command == "tempurl":  # signs locally: no connection, no credentials
+            cmd_tempurl(args)
+        else:
+            HANDLERS[args.command](connect(args), args)
     except ClientError as err:
         print(f"objstore: {err}", file=sys.stderr)
         return 1

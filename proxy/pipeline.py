@@ -33,6 +33,7 @@ BUILTIN_FILTERS = {
     "slo": "proxy.middleware.slo:filter_factory",
     "dlo": "proxy.middleware.dlo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",
+    "tempurl": "proxy.middleware.tempurl:filter_factory",
 }
 DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy-server"
 
