@@ -15,6 +15,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadDigest": (400, "The Content-MD5 or checksum you specified did not match what we received."),
+    "BadRequest": (400, "Bad Request"),
     "BucketAlreadyExists": (409, "The requested bucket name is not available. The bucket "
                                  "namespace is shared by all users of the system. Please select "
                                  "a different name and try again."),
@@ -65,6 +66,8 @@ ERRORS: dict[str, tuple[int, str]] = {
                           "completed."),
     "NotImplemented": (501, "A header or query you provided implies functionality that is "
                             "not implemented."),
+    "OperationAborted": (409, "A conflicting conditional operation is currently in progress "
+                              "against this resource. Try again."),
     "PreconditionFailed": (412, "At least one of the pre-conditions you specified did not hold"),
     "RequestTimeTooSkewed": (403, "The difference between the request time and the current "
                                   "time is too large."),

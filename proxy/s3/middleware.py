@@ -26,7 +26,7 @@ from objstore.common.http import Response, status_line
 from objstore.common.logs import new_txn_id
 from objstore.common.wsgi import WSGIApp
 from proxy.s3 import bucket as bucket_ops
-from proxy.s3 import multidelete, multipart
+from proxy.s3 import multidelete, multipart, subresources
 from proxy.s3 import obj as object_ops
 from proxy.s3.config import S3Config
 from proxy.s3.errors import S3Error
@@ -135,6 +135,8 @@ class S3Api:
 
     @staticmethod
     def _bucket_handler(method: str, query: dict[str, str]) -> Handler:
+        if handler := subresources.find(subresources.BUCKET, method, query):
+            return handler
         if method == "GET":
             if "location" in query:
                 return bucket_ops.get_bucket_location
@@ -158,6 +160,8 @@ class S3Api:
 
     @staticmethod
     def _object_handler(method: str, query: dict[str, str]) -> Handler:
+        if handler := subresources.find(subresources.OBJECT, method, query):
+            return handler
         if OBJECT_SUBRESOURCES & set(query):
             raise _not_implemented(query, OBJECT_SUBRESOURCES)
         if method == "POST" and "uploads" in query:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from objstore.common.http import Response
 from proxy.s3 import checksums
+from proxy.s3.tagging import OBJECT_TAG_SYSMETA, request_tag_headers
 from proxy.s3.bucket import SEGMENTS_SUFFIX, UPLOADS_SUFFIX, owner_element, s3_time, xml_response
 from proxy.s3.errors import S3Error
 from proxy.s3.obj import (
@@ -125,6 +126,7 @@ def create_multipart_upload(request: S3Request) -> Response:
     if not request.bucket_exists(bucket):
         raise S3Error("NoSuchBucket", BucketName=bucket)
     headers = metadata_headers(request)
+    headers.update(request_tag_headers(request))
     algorithm = (request.header("x-amz-checksum-algorithm") or "").lower()
     if algorithm:
         if algorithm not in checksums.ALGORITHMS:
@@ -237,7 +239,8 @@ def complete_multipart_upload(request: S3Request) -> Response:
         etags.append(etag)
     s3_etag = s3_multipart_etag(etags)
     headers = {name.lower(): value for name, value in upload.headers
-               if name.lower() in STORED_HEADERS or name.lower().startswith(SWIFT_META_PREFIX)}
+               if name.lower() in STORED_HEADERS
+               or name.lower().startswith((SWIFT_META_PREFIX, OBJECT_TAG_SYSMETA))}
     headers[S3_ETAG_SYSMETA] = s3_etag
     # the container listing shows S3's ETag as the s3_etag parameter of the record's etag
     headers["x-object-sysmeta-container-update-override-etag"] = f"; s3_etag={s3_etag}"

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import Response
 from proxy.internal.subrequest import SubResponse
-from proxy.s3 import checksums
+from proxy.s3 import checksums, tagging
 from proxy.s3.bucket import xml_response
 from proxy.s3.errors import S3Error
 from proxy.s3.payload import S3Body, content_md5_hex, open_body
@@ -82,6 +82,7 @@ def put_object(request: S3Request) -> Response:
         headers["etag"] = etag
     if request.header("if-none-match") == "*":
         headers["if-none-match"] = "*"
+    headers.update(tagging.request_tag_headers(request))
     body = open_body(request)
     if body.checksum and body.checksum[1] is not None:
         headers[CHECKSUM_SYSMETA + body.checksum[0]] = body.checksum[1]
@@ -140,6 +141,8 @@ def object_response_headers(request: S3Request, resp: SubResponse) -> dict[str, 
             out[USER_META_PREFIX + lower[len(SWIFT_META_PREFIX):]] = value
         elif lower.startswith(CHECKSUM_SYSMETA) and checksum_mode and whole:
             out[checksums.HEADER_PREFIX + lower[len(CHECKSUM_SYSMETA):]] = value
+    if tags := tagging.tag_count(resp.headers):
+        out[tagging.TAG_COUNT_HEADER] = str(tags)
     return out
 
 
@@ -274,6 +277,7 @@ def copy_object(request: S3Request) -> Response:
         headers.update(replaced)
     else:
         headers.update({name: stored[name] for name in STORED_HEADERS if name in stored})
+    headers.update(tagging.copy_tag_headers(request, source))
     if stored.get(S3_ETAG_SYSMETA) is None:  # a multipart source's checksum is of its parts
         headers.update({name: value for name, value in stored.items()
                         if name.startswith(CHECKSUM_SYSMETA)})

@@ -96,11 +96,15 @@ class S3Request:
             env["CONTENT_LENGTH"] = str(content_length)
         return call_app(self.app, env)
 
-    def swift_ok(self, method: str, bucket: str | None = None, key: str | None = None,
-                 **kwargs) -> SubResponse:
-        """``swift`` that raises the S3 error for any status but 2xx."""
+    def swift_ok(self, method: str, bucket: str | None = None, key: str | None = None, *,
+                 errors: dict[int, S3Error] | None = None, **kwargs) -> SubResponse:
+        """``swift`` that raises the S3 error for any status but 2xx (``errors``: the
+        error for a status where the usual one is not what the operation means)."""
         resp = self.swift(method, bucket, key, **kwargs)
         if not resp.ok:
+            if errors and resp.status_int in errors:
+                resp.close()
+                raise errors[resp.status_int]
             raise self.error_for(resp, bucket, key)
         return resp
 

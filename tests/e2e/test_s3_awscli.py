@@ -74,3 +74,22 @@ def test_aws_s3api_calls(aws, tmp_path):
     aws("s3api", "delete-bucket", "--bucket", bucket)
     gone = aws("s3api", "head-bucket", "--bucket", bucket, check=False)
     assert gone.returncode != 0 and "404" in gone.stderr
+
+
+def test_aws_s3api_object_tagging(aws, tmp_path):
+    bucket = f"tag-{uuid.uuid4().hex[:10]}"
+    aws("s3api", "create-bucket", "--bucket", bucket)
+    body = tmp_path / "body.txt"
+    body.write_bytes(b"tagged")
+    aws("s3api", "put-object", "--bucket", bucket, "--key", "k", "--body", str(body),
+        "--tagging", "team=storage")
+    aws("s3api", "put-object-tagging", "--bucket", bucket, "--key", "k", "--tagging",
+        json.dumps({"TagSet": [{"Key": "team", "Value": "s3"}, {"Key": "tier", "Value": "hot"}]}))
+    got = json.loads(aws("s3api", "get-object-tagging", "--bucket", bucket, "--key", "k").stdout)
+    assert got["TagSet"] == [{"Key": "team", "Value": "s3"}, {"Key": "tier", "Value": "hot"}]
+    too_many = aws("s3api", "put-object-tagging", "--bucket", bucket, "--key", "k", "--tagging",
+                   json.dumps({"TagSet": [{"Key": f"k{i}", "Value": ""} for i in range(11)]}),
+                   check=False)
+    assert too_many.returncode != 0 and "BadRequest" in too_many.stderr
+    aws("s3api", "delete-object", "--bucket", bucket, "--key", "k")
+    aws("s3api", "delete-bucket", "--bucket", bucket)
