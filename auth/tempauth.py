@@ -33,7 +33,7 @@ from auth.s3_credentials import S3Credential, register_lookup
 from objstore.common.checks import InputError, parse_int
 from objstore.common.config import CLUSTER_SECTION, ConfigError, get_int, section
 from objstore.common.constraints import wsgi_to_str
-from objstore.common.http import Response, error_response
+from objstore.common.http import Response, error_response, host_url
 from objstore.common.wsgi import WSGIApp
 
 SIG_HEX_LEN = 32
@@ -202,13 +202,9 @@ class TempAuth(AuthMiddleware):
     def _storage_url(self, user: User, environ: dict) -> str:
         """The user's configured URL (``$HOST`` becomes this request's scheme://host),
         else ``<scheme>://<host>/v1/<reseller_prefix><account>``."""
-        scheme = environ.get("wsgi.url_scheme", "http")
-        if self.storage_url_scheme != "default":
-            scheme = self.storage_url_scheme
-        host = environ.get("HTTP_HOST") or "%s:%s" % (environ.get("SERVER_NAME", "127.0.0.1"),
-                                                      environ.get("SERVER_PORT", "8080"))
+        scheme = self.storage_url_scheme if self.storage_url_scheme != "default" else None
         template = user.storage_url or f"$HOST/v1/{self.reseller_prefix}{user.account}"
-        return template.replace("$HOST", f"{scheme}://{host}")
+        return template.replace("$HOST", host_url(environ, scheme))
 
 
 def filter_factory(conf: configparser.ConfigParser, options: dict | None = None

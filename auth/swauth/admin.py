@@ -60,7 +60,7 @@ from auth.swauth import keys
 from auth.swauth.cleanup import remove_expired_tokens
 from auth.swauth.names import BadName, check_name
 from auth.swauth.store import Account
-from objstore.common.checks import InputError, load_json
+from objstore.common.checks import InputError, read_json_body
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import Response, empty_response, error_response
 
@@ -243,16 +243,9 @@ class AdminAPI:
     @staticmethod
     def _body_json(environ: dict) -> object:
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            raise bad_request("Content-Length is not a number") from None
-        if length > MAX_BODY_BYTES:
-            raise Refused(error_response(413, f"Body larger than {MAX_BODY_BYTES} bytes"))
-        raw = environ["wsgi.input"].read(length) if length > 0 else b""
-        try:
-            return load_json(raw, "Request body", MAX_BODY_BYTES)
+            return read_json_body(environ, "Request body", MAX_BODY_BYTES)
         except InputError as err:
-            raise bad_request(str(err)) from None
+            raise Refused(error_response(err.status, str(err))) from None
 
     # ---- the store and accounts -------------------------------------------------------
     def prep(self, environ: dict, caller: Caller, segments: list[str]) -> Response:
@@ -467,6 +460,6 @@ class AdminAPI:
         checked = self.auth.check_token(segments[1])
         if checked is None:
             return error_response(404, "No such token")
-        identity, expires = checked
-        return empty_response(204, {"x-auth-ttl": str(max(0, int(expires - time.time()))),
-                                    "x-auth-groups": ",".join(identity.groups)})
+        return empty_response(204, {
+            "x-auth-ttl": str(max(0, int(checked.expires - time.time()))),
+            "x-auth-groups": ",".join(checked.identity.groups)})

@@ -1,4 +1,5 @@
-"""The swauth filter: Swauth's login and admin API over the store in the cluster.
+"""The swauth filter: Swauth's login and admin API, and a Keystone v3 token API
+(``auth.swauth.keystone``), over the store in the cluster.
 
 ::
 
@@ -16,6 +17,10 @@
     key_hash = scrypt                 # or pbkdf2, for keys set from now on
     default_swift_cluster = local#https://objects.example.com/v1   (optional;
                                       # default: the URL the admin request came to)
+    keystone_api = true               # the Keystone v3 token API at /auth/v3 and /v3
+    keystone_domain_id = default      # its one domain
+    keystone_domain_name = Default
+    keystone_region = RegionOne       # the catalog's region
 
 Requests other than ``/auth/...`` get Swift's authorization rules
 (``auth.authorize.AuthMiddleware``) with the identity a token stands for.
@@ -33,12 +38,14 @@ from auth.s3_credentials import CredentialStoreError, S3Credential, register_loo
 from auth.swauth import tokens
 from auth.swauth.admin import AdminAPI, group_names
 from auth.swauth.keys import KDF_SCHEMES
+from auth.swauth.keystone.api import KeystoneAPI
+from auth.swauth.keystone.documents import Named
 from auth.swauth.login import handle_login
 from auth.swauth.names import BadName, check_name
 from auth.swauth.store import AuthStore, StoreError
 from auth.tempauth import register_account_acls_info
-from objstore.common.config import ConfigError, get_float, get_int, section
-from objstore.common.http import Response, error_response
+from objstore.common.config import ConfigError, config_true_value, get_float, get_int, section
+from objstore.common.http import Response, error_response, host_url
 from objstore.common.wsgi import WSGIApp
 from proxy.internal.client import InternalClient
 
@@ -63,12 +70,27 @@ class Swauth(AuthMiddleware):
         if self.key_hash not in KDF_SCHEMES:
             raise ConfigError(f"[{SECTION}] key_hash must be one of {', '.join(KDF_SCHEMES)}")
         cache_life = get_float(conf, "token_cache_life", 10.0)
-        self.cache: tokens.ValidationCache[tuple[Identity, float]] = \
-            tokens.ValidationCache(cache_life)
+        self.cache: tokens.ValidationCache[tokens.CheckedToken] = tokens.ValidationCache(cache_life)
         self.s3_cache: tokens.ValidationCache[S3Credential] = tokens.ValidationCache(cache_life)
         self.default_cluster = self._cluster(conf.get("default_swift_cluster", ""))
         self.store = store or AuthStore(InternalClient(app, source="swauth"), self.reseller_prefix)
         self.admin = AdminAPI(self)
+        self.keystone = self._keystone(conf)
+
+    def _keystone(self, conf: dict[str, str]) -> KeystoneAPI | None:
+        if not config_true_value(conf.get("keystone_api", "true")):
+            return None
+        values = {}
+        for option, default in (("keystone_domain_id", "default"),
+                                ("keystone_domain_name", "Default"),
+                                ("keystone_region", "RegionOne")):
+            value = conf.get(option, default).strip()
+            if not value or len(value) > 255 or any(ord(c) < 32 for c in value):
+                raise ConfigError(f"[{SECTION}] {option} must be 1 to 255 printable characters")
+            values[option] = value
+        return KeystoneAPI(self, Named(values["keystone_domain_id"],
+                                       values["keystone_domain_name"]),
+                           values["keystone_region"])
 
     @staticmethod
     def _cluster(value: str) -> tuple[str, str] | None:
@@ -84,13 +106,14 @@ class Swauth(AuthMiddleware):
         """(cluster name, ``.../v1`` URL) a new account's storage URL starts with."""
         if self.default_cluster is not None:
             return self.default_cluster
-        host = environ.get("HTTP_HOST") or "%s:%s" % (environ.get("SERVER_NAME", "127.0.0.1"),
-                                                      environ.get("SERVER_PORT", "8080"))
-        return "local", f"{environ.get('wsgi.url_scheme', 'http')}://{host}/v1"
+        return "local", f"{host_url(environ)}/v1"
 
     # ---- WSGI -------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        mounted = self.keystone.mount(path) if self.keystone is not None else None
+        if mounted is not None:
+            return self.keystone.handle(environ, *mounted)(environ, start_response)
         try:
             if path.startswith(self.auth_prefix) or path in ("/v1.0", "/v1.0/"):
                 return self._auth_request(environ, path)(environ, start_response)
@@ -114,11 +137,11 @@ class Swauth(AuthMiddleware):
     # ---- tokens -----------------------------------------------------------------------
     def validate_token(self, token: str) -> Identity | None:
         checked = self.check_token(token)
-        return checked[0] if checked is not None else None
+        return checked.identity if checked is not None else None
 
-    def check_token(self, token: str) -> tuple[Identity, float] | None:
-        """(identity, expiry) of a live token whose user still has the key it was
-        issued for; from this worker's cache when checked within token_cache_life."""
+    def check_token(self, token: str) -> tokens.CheckedToken | None:
+        """A live token whose user still has the key it was issued for; from this
+        worker's cache when checked within token_cache_life."""
         if not tokens.is_well_formed(token, self.reseller_prefix):
             return None
         digest = tokens.token_hash(token)
@@ -135,8 +158,9 @@ class Swauth(AuthMiddleware):
         user_record = self.store.get_user(account, user)
         if user_record is None or user_record.get("key_id") != record.get("key_id"):
             return None
-        found = (self.identity_of(account, user, str(record.get("account_id", "")), user_record),
-                 expires)
+        found = tokens.CheckedToken(
+            self.identity_of(account, user, str(record.get("account_id", "")), user_record),
+            tokens.issued_at(record, self.token_life), expires, digest)
         self.cache.put(digest, found, expires)
         return found
 

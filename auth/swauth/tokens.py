@@ -21,11 +21,24 @@ import hmac
 import secrets
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
+
+from auth.authorize import Identity
 
 TOKEN_HEX = 32
 TOKEN_CONTAINERS = tuple(f".token_{digit:x}" for digit in range(16))
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CheckedToken:
+    """What a token's check found: whose it is, when it was issued and expires
+    (epoch seconds), and the name it is stored under (its hash)."""
+    identity: Identity
+    issued: float
+    expires: float
+    digest: str
 
 
 def new_token(reseller_prefix: str) -> str:
@@ -42,6 +55,13 @@ def is_well_formed(token: str, reseller_prefix: str) -> bool:
 def token_hash(token: str) -> str:
     """The name a token is stored under (hex SHA-256)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issued_at(record: dict, token_life: int) -> float:
+    """When a stored token was issued; records written before the issue time was
+    kept say only their expiry, so: that less ``token_life``."""
+    expires = float(record.get("expires", 0))
+    return float(record.get("issued", expires - token_life))
 
 
 def token_container(digest: str) -> str:

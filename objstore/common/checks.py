@@ -295,3 +295,20 @@ def load_json(raw: bytes | str, what: str, max_bytes: int,
                           parse_constant=_no_constant)
     except ValueError as err:
         raise InputError(f"{what} is not valid JSON: {err}") from None
+
+
+def read_json_body(environ: dict, what: str, max_bytes: int) -> Any:
+    """A request's JSON body (``load_json``), read no further than ``max_bytes``
+    (Content-Length or not); InputError 413 past that, 400 when it is not JSON."""
+    declared = environ.get("CONTENT_LENGTH")
+    try:
+        length = int(declared) if declared else None
+    except ValueError:
+        raise InputError("Content-Length is not a number") from None
+    if length is not None and length > max_bytes:
+        raise InputError(f"{what} is larger than {max_bytes} bytes", 413)
+    raw = environ["wsgi.input"].read(max_bytes + 1 if length is None else length) \
+        if length != 0 else b""
+    if len(raw) > max_bytes:
+        raise InputError(f"{what} is larger than {max_bytes} bytes", 413)
+    return load_json(raw, what, max_bytes)

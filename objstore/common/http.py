@@ -89,3 +89,11 @@ class HTTPError(Exception):
     @property
     def status(self) -> int:
         return self.response.status
+
+
+def host_url(environ: dict, scheme: str | None = None) -> str:
+    """``<scheme>://<host>`` a request was sent to (its Host header, else the
+    server's name and port): where URLs handed back to the client start."""
+    host = environ.get("HTTP_HOST") or "%s:%s" % (environ.get("SERVER_NAME", "127.0.0.1"),
+                                                  environ.get("SERVER_PORT", "8080"))
+    return f"{scheme or environ.get('wsgi.url_scheme', 'http')}://{host}"
