@@ -81,6 +81,7 @@ PIPELINE_FILTERS = (
     ("healthcheck", "objstore.common.healthcheck"),
     ("tempurl", "proxy.middleware.tempurl"),
     ("s3api", "proxy.s3.middleware"),
+    ("formpost", "proxy.middleware.formpost"),
     ("swauth", "auth.swauth.middleware"),
     ("tempauth", "auth.tempauth"),
     ("dlo", "proxy.middleware.dlo"),
@@ -344,9 +345,10 @@ def proxy_config(layout: Layout, state: ClusterState,
     conf["pipeline:main"] = {"pipeline": " ".join([name for name, _ in filters] + ["proxy-server"])}
     for name, module in filters:
         conf[f"filter:{name}"] = {"use": f"{module}:filter_factory"}
-    if conf.has_section("filter:tempurl"):
-        # SHA-1 too (Swift's default is SHA-256 and SHA-512 only), so old clients' URLs work
-        conf["filter:tempurl"]["allowed_digests"] = "sha1 sha256 sha512"
+    for name in ("filter:tempurl", "filter:formpost"):
+        if conf.has_section(name):
+            # SHA-1 too (Swift's default is SHA-256 and SHA-512 only), so old clients' URLs work
+            conf[name]["allowed_digests"] = "sha1 sha256 sha512"
     if conf.has_section("filter:tempauth"):
         for account, user, key, roles in TEMPAUTH_USERS:
             conf["filter:tempauth"][f"user_{account}_{user}"] = f"{key} {roles}".strip()

@@ -277,13 +277,13 @@ class AuthMiddleware(abc.ABC):
         return bool(mine & set(acl["read-only"])) and method in ("GET", "HEAD")
 
 
-def unauthorized(environ: dict, message: str | None = None) -> Response:
+def unauthorized(environ: dict, message: str | None = None, newline: bool = True) -> Response:
     """401 with Swift's ``WWW-Authenticate: Swift realm="<account>"``."""
     api = split_api_path(environ.get("PATH_INFO", ""))
     realm = api.account if api is not None else "unknown"
     # quoted as in the URL, so a crafted account name cannot break the header
     realm = quote(realm.encode("latin-1", "replace"), safe="/")
-    return error_response(401, message, {"www-authenticate": f'Swift realm="{realm}"'})
+    return error_response(401, message, {"www-authenticate": f'Swift realm="{realm}"'}, newline)
 
 
 def _environ_of(req) -> dict:

@@ -34,6 +34,7 @@ BUILTIN_FILTERS = {
     "dlo": "proxy.middleware.dlo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",
     "tempurl": "proxy.middleware.tempurl:filter_factory",
+    "formpost": "proxy.middleware.formpost:filter_factory",
 }
 DEFAULT_PIPELINE = "catch_errors gatekeeper healthcheck proxy-server"
 

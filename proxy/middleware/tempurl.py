@@ -109,6 +109,24 @@ def content_disposition(kind: str, filename: str) -> str:
     return f"{kind}; filename=\"{quote(filename, safe=' /')}\"; filename*=UTF-8''{quote(filename)}"
 
 
+def allowed_digests(options: dict[str, str], filter_name: str) -> tuple[str, ...]:
+    """``allowed_digests`` of a filter section (Swift's default: sha256 sha512)."""
+    digests = tuple(sorted(set(options.get("allowed_digests", DEFAULTS["allowed_digests"]).split())))
+    unknown = [d for d in digests if d not in DIGESTS]
+    if unknown or not digests:
+        raise ConfigError(f"[filter:{filter_name}] allowed_digests: {' '.join(unknown) or '(none)'} "
+                          f"is not one of {' '.join(DIGESTS)}")
+    return digests
+
+
+def digests_info(digests: tuple[str, ...]) -> dict:
+    """The digest keys of Swift's ``/info`` sections (SHA-1 is deprecated there)."""
+    info: dict = {"allowed_digests": list(digests)}
+    if "sha1" in digests:
+        info["deprecated_digests"] = ["sha1"]
+    return info
+
+
 @dataclass(frozen=True)
 class Settings:
     methods: tuple[str, ...]
@@ -119,12 +137,7 @@ class Settings:
     @classmethod
     def from_options(cls, options: dict[str, str]) -> "Settings":
         get = {name: options.get(name, default) for name, default in DEFAULTS.items()}
-        digests = tuple(sorted(set(get["allowed_digests"].split())))
-        unknown = [d for d in digests if d not in DIGESTS]
-        if unknown or not digests:
-            raise ConfigError(f"[filter:tempurl] allowed_digests: {' '.join(unknown) or '(none)'} "
-                              f"is not one of {' '.join(DIGESTS)}")
-        return cls(tuple(get["methods"].upper().split()), digests,
+        return cls(tuple(get["methods"].upper().split()), allowed_digests(options, "tempurl"),
                    HeaderRemoval(get["incoming_remove_headers"], get["incoming_allow_headers"]),
                    HeaderRemoval(get["outgoing_remove_headers"], get["outgoing_allow_headers"]))
 
@@ -134,10 +147,8 @@ class Settings:
                 "incoming_remove_headers": self.incoming.remove.words,
                 "incoming_allow_headers": self.incoming.allow.words,
                 "outgoing_remove_headers": self.outgoing.remove.words,
-                "outgoing_allow_headers": self.outgoing.allow.words,
-                "allowed_digests": list(self.allowed_digests)}
-        if "sha1" in self.allowed_digests:
-            info["deprecated_digests"] = ["sha1"]
+                "outgoing_allow_headers": self.outgoing.allow.words}
+        info.update(digests_info(self.allowed_digests))
         return info
 
 

@@ -413,3 +413,28 @@ def call(app: Callable, path: str, method: str = "GET", body: bytes | None = Non
     if body is not None:
         req.body = body
     return req.get_response(app)
+
+
+TEMPAUTH_TEST_USERS = {"user_test_tester": "testing .admin", "user_test2_tester2": "testing2 .admin",
+                       "user_test_tester3": "testing3",
+                       "user_admin_admin": "admin .admin .reseller_admin"}
+
+
+def make_pipeline(pipeline: str, **filter_options: dict[str, str]) -> Callable:
+    """``pipeline`` (names, ending with proxy-server) over the fake proxy, with
+    tempauth's test users and each ``filter_options[name]`` as ``[filter:<name>]``."""
+    from proxy.pipeline import load_pipeline
+
+    conf = make_conf(pipeline, account_autocreate="true")
+    conf["filter:tempauth"] = dict(TEMPAUTH_TEST_USERS)
+    for name, options in filter_options.items():
+        conf[f"filter:{name}"] = options
+    app, _ = make_app(conf)
+    return load_pipeline(conf, app)
+
+
+def auth_token(app: Callable, user: str = "test:tester", key: str = "testing") -> dict[str, str]:
+    """``{"X-Auth-Token": ...}`` of a tempauth login through ``app``."""
+    resp = call(app, "/auth/v1.0", **{"X-Auth-User": user, "X-Auth-Key": key})
+    assert resp.status_int == 200, resp.status
+    return {"X-Auth-Token": resp.headers["X-Auth-Token"]}

@@ -12,8 +12,7 @@ from swiftclient.utils import generate_temp_url
 from objstore.common.config import ConfigError
 from objstore.common.tempurl_signature import parse_expires, parse_signature, sign, temp_url_body
 from proxy.middleware.tempurl import Settings
-from proxy.pipeline import load_pipeline
-from tests.unit.proxy_fakes import call, make_app, make_conf
+from tests.unit.proxy_fakes import auth_token, call, make_pipeline
 
 ACCOUNT = "/v1/AUTH_test"
 KEY = "mykey"
@@ -21,25 +20,14 @@ KEY = "mykey"
 
 @pytest.fixture
 def app():
-    conf = make_conf("catch_errors gatekeeper tempurl tempauth dlo slo copy proxy-server",
-                     account_autocreate="true")
-    conf["filter:tempauth"] = {"user_test_tester": "testing .admin",
-                               "user_test2_tester2": "testing2 .admin"}
-    conf["filter:tempurl"] = {"allowed_digests": "sha1 sha256 sha512"}
-    proxy, _ = make_app(conf)
-    pipeline = load_pipeline(conf, proxy)
-    admin = token(pipeline)
+    pipeline = make_pipeline("catch_errors gatekeeper tempurl tempauth dlo slo copy proxy-server",
+                             tempurl={"allowed_digests": "sha1 sha256 sha512"})
+    admin = auth_token(pipeline)
     assert call(pipeline, ACCOUNT, "POST", **admin, **{"X-Account-Meta-Temp-URL-Key": KEY}).status_int == 204
     assert call(pipeline, ACCOUNT + "/c", "PUT", **admin).status_int == 201
     assert call(pipeline, ACCOUNT + "/c/obj", "PUT", b"obj contents", **admin,
                 **{"X-Object-Meta-Secret": "s", "X-Object-Meta-Public-Color": "red"}).status_int == 201
     return pipeline
-
-
-def token(app, user="test:tester", key="testing"):
-    resp = call(app, "/auth/v1.0", **{"X-Auth-User": user, "X-Auth-Key": key})
-    assert resp.status_int == 200
-    return {"X-Auth-Token": resp.headers["X-Auth-Token"]}
 
 
 def url(path, method="GET", key=KEY, seconds=600, **options):
@@ -107,13 +95,10 @@ def test_invalid_urls_are_401_with_swift_body(app):
 
 
 def test_disallowed_digest_is_refused():
-    conf = make_conf("catch_errors gatekeeper tempurl tempauth proxy-server", account_autocreate="true")
-    conf["filter:tempauth"] = {"user_test_tester": "testing .admin"}
-    proxy, _ = make_app(conf)
-    app = load_pipeline(conf, proxy)
-    call(app, ACCOUNT, "POST", **token(app), **{"X-Account-Meta-Temp-URL-Key": KEY})
-    call(app, ACCOUNT + "/c", "PUT", **token(app))
-    call(app, ACCOUNT + "/c/obj", "PUT", b"x", **token(app))
+    app = make_pipeline("catch_errors gatekeeper tempurl tempauth proxy-server")
+    call(app, ACCOUNT, "POST", **auth_token(app), **{"X-Account-Meta-Temp-URL-Key": KEY})
+    call(app, ACCOUNT + "/c", "PUT", **auth_token(app))
+    call(app, ACCOUNT + "/c/obj", "PUT", b"x", **auth_token(app))
     assert call(app, url(ACCOUNT + "/c/obj", digest="sha256")).status_int == 200
     assert call(app, url(ACCOUNT + "/c/obj", digest="sha1")).status_int == 401  # Swift's default
 
@@ -122,7 +107,7 @@ def test_put_url_writes_and_refuses_pointer_headers(app):
     signed = url(ACCOUNT + "/c/new", "PUT")
     assert call(app, signed, "PUT", b"new contents").status_int == 201
     assert call(app, signed, "HEAD").status_int == 200  # a PUT URL allows HEAD
-    assert call(app, ACCOUNT + "/c/new", **token(app)).body == b"new contents"
+    assert call(app, ACCOUNT + "/c/new", **auth_token(app)).body == b"new contents"
     for header in ("X-Object-Manifest", "X-Symlink-Target", "X-Copy-From"):
         resp = call(app, signed, "PUT", b"", **{header: "c/obj"})
         assert resp.status_int == 400
@@ -132,12 +117,12 @@ def test_put_url_writes_and_refuses_pointer_headers(app):
 def test_incoming_x_timestamp_is_removed(app):
     signed = url(ACCOUNT + "/c/ts", "PUT")
     assert call(app, signed, "PUT", b"x", **{"X-Timestamp": "1000000000.00000"}).status_int == 201
-    head = call(app, ACCOUNT + "/c/ts", "HEAD", **token(app))
+    head = call(app, ACCOUNT + "/c/ts", "HEAD", **auth_token(app))
     assert float(head.headers["X-Timestamp"]) > time.time() - 600
 
 
 def test_prefix_urls(app):
-    call(app, ACCOUNT + "/c/pre-a", "PUT", b"a", **token(app))
+    call(app, ACCOUNT + "/c/pre-a", "PUT", b"a", **auth_token(app))
     signed = url(ACCOUNT + "/c/pre", prefix=True)
     query = signed.split("?", 1)[1]
     assert call(app, f"{ACCOUNT}/c/pre-a?{query}").body == b"a"
@@ -173,7 +158,7 @@ def test_filename_and_inline(app):
 
 
 def test_container_key_reaches_only_its_container(app):
-    admin = token(app)
+    admin = auth_token(app)
     call(app, ACCOUNT + "/c", "POST", **admin, **{"X-Container-Meta-Temp-URL-Key": "ckey"})
     call(app, ACCOUNT + "/segs", "PUT", **admin)
     call(app, ACCOUNT + "/segs/s1", "PUT", b"one ", **admin)
@@ -187,12 +172,12 @@ def test_container_key_reaches_only_its_container(app):
     # container keys are shown to the owner only (test2 may read c)
     call(app, ACCOUNT + "/c", "POST", **admin, **{"X-Container-Read": "test2"})
     assert call(app, ACCOUNT + "/c", "HEAD", **admin).headers["X-Container-Meta-Temp-Url-Key"] == "ckey"
-    other = call(app, ACCOUNT + "/c", "HEAD", **token(app, "test2:tester2", "testing2"))
+    other = call(app, ACCOUNT + "/c", "HEAD", **auth_token(app, "test2:tester2", "testing2"))
     assert other.status_int == 204 and "X-Container-Meta-Temp-Url-Key" not in other.headers
 
 
 def test_slo_through_a_temp_url(app):
-    admin = token(app)
+    admin = auth_token(app)
     segs = []
     for i in range(2):
         data = bytes([65 + i]) * 1000
@@ -208,7 +193,7 @@ def test_slo_through_a_temp_url(app):
 def test_no_keys_and_other_requests_pass_through(app):
     assert call(app, url("/v1/AUTH_test2/c/obj")).status_int == 401  # no key on that account
     assert call(app, ACCOUNT + "/c/obj").status_int == 401  # anonymous, no temp URL: auth decides
-    assert call(app, ACCOUNT + "/c/obj", **token(app)).status_int == 200
+    assert call(app, ACCOUNT + "/c/obj", **auth_token(app)).status_int == 200
 
 
 def test_info_section(app):
