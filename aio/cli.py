@@ -196,14 +196,38 @@ python (python-swiftclient):
   conn = Connection(authurl="{auth}", user="test:tester", key="testing")
   conn.put_object("mycontainer", "hello.txt", b"hello")
 
-boto3 (the S3 API comes with a later release of objstore; this is how it will look):
-  import boto3
-  s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:{state.proxy_port}",
-                    aws_access_key_id="test:tester", aws_secret_access_key="testing")
-  s3.list_buckets()
+{s3_text(state)}
 
 objstore-aio status | stop | restart | reset   (logs: {layout.logs})
 objstore-recon --config {layout.proxy_config}   (replication, async pendings, quarantines per node)"""
+
+
+def s3_text(state: ClusterState) -> str:
+    """The S3 endpoint, its key pair (made at start with swauth, tempauth's own user
+    otherwise) and examples for boto3, the AWS CLI and s3cmd that work as printed."""
+    endpoint = f"http://127.0.0.1:{state.proxy_port}"
+    host = f"127.0.0.1:{state.proxy_port}"
+    _, _, access_key, secret = auth_users.S3_KEY
+    return f"""S3 API (same port, path-style buckets, region us-east-1):
+  endpoint:   {endpoint}
+  access key: {access_key}
+  secret key: {secret}
+
+boto3 (pip install boto3):
+  import boto3
+  s3 = boto3.client("s3", endpoint_url="{endpoint}", region_name="us-east-1",
+                    aws_access_key_id="{access_key}", aws_secret_access_key="{secret}")
+  s3.create_bucket(Bucket="mybucket")
+  s3.put_object(Bucket="mybucket", Key="hello.txt", Body=b"hello")
+  print(s3.get_object(Bucket="mybucket", Key="hello.txt")["Body"].read())
+
+aws CLI (pip install awscli):
+  export AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret} AWS_DEFAULT_REGION=us-east-1
+  aws --endpoint-url {endpoint} s3 cp README.md s3://mybucket/README.md
+  aws --endpoint-url {endpoint} s3 ls s3://mybucket
+
+s3cmd (pip install s3cmd):
+  s3cmd --access_key={access_key} --secret_key={secret} --host={host} --host-bucket={host} --no-ssl --region=us-east-1 ls s3://mybucket"""
 
 
 def users_text(layout: Layout, state: ClusterState) -> str:

@@ -105,6 +105,10 @@ class BackgroundProgram:
         return f"objstore-{self.name}"
 
 
+# S3 allows 10,000 parts per multipart upload, and each one is a segment of an SLO:
+# 16 MiB of manifest JSON holds 10,000 entries even for the longest keys.
+SLO_FOR_S3 = {"max_manifest_segments": "10000", "max_manifest_size": str(16 * 1024 * 1024)}
+
 # The background daemons of every node; one line per daemon.  Intervals are
 # short so that an all-in-one converges within seconds of a change.
 BACKGROUND_DAEMONS = (
@@ -352,6 +356,8 @@ def proxy_config(layout: Layout, state: ClusterState,
     if conf.has_section("filter:tempauth"):
         for account, user, key, roles in TEMPAUTH_USERS:
             conf["filter:tempauth"][f"user_{account}_{user}"] = f"{key} {roles}".strip()
+    if conf.has_section("filter:slo"):
+        conf["filter:slo"].update(SLO_FOR_S3)
     if conf.has_section("filter:swauth"):
         # SERVICE_ accounts need a second token from a "service" user (test5:tester5), as in
         # Swift's SAIO

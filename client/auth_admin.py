@@ -205,9 +205,14 @@ class AdminClient:
 
     # -- S3 access keys ----------------------------------------------------------
     def add_s3_key(self, account: str, user: str, access_key: str | None = None,
-                   secret_key: str | None = None) -> dict:
+                   secret_key: str | None = None, if_missing: bool = False) -> dict | None:
         """A new pair, ``{"access_key", "secret_key"}``: generated unless given.
-        The secret is shown this once."""
+        The secret is shown this once.  With ``if_missing`` (and ``access_key``),
+        a key the user has already is left as it is: None."""
+        if if_missing and access_key and any(
+                item.get("access_key") == access_key
+                for item in self.list_s3_keys(account, user).get("s3_keys", [])):
+            return None
         headers = {}
         if access_key:
             headers["X-Auth-S3-Access-Key"] = access_key

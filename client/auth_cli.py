@@ -75,6 +75,9 @@ def _set_key_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_s3_key_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--access-key", help="the access key to use (default: generated)")
     parser.add_argument("--secret-key", help="the secret to use (default: generated)")
+    parser.add_argument("--if-missing", action="store_true",
+                        help="with --access-key: leave that key as it is if the user has it "
+                             "already (prints nothing)")
     _account_user(parser)
 
 
@@ -134,7 +137,12 @@ def run_list(client: AdminClient, args: argparse.Namespace) -> None:
 
 
 def run_add_s3_key(client: AdminClient, args: argparse.Namespace) -> None:
-    pair = client.add_s3_key(args.account, args.user, args.access_key, args.secret_key)
+    if args.if_missing and not args.access_key:
+        raise ClientError("--if-missing needs --access-key")
+    pair = client.add_s3_key(args.account, args.user, args.access_key, args.secret_key,
+                             if_missing=args.if_missing)
+    if pair is None:
+        return
     # the lines of an ~/.aws/credentials profile; the secret is never shown again
     print(f"aws_access_key_id = {pair.get('access_key', '')}")
     print(f"aws_secret_access_key = {pair.get('secret_key', '')}")

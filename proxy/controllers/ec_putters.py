@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from objstore.common.erasure import (FRAG_INDEX, OBJECT_ETAG, OBJECT_LENGTH, SCHEME,
                                      SEGMENT_SIZE, SegmentLayout)
 from objstore.common.fanout import BackendResult, FanOut
-from proxy.controllers.putters import Putter, ReplicaPutters
+from proxy.controllers.putters import (
+    LateMetadata, Putter, ReplicaPutters, footer_put_headers, mime_footer, mime_preamble)
 
 LISTING_ETAG = "X-Object-Sysmeta-Container-Update-Override-Etag"
 LISTING_SIZE = "X-Object-Sysmeta-Container-Update-Override-Size"
@@ -47,13 +47,9 @@ def fragment_headers(headers: dict[str, str], index: int, boundary: str,
     """The backend PUT headers of replica ``index`` of an EC PUT: its fragment
     index, a chunked MIME body with footers, no client ETag (the archive's
     own is in the footer; the proxy checks the client's)."""
-    out = {name: value for name, value in headers.items()
-           if name.lower() not in ("etag", "content-length")}
-    out.update({"Transfer-Encoding": "chunked", "Expect": "100-continue", FRAG_INDEX: str(index),
-                "X-Backend-Obj-Metadata-Footer": "yes",
-                "X-Backend-Obj-Multipart-Mime-Boundary": boundary})
-    if archive_length is not None:
-        out["X-Backend-Obj-Content-Length"] = str(archive_length)
+    out = footer_put_headers({name: value for name, value in headers.items()
+                              if name.lower() != "etag"}, boundary, archive_length)
+    out[FRAG_INDEX] = str(index)
     return out
 
 
@@ -67,18 +63,20 @@ class ECPutters(ReplicaPutters):
     """The fragment uploads of one PUT (see the module docstring)."""
 
     def __init__(self, fanout: FanOut, putters: list[Putter], quorum: int, *,
-                 layout: SegmentLayout, boundary: str, listing_set: bool = False) -> None:
+                 layout: SegmentLayout, boundary: str, listing_set: bool = False,
+                 late: LateMetadata | None = None) -> None:
         """``listing_set``: middleware already chose the listing's ETag and
-        size (its sysmeta overrides); otherwise the whole object's go there."""
-        super().__init__(fanout, putters, quorum)
+        size (its sysmeta overrides); otherwise the whole object's go there.
+        ``late``: a middleware's metadata known once the body is complete,
+        in every footer."""
+        super().__init__(fanout, putters, quorum, late=late, boundary=boundary)
         self.layout = layout
-        self.boundary = boundary
         self.listing_set = listing_set
         self.buffer = bytearray()
         self.object_md5 = _md5()
         self.size = 0
         self.archive_md5 = {putter.index: _md5() for putter in putters}
-        self._preamble = f"--{boundary}\r\nX-Document: object body\r\n\r\n".encode()
+        self._preamble = mime_preamble(boundary)
         self._started: set[int] = set()  # replica indexes whose node got the preamble
 
     @property
@@ -116,7 +114,8 @@ class ECPutters(ReplicaPutters):
         if self.buffer:
             self._send_segment(bytes(self.buffer))
             self.buffer.clear()
-        self._to_all(lambda putter: self._send_footer(putter))
+        late = self.late() if self.late is not None else {}
+        self._to_all(lambda putter: self._send_footer(putter, late))
         self._to_all(Putter.finish)
 
     def _footer(self, putter: Putter) -> dict[str, str]:
@@ -127,13 +126,9 @@ class ECPutters(ReplicaPutters):
             footer.update({LISTING_ETAG: self.etag, LISTING_SIZE: str(self.size)})
         return footer
 
-    def _send_footer(self, putter: Putter) -> None:
-        body = json.dumps(self._footer(putter), sort_keys=True).encode()
-        checksum = hashlib.md5(body, usedforsecurity=False).hexdigest()
-        putter.send(self._with_preamble(putter, (
-            f"\r\n--{self.boundary}\r\nX-Document: object metadata\r\n"
-            f"Content-MD5: {checksum}\r\n\r\n").encode() + body
-            + f"\r\n--{self.boundary}--\r\n".encode()))
+    def _send_footer(self, putter: Putter, late: dict[str, str]) -> None:
+        putter.send(self._with_preamble(putter, mime_footer(self.boundary,
+                                                            {**late, **self._footer(putter)})))
 
     def stored(self) -> tuple[list[Putter], list[BackendResult]]:
         """Phase one's outcome: the putters whose node stored its archive

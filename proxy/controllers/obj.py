@@ -32,7 +32,8 @@ from proxy.checks import (check_metadata, content_length_error, delete_at_error,
 from proxy.controllers.base import Controller
 from proxy.controllers.ec_putters import LISTING_ETAG, LISTING_SIZE, ECPutters, fragment_headers
 from proxy.controllers.ec_reader import ECReader, object_headers
-from proxy.controllers.putters import ReplicaPutters, UploadError
+from proxy.controllers.putters import (
+    LateMetadata, ReplicaPutters, UploadError, footer_put_headers, late_metadata)
 from proxy.http import Request
 from ring.ring import Ring
 
@@ -194,6 +195,7 @@ class ReplicatedObjectController(Controller):
         part, primaries = ring.get_nodes(self.account, self.container, self.obj)
         path = self.app.backend_path(part, self.wsgi_path)
         headers_list = self._update_headers(headers, len(primaries))
+        self.late = late_metadata(self.req.environ)
         try:
             if length is not None and length <= CHUNK_SIZE and self.small_puts:
                 return self._put_small(ring, part, path, headers_list, length, timestamp)
@@ -203,14 +205,23 @@ class ReplicatedObjectController(Controller):
 
     # a body of one chunk goes with the head, no 100-continue (whole copies only)
     small_puts = True
+    # a PUT's metadata for after the body (putters.LATE_METADATA), if middleware has some
+    late: LateMetadata | None = None
 
     def _streaming_headers(self, headers_list: list[dict[str, str]],
                            length: int | None) -> list[dict[str, str]]:
-        """Replica i's backend PUT headers for a streamed body."""
+        """Replica i's backend PUT headers for a streamed body (a footer PUT when
+        middleware has metadata for after the body)."""
+        if self.late is not None:
+            self.boundary = uuid.uuid4().hex
+            return [footer_put_headers(headers, self.boundary, length) for headers in headers_list]
         return [{**headers, "Expect": "100-continue"} for headers in headers_list]
 
     def _open_putters(self, fanout, nodes: list, path: str, headers_list: list[dict[str, str]],
                       quorum: int) -> tuple[ReplicaPutters, list[BackendResult]]:
+        if self.late is not None:
+            return self.putter_set.connect(fanout, nodes, path, headers_list, quorum,
+                                           late=self.late, boundary=self.boundary)
         return self.putter_set.connect(fanout, nodes, path, headers_list, quorum)
 
     def _put_small(self, ring, part: int, path: str, headers_list: list[dict[str, str]],
@@ -218,6 +229,9 @@ class ReplicatedObjectController(Controller):
         """A body of at most one chunk goes in the same packet as the head (no
         100-continue round trip); a failed node's replica is re-sent to a handoff."""
         body = b"".join(self._client_chunks(length))
+        if self.late is not None:  # the body is all read: its late metadata goes up front
+            late = self.late()
+            headers_list = [{**headers, **late} for headers in headers_list]
         result = self.app.fanout.make_requests("PUT", ring, part, path, headers_list,
                                                self.quorum(len(headers_list)), body=body)
         return self._put_response(result, timestamp)
@@ -346,7 +360,7 @@ class ErasureCodedObjectController(ReplicatedObjectController):
                           for name in headers_list[0])
         return ECPutters.connect(fanout, nodes, path, headers_list, quorum,
                                  layout=self.policy.ec_layout, boundary=self.boundary,
-                                 listing_set=listing_set)
+                                 listing_set=listing_set, late=self.late)
 
     def _put_outcome(self, putters: ECPutters, refusals: list[BackendResult], quorum: int,
                      path: str, headers_list: list[dict[str, str]], timestamp: str) -> Response:

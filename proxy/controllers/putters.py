@@ -10,13 +10,58 @@ quorum are left.
 from __future__ import annotations
 
 import functools
-from typing import Iterator
+import hashlib
+import json
+from typing import Callable, Iterator
 
 from objstore.common.backend_http import BackendConnection
 from objstore.common.fanout import NET_ERRORS, BackendResult, FanOut
 from objstore.common.http import error_response
 
 _ANSWER_LIMIT = 65536  # bytes of a node's answer body kept (an error text)
+# A middleware's callable in the PUT's environ: the metadata (``X-Object-Sysmeta-*``,
+# ``X-Object-Meta-*``) known only once the whole body was read, e.g. a checksum the
+# client sends after the body.  Called after the last byte; stored with the object
+# (in the backend PUT's footer), so it is committed with the body or not at all.
+LATE_METADATA = "objstore.late_metadata"
+LateMetadata = Callable[[], dict[str, str]]
+_LATE_PREFIXES = ("x-object-meta-", "x-object-sysmeta-")
+
+
+def late_metadata(environ: dict) -> LateMetadata | None:
+    """The request's late-metadata callable, its answer limited to object metadata."""
+    source = environ.get(LATE_METADATA)
+    if source is None:
+        return None
+    return lambda: {name: value for name, value in source().items()
+                    if name.lower().startswith(_LATE_PREFIXES)}
+
+
+def footer_put_headers(headers: dict[str, str], boundary: str,
+                       object_length: int | None) -> dict[str, str]:
+    """A backend PUT's headers for a body sent as Swift's multipart MIME document
+    with a metadata footer (``objstore/obj/footers.py``): chunked, the object
+    part's length apart."""
+    out = {name: value for name, value in headers.items() if name.lower() != "content-length"}
+    out.update({"Transfer-Encoding": "chunked", "Expect": "100-continue",
+                "X-Backend-Obj-Metadata-Footer": "yes",
+                "X-Backend-Obj-Multipart-Mime-Boundary": boundary})
+    if object_length is not None:
+        out["X-Backend-Obj-Content-Length"] = str(object_length)
+    return out
+
+
+def mime_preamble(boundary: str) -> bytes:
+    """What a footer PUT's body starts with, before the object's bytes."""
+    return f"--{boundary}\r\nX-Document: object body\r\n\r\n".encode()
+
+
+def mime_footer(boundary: str, footer: dict[str, str]) -> bytes:
+    """What a footer PUT's body ends with, after the object's bytes."""
+    body = json.dumps(footer, sort_keys=True).encode()
+    checksum = hashlib.md5(body, usedforsecurity=False).hexdigest()
+    return (f"\r\n--{boundary}\r\nX-Document: object metadata\r\n"
+            f"Content-MD5: {checksum}\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
 
 
 class UploadError(Exception):
@@ -97,12 +142,17 @@ class Putter:
 
 class ReplicaPutters:
     """The uploads of one PUT that stores whole copies: every node gets each
-    chunk of the client's body unchanged."""
+    chunk of the client's body unchanged (with ``late``, framed as a footer PUT
+    whose footer is what ``late`` answers once the body is complete)."""
 
-    def __init__(self, fanout: FanOut, putters: list[Putter], quorum: int) -> None:
+    def __init__(self, fanout: FanOut, putters: list[Putter], quorum: int, *,
+                 late: LateMetadata | None = None, boundary: str = "") -> None:
         self.fanout = fanout
         self.putters = putters
         self.quorum = quorum
+        self.late = late
+        self.boundary = boundary
+        self._preamble = mime_preamble(boundary) if late is not None else b""
 
     @classmethod
     def connect(cls, fanout: FanOut, replica_nodes: list[Iterator[dict]], path: str,
@@ -124,9 +174,13 @@ class ReplicaPutters:
 
     def send_chunk(self, chunk: bytes) -> None:
         """``chunk`` to every node; UploadError once fewer than a quorum are left."""
-        self._to_all(lambda putter: putter.send(chunk))
+        data, self._preamble = self._preamble + chunk, b""
+        self._to_all(lambda putter: putter.send(data))
 
     def finish(self) -> None:
+        if self.late is not None:
+            footer, self._preamble = self._preamble + mime_footer(self.boundary, self.late()), b""
+            self._to_all(lambda putter: putter.send(footer))
         self._to_all(Putter.finish)
 
     def _to_all(self, action) -> None:

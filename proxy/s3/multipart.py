@@ -279,8 +279,8 @@ def _composite_checksum(request: S3Request, upload: Upload, requested, stored
         stored_checksum = _part_checksum(request, upload, number, algorithm)
         if stored_checksum is not None and sums.get(algorithm, stored_checksum) != stored_checksum:
             raise S3Error("InvalidPart", PartNumber=number, ETag=etag)
-        # a part's trailer checksum was verified on upload but could not be stored with
-        # it (trailers come after the object's headers): the Complete request names it
+        # a part stored without one (e.g. copied with UploadPartCopy): the Complete
+        # request names it
         part_checksum = stored_checksum or sums.get(algorithm)
         if part_checksum is None:
             return None

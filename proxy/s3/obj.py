@@ -13,6 +13,7 @@ from urllib.parse import quote, unquote
 
 from objstore.common.constraints import wsgi_to_str
 from objstore.common.http import Response
+from proxy.controllers.putters import LATE_METADATA
 from proxy.internal.subrequest import SubResponse
 from proxy.s3 import checksums, tagging
 from proxy.s3.bucket import xml_response
@@ -95,9 +96,17 @@ def store_body(request: S3Request, container: str, name: str, headers: dict[str,
 
     The body's own checks (signatures, x-amz-checksum-*) fail in its last read, so they
     are raised only after the sub-request ended: the object server never committed it.
+    A checksum sent as a trailer is known only then too: the proxy stores it with the
+    object as late metadata (the backend PUT's footer).
     """
+    environ = {}
+    if body.checksum is not None and body.checksum[1] is None:
+        algorithm = body.checksum[0]
+        environ[LATE_METADATA] = lambda: (
+            {CHECKSUM_SYSMETA + algorithm: body.checksum_value}
+            if body.checksum_value is not None else {})
     resp = request.swift("PUT", container, name, headers=headers, body=body,
-                         content_length=body.length)
+                         content_length=body.length, environ=environ)
     if body.error is not None:
         resp.close()
         raise body.error

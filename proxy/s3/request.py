@@ -88,12 +88,14 @@ class S3Request:
     def swift(self, method: str, bucket: str | None = None, key: str | None = None, *,
               headers: dict[str, str] | None = None, query: dict[str, str] | None = None,
               body: bytes | BinaryIO | None = None, content_length: int | None = None,
-              ) -> SubResponse:
-        """A Swift request as the caller; the response body is left open (close it)."""
+              environ: dict | None = None) -> SubResponse:
+        """A Swift request as the caller; the response body is left open (close it).
+        ``environ``: more keys for the sub-request's environ (middleware callbacks)."""
         env = make_env(self.env, method, self.swift_path(bucket, key), source=SOURCE,
                        query=query or {}, headers=headers, body=body)
         if content_length is not None:
             env["CONTENT_LENGTH"] = str(content_length)
+        env.update(environ or {})
         return call_app(self.app, env)
 
     def swift_ok(self, method: str, bucket: str | None = None, key: str | None = None, *,
@@ -128,6 +130,9 @@ class S3Request:
         if status == 416:
             return S3Error("InvalidRange")
         if status == 413:
+            if "segments" in detail:  # the SLO's max_manifest_segments: more parts than allowed
+                return S3Error("InvalidArgument", f"{detail} (max_manifest_segments of the "
+                                                  f"cluster's SLO middleware)")
             return S3Error("EntityTooLarge")
         if status == 422:
             return S3Error("BadDigest")

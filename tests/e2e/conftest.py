@@ -46,6 +46,7 @@ def run_command(what: str, argv: list[str], *, check: bool, timeout: float,
 class Cluster:
     dir: str
     port: int
+    banner: str = ""  # what ``objstore-aio start`` printed
 
     @property
     def auth_url(self) -> str:
@@ -68,9 +69,10 @@ def running_cluster(base, extra_config: str, nodes: int, *options: str) -> Itera
     extra.write_text(extra_config)
     running = Cluster(str(base / "cluster"), free_port())
     try:
-        running.aio("start", "--port", str(running.port), "--part-power", "6", "--nodes",
-                    str(nodes), "--replicas", "3", "--config", str(extra), *options)
-        yield running
+        started = running.aio("start", "--port", str(running.port), "--part-power", "6",
+                              "--nodes", str(nodes), "--replicas", "3", "--config", str(extra),
+                              *options)
+        yield dataclasses.replace(running, banner=started.stdout)
     finally:
         running.aio("stop", check=False)
         shutil.rmtree(base, ignore_errors=True)
@@ -86,9 +88,9 @@ def cluster(tmp_path_factory) -> Cluster:
 @pytest.fixture(scope="session")
 def s3_cluster(tmp_path_factory) -> Cluster:
     """A cluster with the default object size limit: S3 clients send multipart parts of
-    at least 5 MiB, over the 1 MiB limit of ``cluster``.  On tempauth, whose access key
-    is ``account:user`` and secret the user's key, as with Swift's s3api."""
-    with running_cluster(tmp_path_factory.mktemp("s3aio"), "", 3, "--auth", "tempauth") as running:
+    at least 5 MiB, over the 1 MiB limit of ``cluster``.  On the default auth (the
+    Swauth-style store), with the S3 key pair the all-in-one makes: test:tester / testing."""
+    with running_cluster(tmp_path_factory.mktemp("s3aio"), "", 3) as running:
         yield running
 
 

@@ -1,6 +1,6 @@
 """``objstore-aio`` with the Swauth-style store (the default): the SAIO users log in, the
-banner's add-user line works as printed, and users and tokens survive a restart;
-``--auth tempauth`` switches to the static users.
+banner's add-user line works as printed, users, tokens and the S3 key pair survive a restart;
+``--auth tempauth`` switches to the static users (S3: account:user / key).
 
 Its own one-node cluster, so that restarting it does not disturb the session's cluster.
 """
@@ -61,6 +61,19 @@ def small_cluster(tmp_path):
         run(program("objstore-aio") + ["stop", "--dir", base])
 
 
+def s3_client(port: int, access_key: str, secret: str):
+    import boto3
+    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                        aws_access_key_id=access_key, aws_secret_access_key=secret)
+
+
+def s3_error(call) -> str:
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"]
+
+
 def test_saio_users_the_printed_add_user_line_and_a_restart(small_cluster):
     port, aio = small_cluster
     banner = aio("start", "--nodes", "1", "--replicas", "1", "--part-power", "2",
@@ -72,6 +85,10 @@ def test_saio_users_the_printed_add_user_line_and_a_restart(small_cluster):
     assert login(port, "test:tester", "wrong")[0] == 401
     assert login(port, "admin:admin", "admin")[0] == 401  # tempauth's, not this store's
     token = login(port, "test:tester", "testing")[1]["x-auth-token"]
+    # the banner's S3 pair is in the store; tempauth's account:user / key is not a pair here
+    s3_client(port, "test:tester", "testing").create_bucket(Bucket="kept")
+    assert s3_error(s3_client(port, "test2:tester2", "testing2").list_buckets) == \
+        "InvalidAccessKeyId"
 
     added = run(printed_command(banner, "objstore-auth-add-user"))
     assert added.returncode == 0, added.stderr
@@ -84,6 +101,8 @@ def test_saio_users_the_printed_add_user_line_and_a_restart(small_cluster):
     assert login(port, "test:tester", "testing")[1]["x-auth-token"] == token
     key_line = [line for line in again.splitlines() if "super admin key:" in line]
     assert key_line and key_line[0] in banner  # the same key, kept in aio.json
+    assert [b["Name"] for b in s3_client(port, "test:tester", "testing").list_buckets()[
+        "Buckets"]] == ["kept"]  # the S3 pair is kept (not made twice) across the restart
 
     switched = aio("restart", "--auth", "tempauth").stdout
     [started] = [line for line in switched.splitlines() if ": started " in line]
@@ -91,3 +110,10 @@ def test_saio_users_the_printed_add_user_line_and_a_restart(small_cluster):
     assert login(port, "admin:admin", "admin")[0] == 200
     assert login(port, "test5:tester5", "testing5")[0] == 401
     assert login(port, "test:tester", "testing")[0] == 200
+    # with tempauth, account:user / key are access key / secret, as with Swift's s3api
+    test2 = s3_client(port, "test2:tester2", "testing2")
+    test2.create_bucket(Bucket="tempauth-bucket")
+    test2.put_object(Bucket="tempauth-bucket", Key="k", Body=b"via tempauth")
+    assert test2.get_object(Bucket="tempauth-bucket", Key="k")["Body"].read() == b"via tempauth"
+    assert s3_error(s3_client(port, "test2:tester2", "wrong").list_buckets) == \
+        "SignatureDoesNotMatch"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import os
 import urllib.parse
 import uuid
 import zlib
@@ -122,19 +123,43 @@ def test_bad_checksum_or_md5_stores_nothing(s3, bucket):
     assert error_code(s3.head_object, Bucket=bucket, Key="k") == "404"
 
 
+def as_over_tls(monkeypatch) -> None:
+    """Make boto3 send what it sends over TLS: aws-chunked bodies with a CRC32 trailer."""
+    real_urlparse = botocore.httpchecksum.urlparse
+    monkeypatch.setattr(botocore.httpchecksum, "urlparse",
+                        lambda url: real_urlparse(url.replace("http://", "https://", 1)))
+
+
 def test_unsigned_payload_and_streaming_trailer(cluster, bucket, monkeypatch):
     unsigned = client(cluster, s3={"payload_signing_enabled": False})
     unsigned.put_object(Bucket=bucket, Key="unsigned", Body=b"u" * 1000)
     assert unsigned.get_object(Bucket=bucket, Key="unsigned")["Body"].read() == b"u" * 1000
-    # what boto3 sends over TLS: aws-chunked with a CRC32 trailer (made to happen over HTTP)
-    real_urlparse = botocore.httpchecksum.urlparse
-    monkeypatch.setattr(botocore.httpchecksum, "urlparse",
-                        lambda url: real_urlparse(url.replace("http://", "https://", 1)))
+    as_over_tls(monkeypatch)
     trailer = client(cluster)
     body = bytes(range(256)) * 2000
     put = trailer.put_object(Bucket=bucket, Key="trailer", Body=body)
     assert put["ETag"] == '"%s"' % hashlib.md5(body).hexdigest()
     assert trailer.get_object(Bucket=bucket, Key="trailer")["Body"].read() == body
+
+
+@pytest.mark.parametrize("policy", ["Policy-0", "ec42"])
+@pytest.mark.parametrize("size", [10, 300_000])  # the proxy's one-packet PUT, and a streamed one
+def test_a_trailing_checksum_is_stored_and_returned(cluster, conn, monkeypatch, policy, size):
+    """boto3's default over TLS (a CRC32 trailer after an aws-chunked body): the checksum,
+    known only after the body, is stored with the object, on whole copies and EC alike."""
+    bucket = f"trailer-{policy.lower()}-{uuid.uuid4().hex[:8]}"
+    conn.put_container(bucket, headers={"X-Storage-Policy": policy})
+    as_over_tls(monkeypatch)
+    s3 = client(cluster)
+    body = os.urandom(size)
+    put = s3.put_object(Bucket=bucket, Key="k", Body=body)
+    assert put["ChecksumCRC32"] == crc32_b64(body)
+    got = s3.get_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body and got["ChecksumCRC32"] == crc32_b64(body)
+    assert s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")["ChecksumCRC32"] == \
+        crc32_b64(body)
+    assert "ChecksumCRC32" not in s3.head_object(Bucket=bucket, Key="k")
+    assert conn.head_container(bucket)["x-storage-policy"] == policy
 
 
 def test_listings_with_delimiter_pagination_and_encoding(s3, bucket):

@@ -77,6 +77,8 @@ def test_proxy_config_pipeline_and_users(tmp_path):
     conf = read_conf(layout.proxy_config)
     assert conf["pipeline:main"]["pipeline"] == "tempauth slo proxy-server"
     assert conf["filter:slo"]["use"] == "proxy.slo:filter_factory"
+    # S3's 10,000 parts a multipart upload
+    assert conf["filter:slo"]["max_manifest_segments"] == "10000"
     auth = conf["filter:tempauth"]
     assert auth["use"] == "auth.tempauth:filter_factory"
     assert auth["user_test_tester"] == "testing .admin"
@@ -84,6 +86,18 @@ def test_proxy_config_pipeline_and_users(tmp_path):
     assert auth["user_test_tester3"] == "testing3"
     assert ".reseller_admin" in auth["user_admin_admin"]
     assert conf["proxy-server"]["bind_port"] == "8080"
+
+
+def test_the_slo_limits_hold_an_s3_upload_of_10000_parts_of_the_longest_key():
+    segment = "/" + "b" * 63 + "+segments/" + "k" * 1024  # object names: 1,024 bytes at most
+    put_form = [{"path": segment, "etag": "f" * 32, "size_bytes": 5 * 1024 ** 3}] * 10000
+    stored = [{"name": segment, "bytes": 5 * 1024 ** 3, "hash": "f" * 32,
+               "content_type": "application/octet-stream",
+               "last_modified": "2026-12-02T10:00:00.000000"}] * 10000
+    limit = int(lay.SLO_FOR_S3["max_manifest_size"])
+    assert int(lay.SLO_FOR_S3["max_manifest_segments"]) == 10000
+    assert len(json.dumps(put_form)) <= limit  # the manifest S3's Complete PUTs
+    assert len(json.dumps(stored)) <= 2 * limit  # the stored one, read back within twice that
 
 
 def test_extra_config_is_merged_but_cannot_move_ports(tmp_path):
@@ -320,6 +334,9 @@ def test_setup_prepares_the_store_and_adds_each_saio_user_if_missing():
                      ("--if-missing", "-g", "service", "-s", "test5", "test5", "tester5",
                       "testing5"),
                      ("--if-missing", "-r", "-s", "test", "test", "tester6", "testing6")}
+    # then test:tester's S3 key pair, the one the banner prints
+    assert commands[-1] == ("add-s3-key", admin + ["--if-missing", "--access-key", "test:tester",
+                                                   "--secret-key", "testing", "test", "tester"])
 
 
 def test_the_banner_tells_the_super_admin_key_and_how_to_add_a_user(tmp_path):
@@ -335,6 +352,16 @@ def test_the_banner_tells_the_super_admin_key_and_how_to_add_a_user(tmp_path):
     state.auth = "tempauth"
     text = cli.usage_text(layout, state)
     assert "super admin key" not in text and "admin:admin/admin" in text
+
+
+def test_the_banner_tells_the_s3_endpoint_and_key_pair():
+    text = cli.usage_text(Layout("/tmp/x"), make_state())
+    assert "  endpoint:   http://127.0.0.1:8080\n  access key: test:tester\n" \
+           "  secret key: testing\n" in text
+    assert 'aws_access_key_id="test:tester", aws_secret_access_key="testing")' in text
+    assert "  aws --endpoint-url http://127.0.0.1:8080 s3 ls s3://mybucket" in text
+    assert "  s3cmd --access_key=test:tester --secret_key=testing --host=127.0.0.1:8080 " in text
+    assert "later release" not in text
 
 
 def test_the_swauth_store_gets_a_token_cleaner_on_the_proxy_config_and_service_accounts(tmp_path):

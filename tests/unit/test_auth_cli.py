@@ -365,6 +365,17 @@ def test_s3_keys_are_made_listed_and_deleted(run, api):
     assert code == 1 and err.endswith("404 Not Found: No such S3 access key for this user\n")
 
 
+def test_add_s3_key_if_missing_leaves_a_key_the_user_has(run, api):
+    run("add-user", "acct", "bob", "bobkey")
+    args = ("add-s3-key", "--if-missing", "--access-key", "MINE", "--secret-key", "one")
+    assert run(*args, "acct", "bob")[1] == "aws_access_key_id = MINE\naws_secret_access_key = one\n"
+    assert run(*args, "acct", "bob") == (0, "", "")  # there already: nothing changes
+    assert api.calls[-1][:2] == ("GET", "/auth/v2/acct/bob/.s3keys")
+    assert run("list-s3-keys", "acct", "bob")[1] == "MINE\n"
+    code, _, err = run("add-s3-key", "--if-missing", "acct", "bob")
+    assert code == 1 and "--if-missing needs --access-key" in err
+
+
 def test_cleanup_tokens_reports_what_it_removed(run, api):
     assert run("cleanup-tokens") == (0, "checked 3 tokens, removed 2 expired\n", "")
     assert api.calls[-1][:2] == ("POST", "/auth/v2/.cleanup_tokens")
