@@ -173,3 +173,58 @@ def test_an_expired_token_is_refused(users):
                               {"X-Auth-Token": fresh, "X-Subject-Token": token})
     assert_keystone_error(status, body, 404)
     assert fresh != token
+
+
+# ---- openstacksdk and the openstack CLI ---------------------------------------------------
+def test_openstacksdk_object_store(users):
+    import openstack
+    conn = openstack.connect(auth_url=v3_url(users), username="alice", password="alicekey",
+                             project_name="ks1", user_domain_name="Default",
+                             project_domain_name="Default")
+    store = conn.object_store
+    container = f"sdk-{uuid.uuid4().hex[:8]}"
+    store.create_container(name=container)
+    store.upload_object(container=container, name="hello.txt", data=b"hello from the sdk")
+    assert [obj.name for obj in store.objects(container)] == ["hello.txt"]
+    assert store.download_object("hello.txt", container=container) == b"hello from the sdk"
+    store.delete_object("hello.txt", container=container)
+    assert list(store.objects(container)) == []
+    store.delete_container(container)
+    assert conn.current_project_id == "ks1"
+
+
+def test_openstacksdk_refuses_a_wrong_password(users):
+    import openstack
+    from keystoneauth1.exceptions.http import Unauthorized
+    conn = openstack.connect(auth_url=v3_url(users), username="alice", password="wrong",
+                             project_name="ks1", user_domain_name="Default",
+                             project_domain_name="Default")
+    with pytest.raises(Unauthorized):
+        list(conn.object_store.containers())
+
+
+def test_openstack_cli_with_the_environment_the_readme_prints(users, tmp_path):
+    openstack_cli = find_tool("openstack", "python-openstackclient")
+    env = {**os.environ, "OS_AUTH_URL": v3_url(users), "OS_IDENTITY_API_VERSION": "3",
+           "OS_USERNAME": "bob", "OS_PASSWORD": "bobkey", "OS_PROJECT_NAME": "ks2",
+           "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default"}
+
+    def run(*args: str):
+        return run_command(f"openstack {' '.join(args)}", [openstack_cli, *args], check=True,
+                           timeout=120, cwd=str(tmp_path), env=env)
+    issued = json.loads(run("token", "issue", "-f", "json").stdout)
+    assert (issued["project_id"], issued["user_id"]) == ("ks2", "ks2:bob")
+    container = f"osc-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "data.bin").write_bytes(os.urandom(4096))
+    run("container", "create", container)
+    run("object", "create", container, "data.bin")
+    assert "data.bin" in run("object", "list", container, "-f", "value").stdout.split()
+    run("object", "save", "--file", "back.bin", container, "data.bin")
+    assert (tmp_path / "back.bin").read_bytes() == (tmp_path / "data.bin").read_bytes()
+    run("object", "delete", container, "data.bin")
+    run("container", "delete", container)
+    run("token", "revoke", issued["id"])
+    check = {"X-Auth-Token": token_of(users, "ks2", "bob", "bobkey"),
+             "X-Subject-Token": issued["id"]}
+    wait_for(lambda: request(users, "GET", "/auth/v3/auth/tokens", check)[0] == 404,
+             timeout=REVOCATION_BOUND, what="the revoked token to be gone")
