@@ -12,6 +12,7 @@ reaps them and removes the temporary directory::
 from __future__ import annotations
 
 import configparser
+import http.client
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from objstore.common.hashing import hash_path
 from objstore.common.wsgi_daemon import allow_header_count
 from ring.builder import RingBuilder
 from ring.ring import Ring
-from tests.support import free_port, http_request, wait_for
+from tests.support import free_port, wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STORAGE_KINDS = ("object", "container", "account")
@@ -74,27 +75,11 @@ class Cluster:
         self.proxy_port = 0
         self.processes: dict[str, subprocess.Popen] = {}
         self.builders: dict[str, RingBuilder] = {}  # to add devices and rebalance in tests
-        self.proxy_host = "127.0.0.1"
-        self.mount_check = False
-
-    # ---- where things are (a subclass puts nodes on other hosts) -------------------
-    def host_ip(self, node: int) -> str:
-        """The address node ``node``'s servers bind to and the rings name."""
-        return "127.0.0.1"
-
-    def config_ring_dir(self, node: int | None) -> str:
-        """The ``ring_dir`` of node ``node``'s config (None: the proxy's)."""
-        return self.ring_dir
-
-    def command(self, node: int | None, argv: list[str]) -> list[str]:
-        """How to run ``argv`` on node ``node`` (None: the proxy's host)."""
-        return argv
 
     # ---- layout ------------------------------------------------------------------
-    def _cluster_conf(self, node: int | None) -> configparser.ConfigParser:
+    def _cluster_conf(self) -> configparser.ConfigParser:
         conf = _new_conf()
-        conf["objstore"] = {"hash_path_suffix": HASH_PATH_SUFFIX,
-                            "ring_dir": self.config_ring_dir(node)}
+        conf["objstore"] = {"hash_path_suffix": HASH_PATH_SUFFIX, "ring_dir": self.ring_dir}
         for name, options in self.extra_sections.items():
             conf[name] = options
         return conf
@@ -115,16 +100,15 @@ class Cluster:
 
     def write_configs(self) -> None:
         for node in range(self.node_count):
-            conf = self._cluster_conf(node)
+            conf = self._cluster_conf()
             for kind in STORAGE_KINDS:
                 conf[f"{kind}-server"] = {
-                    "bind_ip": self.host_ip(node), "bind_port": str(self.ports[node][kind]),
-                    "devices": self.devices(node), "mount_check": str(self.mount_check).lower(),
-                    "workers": "0",
+                    "bind_ip": "127.0.0.1", "bind_port": str(self.ports[node][kind]),
+                    "devices": self.devices(node), "mount_check": "false", "workers": "0",
                     "log_file": os.path.join(self.base, f"{kind}-{node}.log")}
             _write(conf, self.node_config(node))
-        conf = self._cluster_conf(None)
-        conf["proxy-server"] = {"bind_ip": self.proxy_host, "bind_port": str(self.proxy_port),
+        conf = self._cluster_conf()
+        conf["proxy-server"] = {"bind_ip": "127.0.0.1", "bind_port": str(self.proxy_port),
                                 "workers": "0", "node_timeout": "5", "conn_timeout": "0.5",
                                 "log_file": os.path.join(self.base, "proxy.log"),
                                 **self.proxy_options}
@@ -138,15 +122,12 @@ class Cluster:
         for name, kind, replicas in rings:
             builder = RingBuilder(self.part_power, replicas, 0)
             for node in range(self.node_count):
-                builder.add_dev(self.ring_device(node, kind))
+                builder.add_dev({"region": 1, "zone": node + 1, "ip": "127.0.0.1",
+                                 "port": self.ports[node][kind], "device": f"sd{node}",
+                                 "weight": 100})
             builder.rebalance(seed=1)
             builder.write_ring(os.path.join(self.ring_dir, f"{name}.ring.gz"))
             self.builders[name] = builder
-
-    def ring_device(self, node: int, kind: str) -> dict:
-        """Node ``node``'s device in a ring of ``kind``: one zone per node."""
-        return {"region": 1, "zone": node + 1, "ip": self.host_ip(node),
-                "port": self.ports[node][kind], "device": f"sd{node}", "weight": 100}
 
     def ring(self, kind: str) -> Ring:
         return Ring(self.ring_dir, kind, hash_suffix=HASH_PATH_SUFFIX.encode())
@@ -164,30 +145,24 @@ class Cluster:
                             digest[-3:], digest)
 
     # ---- processes ---------------------------------------------------------------
-    def _spawn(self, name: str, script: str, config: str, node: int | None = None,
-               env: Mapping[str, str] | None = None) -> None:
+    def _spawn(self, name: str, script: str, config: str) -> None:
         log = open(os.path.join(self.base, f"{name}.out"), "ab")
         self.processes[name] = subprocess.Popen(
-            self.command(node, [sys.executable, os.path.join(REPO, "bin", script),
-                                "--config", config]),
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-            env={**os.environ, **env} if env else None)
+            [sys.executable, os.path.join(REPO, "bin", script), "--config", config],
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         log.close()
-
-    def _spawn_server(self, kind: str, node: int) -> None:
-        self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node), node)
 
     def start_node(self, node: int) -> None:
         for kind in STORAGE_KINDS:
-            self._spawn_server(kind, node)
+            self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
         for kind in STORAGE_KINDS:
-            self._wait_healthy(f"{kind}-{node}", self.ports[node][kind], self.host_ip(node))
+            self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
 
     def start_daemon(self, kind: str, node: int) -> None:
         """Start one storage daemon (``kind``: object, container, account) and
         wait until it answers."""
-        self._spawn_server(kind, node)
-        self._wait_healthy(f"{kind}-{node}", self.ports[node][kind], self.host_ip(node))
+        self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
+        self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
 
     def stop_daemon(self, kind: str, node: int, sig: int = signal.SIGTERM) -> None:
         self._stop(f"{kind}-{node}", sig)
@@ -201,15 +176,15 @@ class Cluster:
         self._stop(f"{kind}-{node}", sig)
 
     def start_server(self, kind: str, node: int) -> None:
-        self._spawn_server(kind, node)
-        self._wait_healthy(f"{kind}-{node}", self.ports[node][kind], self.host_ip(node))
+        self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
+        self._wait_healthy(f"{kind}-{node}", self.ports[node][kind])
 
     def stop_proxy(self, sig: int = signal.SIGTERM) -> None:
         self._stop("proxy", sig)
 
     def start_proxy(self) -> None:
         self._spawn("proxy", "objstore-proxy-server", self.proxy_config)
-        self._wait_healthy("proxy", self.proxy_port, self.proxy_host)
+        self._wait_healthy("proxy", self.proxy_port)
 
     def restart_proxy(self) -> None:
         """Stop the proxy and start it again with the same config."""
@@ -239,9 +214,8 @@ class Cluster:
         config = os.path.join(self.base, f"node{node}-{daemon}.conf")
         _write(conf, config)
         return subprocess.Popen(
-            self.command(node, [sys.executable, os.path.join(REPO, "bin", f"objstore-{daemon}"),
-                                "--config", config, "--once"]),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+            [sys.executable, os.path.join(REPO, "bin", f"objstore-{daemon}"), "--config", config,
+             "--once"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
 
     def stats_file(self, node: int, daemon: str) -> str:
         return os.path.join(self.base, f"{daemon}-{node}.json")
@@ -279,33 +253,27 @@ class Cluster:
         for node in range(self.node_count):
             os.makedirs(os.path.join(self.devices(node), f"sd{node}"))
         try:
-            self.launch()
+            self.write_configs()
+            self.build_rings()
+            for node in range(self.node_count):
+                for kind in STORAGE_KINDS:
+                    self._spawn(f"{kind}-{node}", f"objstore-{kind}-server", self.node_config(node))
+            self._spawn("proxy", "objstore-proxy-server", self.proxy_config)
+            for name, proc in self.processes.items():
+                port = self.proxy_port if name == "proxy" else \
+                    self.ports[int(name.rsplit("-", 1)[1])][name.split("-")[0]]
+                self._wait_healthy(name, port)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def launch(self) -> None:
-        """Write the configs, build the rings, start every daemon and wait for them."""
-        self.write_configs()
-        self.build_rings()
-        for node in range(self.node_count):
-            for kind in STORAGE_KINDS:
-                self._spawn_server(kind, node)
-        self._spawn("proxy", "objstore-proxy-server", self.proxy_config)
-        for name in list(self.processes):
-            if name == "proxy":
-                self._wait_healthy(name, self.proxy_port, self.proxy_host)
-            else:
-                kind, node = name.rsplit("-", 1)
-                self._wait_healthy(name, self.ports[int(node)][kind], self.host_ip(int(node)))
-
-    def _wait_healthy(self, name: str, port: int, host: str) -> None:
+    def _wait_healthy(self, name: str, port: int) -> None:
         def healthy() -> bool:
             proc = self.processes[name]
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}: {self.output(name)}")
-            return self.request("GET", "/healthcheck", port=port, host=host)[0] == 200
+            return self.request("GET", "/healthcheck", port=port)[0] == 200
         try:
             wait_for(healthy, timeout=HEALTHY_TIMEOUT, what=f"{name} /healthcheck")
         except RuntimeError as err:
@@ -328,16 +296,13 @@ class Cluster:
                 proc.kill()
                 proc.wait()
 
-    def stop_processes(self) -> None:
+    def stop(self) -> None:
         for name in list(self.processes):
             proc = self.processes[name]
             if proc.poll() is None:
                 proc.terminate()
         for name in list(self.processes):
             self._stop(name)
-
-    def stop(self) -> None:
-        self.stop_processes()
         if self.base:
             shutil.rmtree(self.base, ignore_errors=True)
 
@@ -349,15 +314,21 @@ class Cluster:
 
     # ---- client helpers ----------------------------------------------------------
     def url(self, path: str) -> str:
-        return f"http://{self.proxy_host}:{self.proxy_port}{path}"
+        return f"http://127.0.0.1:{self.proxy_port}{path}"
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None, port: int | None = None,
-                host: str | None = None) -> tuple[int, dict[str, str], bytes]:
-        """One HTTP request (to the proxy unless ``port``/``host``): status,
-        headers (lower-case names), body."""
-        return http_request(host or self.proxy_host, port or self.proxy_port, method, path,
-                            body, headers)
+                headers: Mapping[str, str] | None = None,
+                port: int | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request (to the proxy unless ``port``): status, headers
+        (lower-case names), body."""
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.proxy_port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=dict(headers or {}))
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            conn.close()
 
 
 def assert_pass_logged(cluster: Cluster, node: int, daemon: str) -> None:

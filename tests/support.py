@@ -6,12 +6,11 @@ rate-limited code a ``FakeClock`` whose ``sleep`` only moves time forward.
 """
 from __future__ import annotations
 
-import http.client
 import logging
 import socket
 import threading
 import time
-from typing import Callable, Mapping, TypeVar
+from typing import Callable, TypeVar
 
 from objstore.common.background import PassProgress
 
@@ -40,21 +39,6 @@ def wait_for(condition: Callable[[], T], timeout: float = 15.0, interval: float 
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
                        + (f" (last error: {last_error!r})" if last_error else ""))
-
-
-def http_request(host: str, port: int, method: str, path: str, body: bytes | None = None,
-                 headers: Mapping[str, str] | None = None,
-                 timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request on a new connection: status, headers (lower-case
-    names), body."""
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request(method, path, body=body, headers=dict(headers or {}))
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
