@@ -12,10 +12,6 @@ from proxy.s3.xmlio import XML_CONTENT_TYPE, element, to_xml
 # code -> (status, default message), as listed in the S3 API reference
 ERRORS: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
-    "AccessForbidden": (403, "CORSResponse: This CORS request is not allowed. This is usually "
-                             "because the evalution of Origin, request method / "
-                             "Access-Control-Request-Method or Access-Control-Request-Headers "
-                             "are not whitelisted by the resource's CORS spec."),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed."),
     "AuthorizationQueryParametersError": (400, "Error parsing the X-Amz-Credential parameter."),
     "BadDigest": (400, "The Content-MD5 or checksum you specified did not match what we received."),

@@ -26,7 +26,6 @@ from objstore.common.http import Response, status_line
 from objstore.common.logs import new_txn_id
 from objstore.common.wsgi import WSGIApp
 from proxy.s3 import bucket as bucket_ops
-from proxy.s3 import bucket_cors
 from proxy.s3 import multidelete, multipart, subresources
 from proxy.s3 import obj as object_ops
 from proxy.s3.config import S3Config
@@ -52,18 +51,14 @@ class S3Api:
         self.logger = logger
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        preflight = bucket_cors.is_preflight(environ, self._bucket_from_host(environ) is not None)
-        if not preflight and not is_s3_request(environ):
+        if not is_s3_request(environ):
             return self.app(environ, start_response)
         request_id = environ.get("HTTP_X_TRANS_ID") or new_txn_id()
         request = None
         try:
-            request = self.parse(environ, request_id, signed=not preflight)
-            if preflight:
-                response = bucket_cors.preflight(request)
-            else:
-                self.authenticate(request)
-                response = self.route(request)(request)
+            request = self.parse(environ, request_id)
+            self.authenticate(request)
+            response = self.route(request)(request)
         except S3Error as err:
             response = err.response(request.resource if request else environ.get("PATH_INFO", ""),
                                     request_id)
@@ -71,8 +66,6 @@ class S3Api:
             self.logger.exception("S3 %s %s failed", environ.get("REQUEST_METHOD"),
                                   environ.get("PATH_INFO"))
             response = S3Error("InternalError").response(environ.get("PATH_INFO", ""), request_id)
-        if request is not None and not preflight and "HTTP_ORIGIN" in environ:
-            bucket_cors.add_actual_headers(request, response)
         response.headers["x-amz-request-id"] = request_id
         response.headers["x-amz-id-2"] = request_id
         return send(response, environ, start_response)
@@ -85,7 +78,7 @@ class S3Api:
                 return host[:-len(domain) - 1]
         return None
 
-    def parse(self, environ: dict, request_id: str, signed: bool = True) -> S3Request:
+    def parse(self, environ: dict, request_id: str) -> S3Request:
         host_bucket = self._bucket_from_host(environ)
         path = wsgi_to_str(environ.get("PATH_INFO", "") or "/")
         if path is None:
@@ -104,9 +97,8 @@ class S3Api:
                             method=environ.get("REQUEST_METHOD", "GET"), bucket=bucket, key=key,
                             query=parse_query(environ.get("QUERY_STRING", "")),
                             request_id=request_id)
-        if signed:
-            request.signature = parse_signature(environ, location=self.config.location,
-                                                bucket_in_host=host_bucket)
+        request.signature = parse_signature(environ, location=self.config.location,
+                                            bucket_in_host=host_bucket)
         return request
 
     def authenticate(self, request: S3Request) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from objstore.common.http import Response
-from proxy.s3 import bucket_cors, tagging
+from proxy.s3 import tagging
 from proxy.s3.request import S3Request
 
 Handler = Callable[[S3Request], Response]
@@ -17,9 +17,6 @@ HANDLERS: dict[tuple[str, str, str], Handler] = {
     (BUCKET, "tagging", "GET"): tagging.get_bucket_tagging,
     (BUCKET, "tagging", "PUT"): tagging.put_bucket_tagging,
     (BUCKET, "tagging", "DELETE"): tagging.delete_bucket_tagging,
-    (BUCKET, "cors", "GET"): bucket_cors.get_bucket_cors,
-    (BUCKET, "cors", "PUT"): bucket_cors.put_bucket_cors,
-    (BUCKET, "cors", "DELETE"): bucket_cors.delete_bucket_cors,
     (OBJECT, "tagging", "GET"): tagging.get_object_tagging,
     (OBJECT, "tagging", "PUT"): tagging.put_object_tagging,
     (OBJECT, "tagging", "DELETE"): tagging.delete_object_tagging,

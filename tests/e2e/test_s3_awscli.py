@@ -93,16 +93,3 @@ def test_aws_s3api_object_tagging(aws, tmp_path):
     assert too_many.returncode != 0 and "BadRequest" in too_many.stderr
     aws("s3api", "delete-object", "--bucket", bucket, "--key", "k")
     aws("s3api", "delete-bucket", "--bucket", bucket)
-
-
-def test_aws_s3api_bucket_cors(aws):
-    bucket = f"cors-{uuid.uuid4().hex[:10]}"
-    aws("s3api", "create-bucket", "--bucket", bucket)
-    rules = {"CORSRules": [{"AllowedOrigins": ["https://app.example.com"],
-                            "AllowedMethods": ["GET", "HEAD"], "MaxAgeSeconds": 60}]}
-    aws("s3api", "put-bucket-cors", "--bucket", bucket, "--cors-configuration", json.dumps(rules))
-    assert json.loads(aws("s3api", "get-bucket-cors", "--bucket", bucket).stdout) == rules
-    aws("s3api", "delete-bucket-cors", "--bucket", bucket)
-    missing = aws("s3api", "get-bucket-cors", "--bucket", bucket, check=False)
-    assert missing.returncode != 0 and "NoSuchCORSConfiguration" in missing.stderr
-    aws("s3api", "delete-bucket", "--bucket", bucket)
