@@ -158,14 +158,15 @@ def tagging_document(tags: Tags) -> Response:
 
 # ---- objects ----------------------------------------------------------------------------
 
-def _head(request: S3Request) -> SubResponse:
-    resp = request.swift_ok("HEAD", request.bucket, request.key)
+def _head(request: S3Request, key: str | None) -> SubResponse:
+    """The object's (or, with no key, the bucket's) headers, where its tags are."""
+    resp = request.swift_ok("HEAD", request.bucket, key)
     resp.close()
     return resp
 
 
 def get_object_tagging(request: S3Request) -> Response:
-    return tagging_document(stored_tags(_head(request).headers, OBJECT_TAG_SYSMETA))
+    return tagging_document(stored_tags(_head(request, request.key).headers, OBJECT_TAG_SYSMETA))
 
 
 def put_object_tagging(request: S3Request) -> Response:
@@ -180,7 +181,7 @@ def delete_object_tagging(request: S3Request) -> Response:
 def _retag(request: S3Request, tags: Tags, status: int) -> Response:
     """Copy the object onto itself (the version just read: If-Match its ETag, or its
     manifest's) with all it has and ``tags`` instead of its tags."""
-    stored = _head(request)
+    stored = _head(request, request.key)
     manifest_etag = stored.header("x-manifest-etag")  # a multipart object's manifest
     headers = {"x-copy-from": quote(f"/{request.bucket}/{request.key}".encode("utf-8")),
                "if-match": (manifest_etag or stored.header("etag") or "").strip('"')}
@@ -203,9 +204,7 @@ def _retag(request: S3Request, tags: Tags, status: int) -> Response:
 # ---- buckets ----------------------------------------------------------------------------
 
 def get_bucket_tagging(request: S3Request) -> Response:
-    resp = request.swift_ok("HEAD", request.bucket)
-    resp.close()
-    tags = stored_tags(resp.headers, BUCKET_TAG_SYSMETA)
+    tags = stored_tags(_head(request, None).headers, BUCKET_TAG_SYSMETA)
     if not tags:
         raise S3Error("NoSuchTagSet", BucketName=request.bucket)
     return tagging_document(tags)
@@ -213,14 +212,14 @@ def get_bucket_tagging(request: S3Request) -> Response:
 
 def put_bucket_tagging(request: S3Request) -> Response:
     tags = body_tags(request, MAX_BUCKET_TAGS, "Bucket")
-    return _set_bucket_tags(request, tags, 204)
+    return _set_bucket_tags(request, tags)
 
 
 def delete_bucket_tagging(request: S3Request) -> Response:
-    return _set_bucket_tags(request, [], 204)
+    return _set_bucket_tags(request, [])
 
 
-def _set_bucket_tags(request: S3Request, tags: Tags, status: int) -> Response:
+def _set_bucket_tags(request: S3Request, tags: Tags) -> Response:
     headers = tag_headers(tags, BUCKET_TAG_SYSMETA, clear_up_to=MAX_BUCKET_TAGS)
     request.swift_ok("POST", request.bucket, headers=headers).close()
-    return Response(status, {"content-length": "0"})
+    return Response(204, {"content-length": "0"})
