@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
+from objstore.common.http import CHUNK_SIZE
+
 MAX_PART_HEADER_BYTES = 8192
-CHUNK = 65536
 
 
 class FormDataError(ValueError):
@@ -68,7 +69,7 @@ class _Buffered:
     def fill(self, want: int) -> bool:
         """Make ``buf`` at least ``want`` bytes long if the stream allows; False at its end."""
         while len(self.buf) < want and not self.eof:
-            chunk = self.stream.read(CHUNK)
+            chunk = self.stream.read(CHUNK_SIZE)
             if not chunk:
                 self.eof = True
             else:
@@ -113,7 +114,7 @@ class FormPart:
         if self.done:
             return b""
         if size is None or size < 0:
-            return b"".join(iter(lambda: self.read(CHUNK), b""))
+            return b"".join(iter(lambda: self.read(CHUNK_SIZE), b""))
         want = max(size, 1)
         source, delim = self._source, self._delimiter
         source.fill(want + len(delim))
@@ -128,7 +129,7 @@ class FormPart:
         return data
 
     def skip(self) -> None:
-        while self.read(CHUNK):
+        while self.read(CHUNK_SIZE):
             pass
 
 

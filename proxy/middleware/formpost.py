@@ -39,7 +39,7 @@ from auth.authorize import AUTHORIZE_OVERRIDE, unauthorized
 from objstore.common.config import section
 from objstore.common.constraints import str_to_wsgi, wsgi_to_str
 from objstore.common.form_data import FormDataError, FormPart, iter_form_parts, parse_header_params
-from objstore.common.http import REASONS, Response, error_response
+from objstore.common.http import CHUNK_SIZE, REASONS, Response, error_response
 from objstore.common.paths import split_api_path
 from objstore.common.tempurl_signature import form_post_body, parse_signature
 from objstore.common.wsgi import WSGIApp
@@ -75,7 +75,7 @@ class CappedPart(io.RawIOBase):
         self.exceeded = False
 
     def read(self, size: int = -1) -> bytes:
-        data = self.part.read(65536 if size is None or size < 0 else size)
+        data = self.part.read(CHUNK_SIZE if size is None or size < 0 else size)
         self.sent += len(data)
         if self.sent > self.limit:
             self.exceeded = True
