@@ -130,13 +130,13 @@ class AuthMiddleware(abc.ABC):
     # ---- the request path -----------------------------------------------------------
     def serve(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Everything but the middleware's own endpoints goes through here."""
-        path = environ.get("PATH_INFO", "")
-        api = self._api_account(path)
-        token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
         if environ.get(AUTHORIZE_OVERRIDE) is True:
             # a middleware left of us (tempurl, formpost) checked a signature and
             # installed its own swift.authorize: no token is needed or looked at
             return self.app(environ, start_response)
+        path = environ.get("PATH_INFO", "")
+        api = self._api_account(path)
+        token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
         if is_system_request(environ):
             environ["swift_owner"] = True  # pre-authorized by the cluster: no token, no callback
         elif token and self.account_prefix(token) is not None:
